@@ -1,0 +1,1 @@
+"""The bottom layer every stage shares. Nothing here imports a pipeline stage."""

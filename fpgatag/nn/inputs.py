@@ -1,0 +1,123 @@
+"""What a model sees: an :class:`InputSpec` turns a schema batch into the model's input array.
+
+The spec is saved with every model (``inputs.json``), and the same object prepares the inputs for
+training, for evaluation and for the firmware's C simulation, so the firmware can never run a
+different preprocessing than the one used in training.
+
+Preprocessing is ``x' = (x - offset) * scale`` per feature. For quantized students the scales are
+powers of two (a shift in firmware) and the result is rounded and saturated to the input precision
+``ap_fixed<bits, integer_bits>`` (``integer_bits`` counts the sign bit, as in ap_fixed): the Keras
+model and the HLS model then receive bit-identical inputs. Padded objects are all-zero rows after
+preprocessing (offset is applied to real objects only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fpgatag.core.config import from_dict
+from fpgatag.core.errors import FpgatagError
+
+KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger")
+
+
+def quantize_fixed(x: np.ndarray, bits: int, integer_bits: int) -> np.ndarray:
+    """Round to nearest on the ``ap_fixed<bits, integer_bits>`` grid and saturate (AP_RND_CONV-like
+    ties are not needed: inputs rounded here are then exactly representable, so the firmware's own
+    truncation of them is exact)."""
+    frac = bits - integer_bits
+    step = 2.0 ** (-frac)
+    lo = -(2.0 ** (integer_bits - 1))
+    hi = 2.0 ** (integer_bits - 1) - step
+    return np.clip(np.round(np.asarray(x, dtype=np.float64) / step) * step, lo, hi).astype(np.float32)
+
+
+@dataclass
+class InputSpec:
+    kind: str
+    features: list[str]
+    view: str = "candidates"          # trigger kinds: "candidates" or "towers"
+    n_objects: int = 16               # particles/trigger kinds: objects kept (zero padded)
+    offset: list[float] | None = None
+    scale: list[float] | None = None
+    bits: int | None = None           # input precision ap_fixed<bits, integer_bits>; None = float
+    integer_bits: int | None = None
+    power_of_two_scale: bool = False  # round fitted scales down to powers of two
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise FpgatagError(f"inputs: unknown kind {self.kind!r}; known: {', '.join(KINDS)}")
+        if (self.bits is None) != (self.integer_bits is None):
+            raise FpgatagError("inputs: give both bits and integer_bits, or neither")
+        if self.bits is not None and not (1 <= self.integer_bits <= self.bits <= 32):
+            raise FpgatagError(f"inputs: precision ap_fixed<{self.bits},{self.integer_bits}> is not valid")
+        self.features = list(self.features)
+
+    # ---- raw features (physics units), from fpgatag.data.features ----
+    def raw(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Unscaled features: (x, mask) with x (B, N, F) and mask (B, N) for per-object kinds,
+        x (B, F) and mask None for ``jet``."""
+        from fpgatag.data import features as F
+
+        if self.kind in ("particles", "flat_particles"):
+            return F.particle_features(batch, n_particles=self.n_objects, features=self.features)
+        if self.kind in ("trigger", "flat_trigger"):
+            return F.trigger_features(batch, view=self.view, n_objects=self.n_objects, features=self.features)
+        return F.jet_features(batch, view=self.view, features=self.features), None
+
+    def fit(self, batch: dict[str, np.ndarray]) -> "InputSpec":
+        """Choose offset and scale from (training) data: median and 1/(2 * IQR-ish spread)."""
+        x, mask = self.raw(batch)
+        rows = x[mask] if mask is not None else x
+        if rows.shape[0] == 0:
+            raise FpgatagError("inputs: no objects to fit the input scaling on")
+        med = np.median(rows, axis=0)
+        lo, hi = np.percentile(rows, [5, 95], axis=0)
+        spread = np.maximum(hi - lo, 1e-6)
+        scale = 2.0 / spread
+        offset = med
+        if self.power_of_two_scale or self.bits is not None:
+            scale = 2.0 ** np.floor(np.log2(scale))
+            # offsets on the input grid too, so (x - offset) * scale stays exact
+            offset = np.zeros_like(med) if self.bits is not None else med
+        self.offset = [float(v) for v in offset]
+        self.scale = [float(v) for v in scale]
+        return self
+
+    def transform(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's input array (float32), scaled, padded objects zero, quantized if ``bits``."""
+        x, mask = self.raw(batch)
+        if self.offset is not None:
+            x = (x - np.asarray(self.offset, dtype=np.float32)) * np.asarray(self.scale, dtype=np.float32)
+        if mask is not None:
+            x = np.where(mask[..., None], x, 0.0)
+        if self.bits is not None:
+            x = quantize_fixed(x, self.bits, self.integer_bits)
+        x = x.astype(np.float32)
+        if self.kind.startswith("flat_"):
+            x = x.reshape(x.shape[0], -1)
+        return x
+
+    def mask(self, batch: dict[str, np.ndarray]) -> np.ndarray | None:
+        return self.raw(batch)[1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Per-jet input shape."""
+        nf = len(self.features)
+        if self.kind == "jet":
+            return (nf,)
+        if self.kind.startswith("flat_"):
+            return (self.n_objects * nf,)
+        return (self.n_objects, nf)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "inputs.json") -> "InputSpec":
+        return from_dict(cls, data, where)
