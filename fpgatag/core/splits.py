@@ -1,0 +1,39 @@
+"""Deterministic train/validation/test splits keyed by jet uid.
+
+A jet's split depends only on its uid and the salt, never on file order or size, so the teacher and
+every student agree on the test split even when they read different subsets or shards of a dataset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SPLIT_NAMES = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return x
+
+
+def assign_splits(uids: np.ndarray, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, salt: int = 0) -> np.ndarray:
+    """Split index per jet: 0 = train, 1 = val, 2 = test."""
+    f = np.asarray(fractions, dtype=np.float64)
+    if f.shape != (3,) or np.any(f < 0) or not np.isclose(f.sum(), 1.0):
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+    u = _splitmix64(np.asarray(uids, dtype=np.int64).view(np.uint64) ^ np.uint64(salt))
+    r = (u >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    edges = np.cumsum(f)[:2]
+    return np.searchsorted(edges, r, side="right").astype(np.int8)
+
+
+def split_indices(uids: np.ndarray, fractions=DEFAULT_FRACTIONS, salt: int = 0) -> dict[str, np.ndarray]:
+    """Row indices of each split, in file order."""
+    s = assign_splits(uids, fractions, salt)
+    return {name: np.flatnonzero(s == i) for i, name in enumerate(SPLIT_NAMES)}

@@ -1,0 +1,78 @@
+"""Saving and loading models: architecture JSON + HDF5 weights + the input spec.
+
+QKeras models do not round-trip through ``.keras`` files on this stack, so a saved model is a
+directory (or the files inside a run directory)::
+
+    model.json    Keras architecture (``model.to_json()``)
+    model.h5      weights (``model.save_weights``)
+    inputs.json   the :class:`~fpgatag.nn.inputs.InputSpec` that prepares the model's inputs
+
+Custom layers register themselves with ``tf.keras.utils.register_keras_serializable`` in the
+modules listed in ``CUSTOM_LAYER_MODULES``, which are imported before loading.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from fpgatag.core.errors import FpgatagError
+from fpgatag.core.io import atomic_path, read_json, write_json
+from fpgatag.nn.inputs import InputSpec
+
+MODEL_JSON = "model.json"
+MODEL_WEIGHTS = "model.h5"
+INPUTS_JSON = "inputs.json"
+
+CUSTOM_LAYER_MODULES: tuple[str, ...] = ()
+
+
+def custom_objects() -> dict[str, Any]:
+    """QKeras' quantized layers and quantizers, plus fpgatag's registered layers."""
+    from qkeras.utils import _add_supported_quantized_objects
+
+    for name in CUSTOM_LAYER_MODULES:
+        importlib.import_module(name)
+    co: dict[str, Any] = {}
+    _add_supported_quantized_objects(co)
+    return co
+
+
+def save_model(model, directory: str | Path, inputs: InputSpec | None = None) -> Path:
+    """Write model.json, model.h5 (and inputs.json) into ``directory``, each file atomically."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / MODEL_JSON) as tmp:
+        tmp.write_text(json.dumps(json.loads(model.to_json()), indent=1))
+    with atomic_path(directory / MODEL_WEIGHTS) as tmp:
+        model.save_weights(str(tmp), save_format="h5")
+    if inputs is not None:
+        write_json(directory / INPUTS_JSON, inputs.to_dict())
+    return directory
+
+
+def load_model(directory: str | Path):
+    """Load a model saved by :func:`save_model` (architecture JSON + weights)."""
+    import tensorflow as tf
+
+    directory = Path(directory)
+    arch, weights = directory / MODEL_JSON, directory / MODEL_WEIGHTS
+    for path in (arch, weights):
+        if not path.is_file():
+            raise FpgatagError(f"{path}: not found (a model directory holds {MODEL_JSON} and {MODEL_WEIGHTS})")
+    try:
+        model = tf.keras.models.model_from_json(arch.read_text(), custom_objects=custom_objects())
+    except (ValueError, TypeError, KeyError) as exc:
+        raise FpgatagError(f"{arch}: not a Keras model architecture ({exc})") from None
+    try:
+        model.load_weights(str(weights))
+    except (OSError, ValueError) as exc:
+        raise FpgatagError(f"{weights}: weights do not load into {arch.name} ({exc})") from None
+    return model
+
+
+def load_inputs(directory: str | Path) -> InputSpec:
+    path = Path(directory) / INPUTS_JSON
+    return InputSpec.from_dict(read_json(path, "input spec"), where=str(path))

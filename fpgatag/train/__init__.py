@@ -1,0 +1,1 @@
+"""Training: teachers, soft targets, students and distillation."""
