@@ -1,0 +1,281 @@
+"""Training quantized students on the trigger view: from labels alone, or distilled from a teacher.
+
+``train_student`` trains one student preset (``fpgatag.nn.students``) with the distillation loss of
+:mod:`fpgatag.train.losses`. The teacher is never run here: its logits for every jet of the data
+file are read from the side file that ``fpgatag teacher-predict`` stored
+(``<data>.logits.<teacher-name>.h5``, see :mod:`fpgatag.train.soft_targets`). Without a teacher the
+same student is trained from the labels alone (``alpha = 1``): the baseline of every distillation
+result.
+
+The splits are uid-keyed (``fpgatag.core.splits``) with the teacher's salt and fractions (read from
+its run.json), so teacher and students are scored on the same test jets. The input spec is fitted
+on the training split with power-of-two scales and a fixed input precision, and saved as
+inputs.json: Keras and the firmware see bit-identical inputs.
+
+Transfer (``init_from``): the student starts from another trained student's model and inputs.json
+(architecture, weights and preprocessing); ``freeze`` keeps its per-object network (the layers named
+``phi*``) fixed while the rest is retrained ("frozen"), otherwise every weight is retrained
+("fine-tuned").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpgatag.core.errors import FpgatagError
+from fpgatag.core.io import atomic_dir, read_json
+from fpgatag.core.splits import DEFAULT_FRACTIONS, split_indices
+from fpgatag.nn.inputs import InputSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRAINING = {"epochs": 30, "batch_size": 256, "learning_rate": 2e-3, "patience": 6}
+DEFAULT_ALPHA = 0.1
+DEFAULT_TEMPERATURE = 2.0
+PREDICTIONS = "test_predictions.npz"
+PER_OBJECT_KINDS = ("particles", "trigger", "flat_particles", "flat_trigger")
+
+
+def logits_path(teacher_dir: str | Path, data: str | Path) -> Path:
+    """Where ``fpgatag teacher-predict`` stores a teacher's logits for a data file."""
+    from fpgatag.train.soft_targets import default_output
+
+    return default_output(data, teacher_dir)
+
+
+def load_teacher_logits(teacher_dir: str | Path, source, data_path: str | Path | None,
+                        logits_file: str | Path | None = None) -> tuple[np.ndarray, Path]:
+    """The teacher's stored logits aligned to the rows of ``source`` and the file they came from."""
+    from fpgatag.train.soft_targets import load_soft_targets
+
+    teacher_dir = Path(teacher_dir)
+    if not teacher_dir.is_dir():
+        raise FpgatagError(f"{teacher_dir}: teacher run directory not found")
+    if logits_file is None:
+        if data_path is None:
+            raise FpgatagError("distill: the data source has no file path; give the teacher logits file")
+        logits_file = logits_path(teacher_dir, data_path)
+        if not Path(logits_file).is_file():
+            raise FpgatagError(f"{teacher_dir}: no stored teacher logits for {data_path} (expected {logits_file}); "
+                               f"run: fpgatag teacher-predict --teacher {teacher_dir} --data {data_path}")
+    return load_soft_targets(logits_file, source), Path(logits_file)
+
+
+def teacher_splits(teacher_dir: str | Path | None) -> tuple[tuple[float, float, float], int]:
+    """(fractions, salt) of the teacher's splits (its run.json), or the defaults."""
+    if teacher_dir is None:
+        return DEFAULT_FRACTIONS, 0
+    path = Path(teacher_dir) / "run.json"
+    if not path.is_file():
+        log.warning("%s: not found; assuming the default splits", path)
+        return DEFAULT_FRACTIONS, 0
+    rec = read_json(path, "run record").get("splits") or {}
+    return tuple(rec.get("fractions", DEFAULT_FRACTIONS)), int(rec.get("salt", 0))
+
+
+def select_jets(n_jets: int, max_jets: int | None, seed: int) -> np.ndarray:
+    """All rows, or a sorted random subset of ``max_jets`` rows."""
+    if max_jets is None or max_jets >= n_jets:
+        return np.arange(n_jets)
+    if max_jets < 1:
+        raise FpgatagError(f"--max-jets must be positive, got {max_jets}")
+    return np.sort(np.random.default_rng(seed).choice(n_jets, size=int(max_jets), replace=False))
+
+
+def _best_weights_callback(patience: int):
+    import tensorflow as tf
+
+    class BestWeights(tf.keras.callbacks.Callback):
+        """Keep the weights of the epoch with the lowest val_loss; stop after ``patience`` without one."""
+
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_epoch, self.weights = math.inf, -1, None
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self.seconds.append(time.perf_counter() - self._t0)
+            if logs["val_loss"] < self.best:
+                self.best, self.best_epoch, self.weights = float(logs["val_loss"]), epoch, self.model.get_weights()
+            log.info("epoch %d: loss %.4f acc %.4f val_loss %.4f val_acc %.4f (%.1f s)%s", epoch + 1,
+                     logs.get("loss", math.nan), logs.get("accuracy", math.nan), logs["val_loss"],
+                     logs.get("val_accuracy", math.nan), self.seconds[-1], " *best*" if self.best_epoch == epoch else "")
+            if patience and epoch - self.best_epoch >= patience:
+                self.model.stop_training = True
+
+    return BestWeights()
+
+
+def _dataset(x, targets, batch_size: int, shuffle: bool, seed: int):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, targets))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _student_spec(preset: dict[str, Any], n_objects: int | None) -> InputSpec:
+    spec = InputSpec.from_dict(preset["inputs"], where=f"preset {preset['name']}: inputs")
+    if n_objects is not None:
+        if int(n_objects) < 1:
+            raise FpgatagError(f"--n-objects must be positive, got {n_objects}")
+        if spec.kind in PER_OBJECT_KINDS:
+            spec.n_objects = int(n_objects)
+    if spec.kind.endswith("particles"):
+        raise FpgatagError(f"preset {preset['name']}: students see the trigger view only (inputs kind {spec.kind!r})")
+    return spec
+
+
+def train_student(data, student: str = "deepsets", n_objects: int | None = 16, bits: int | None = 8,
+                  out_dir: str | Path = "runs/student", teacher_dir: str | Path | None = None,
+                  epochs: int | None = None, batch_size: int | None = None, alpha: float = DEFAULT_ALPHA,
+                  temperature: float = DEFAULT_TEMPERATURE, init_from: str | Path | None = None,
+                  freeze: bool = False, seed: int = 0, max_jets: int | None = None,
+                  learning_rate: float | None = None, patience: int | None = None,
+                  logits_file: str | Path | None = None, command: str | None = None) -> dict[str, Any]:
+    """Train a student and write its run directory ``out_dir``; return the test metrics.
+
+    ``teacher_dir=None`` trains from the labels alone (``alpha`` is then 1). ``n_objects`` and
+    ``bits`` override the preset (``None`` keeps the preset's). ``init_from`` starts from another
+    student's run directory (its architecture, weights and inputs; ``student``, ``n_objects`` and
+    ``bits`` are then taken from it) and ``freeze`` fixes its ``phi*`` layers.
+    """
+    import tensorflow as tf
+
+    from fpgatag.nn.io import load_inputs, load_model
+    from fpgatag.nn.presets import get_builder, load_preset
+    from fpgatag.nn.students import check_bits, count_params, phi_layer_names, softmax
+    from fpgatag.train.data import as_source, fit_inputs, input_bytes, load_arrays
+    from fpgatag.train.losses import DistillationLoss, check_alpha_temperature, pack_targets, packed_accuracy
+    from fpgatag.train.runs import data_record, split_record, write_run
+
+    # ---- check every option before any heavy work ----
+    if init_from is None:
+        preset = load_preset(student, role="student")
+        params = dict(preset["params"])
+        if bits is not None:
+            params["bits"] = check_bits(bits)
+        spec = _student_spec(preset, n_objects)
+        student_name = preset["name"]
+    else:
+        init_from = Path(init_from)
+        if not init_from.is_dir():
+            raise FpgatagError(f"{init_from}: --init-from run directory not found")
+        preset, spec = None, load_inputs(init_from)
+        prev = read_json(init_from / "metrics.json", "metrics file") if (init_from / "metrics.json").is_file() else {}
+        student_name = str(prev.get("student", init_from.name))
+        params = {"bits": prev.get("bits")}
+    if freeze and init_from is None:
+        raise FpgatagError("--freeze needs --init-from (there is no trained phi network to keep)")
+    if teacher_dir is None:
+        alpha = 1.0
+    check_alpha_temperature(alpha, temperature)
+    training = {**DEFAULT_TRAINING, **((preset or {}).get("training") or {})}
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("learning_rate", learning_rate),
+                       ("patience", patience)):
+        if value is not None:
+            training[key] = value
+    epochs, batch_size = int(training["epochs"]), int(training["batch_size"])
+    if epochs < 1 or batch_size < 1:
+        raise FpgatagError(f"epochs and batch size must be positive (got {epochs}, {batch_size})")
+
+    source = as_source(data)
+    data_path = Path(data) if isinstance(data, (str, Path)) else getattr(source, "path", None)
+    n_classes = len(source.classes)
+    teacher_logits, logits_source = None, None
+    if teacher_dir is not None:
+        teacher_logits, logits_source = load_teacher_logits(teacher_dir, source, data_path, logits_file)
+        if teacher_logits.shape[1] != n_classes:
+            raise FpgatagError(f"{logits_source}: {teacher_logits.shape[1]} logits per jet, the data has {n_classes} classes")
+
+    # ---- splits: uid-keyed, with the teacher's salt and fractions ----
+    fractions, salt = teacher_splits(teacher_dir)
+    uids, labels = np.asarray(source.uids()), np.asarray(source.labels()).astype(int)
+    chosen = select_jets(source.n_jets, max_jets, seed)
+    parts = split_indices(uids[chosen], fractions, salt)
+    splits = {k: np.unique(chosen[v]) for k, v in parts.items()}
+    for name in ("train", "val", "test"):
+        if splits[name].size == 0:
+            raise FpgatagError(f"{data_path or 'data'}: the {name} split is empty ({chosen.size} jets); use more jets")
+    if np.unique(labels[splits["test"]]).size < 2:
+        raise FpgatagError("the test split holds only one class; use more jets")
+
+    if init_from is None:
+        fit_inputs(source, spec, splits["train"], seed=seed)
+    need = input_bytes(spec, sum(s.size for s in splits.values()))
+    if need > 4 * 2**30:
+        raise FpgatagError(f"the prepared student inputs would take {need / 2**30:.1f} GiB; use --max-jets")
+    arrays = {name: load_arrays(source, spec, idx) for name, idx in splits.items()}  # rows sorted, like splits
+    targets = {name: pack_targets(arrays[name][1], n_classes, None if teacher_logits is None else teacher_logits[idx])
+               for name, idx in splits.items()}
+    log.info("%s: %d jets (train %d / val %d / test %d), inputs %s, teacher %s, alpha %g, T %g", student_name,
+             chosen.size, splits["train"].size, splits["val"].size, splits["test"].size, spec.shape,
+             teacher_dir or "none", alpha, temperature)
+
+    # ---- model ----
+    tf.keras.utils.set_random_seed(seed)
+    if init_from is None:
+        net = get_builder(preset["builder"])(spec.shape, n_classes, **params)
+    else:
+        net = load_model(init_from)
+        if tuple(net.input_shape[1:]) != tuple(spec.shape):
+            raise FpgatagError(f"{init_from}: model input {net.input_shape[1:]} does not match its inputs.json {spec.shape}")
+    frozen = []
+    if freeze:
+        frozen = phi_layer_names(net)
+        if not frozen:
+            raise FpgatagError(f"{init_from}: --freeze keeps the per-object layers (phi*), and this model has none")
+        for layer in net.layers:
+            if layer.name in frozen:
+                layer.trainable = False
+    net.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=float(training["learning_rate"])),
+                loss=DistillationLoss(alpha=alpha, temperature=temperature, n_classes=n_classes),
+                metrics=[packed_accuracy(n_classes)])
+    best = _best_weights_callback(int(training.get("patience") or 0))
+    t0 = time.perf_counter()
+    history = net.fit(_dataset(arrays["train"][0], targets["train"], batch_size, True, seed),
+                      validation_data=_dataset(arrays["val"][0], targets["val"], 1024, False, seed),
+                      epochs=epochs, callbacks=[best, tf.keras.callbacks.TerminateOnNaN()], verbose=0)
+    train_seconds = time.perf_counter() - t0
+    if best.weights is not None:
+        net.set_weights(best.weights)
+
+    # ---- test split ----
+    x_test, y_test = arrays["test"]
+    logits = net.predict(x_test, batch_size=1024, verbose=0).astype(np.float32)
+    probs = softmax(logits)
+    extra = {
+        "student": student_name, "n_parameters": count_params(net), "bits": params.get("bits"),
+        "input_precision": None if spec.bits is None else [spec.bits, spec.integer_bits],
+        "n_objects": spec.n_objects if spec.kind in PER_OBJECT_KINDS else None,
+        "features": list(spec.features), "teacher_dir": None if teacher_dir is None else str(Path(teacher_dir).resolve()),
+        "distilled": teacher_dir is not None, "alpha": float(alpha), "temperature": float(temperature),
+        "init_from": None if init_from is None else str(Path(init_from).resolve()), "freeze": bool(freeze),
+        "seed": int(seed), "n_train": int(splits["train"].size), "best_epoch": best.best_epoch + 1,
+        "train_seconds": round(train_seconds, 3),
+    }
+    hist = {**{k: [float(v) for v in vals] for k, vals in history.history.items()}, "seconds": best.seconds}
+    settings = {"student": student_name, "preset": preset, "params": params, "training": training,
+                "epochs_run": len(hist.get("loss", [])), "max_jets": max_jets, "frozen_layers": frozen,
+                "logits_file": None if logits_source is None else str(logits_source.resolve()), **extra}
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        metrics = write_run(tmp, name=out_dir.name, labels=y_test, probs=probs, classes=source.classes, model=net,
+                            inputs=spec, history=hist, settings=settings,
+                            splits=split_record(splits, fractions, salt, labels),
+                            data=data_record(source, data_path), extra_metrics=extra, command=command)
+        np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, logits=logits)
+    log.info("%s: test AUC %.4f, accuracy %.4f, R50 %.1f -> %s", student_name, metrics["auc"], metrics["accuracy"],
+             metrics["rejection_at_50"], out_dir)
+    return metrics
