@@ -43,7 +43,7 @@ class SweepConfig:
     shard: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, order=True)
 class Point:
     bits: int
     n_objects: int
