@@ -62,6 +62,9 @@ def grid(cfg: SweepConfig) -> list[Point]:
 def _run_point(cfg: SweepConfig, point: Point, threads: int) -> dict[str, Any]:
     """Train (unless finished) and synthesize each reuse factor (unless finished). Runs in a worker."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from fpgatag.core.io import interrupt_on_sigterm
+
+    interrupt_on_sigterm()
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
