@@ -52,3 +52,14 @@ def jets_file() -> Path:
             old.unlink()
         generate(path, processes=("qcd", "top"), jets_per_class=JETS_PER_CLASS, seed=1234, workers=2)
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_run(jets_file, tmp_path_factory) -> Path:
+    """A tiny end-to-end demo run (every stage) on the shared dataset."""
+    from fpgatag.report.demo import DemoConfig, run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    cfg = DemoConfig(out=out, data=jets_file, teacher_epochs=3, teacher_particles=32, student_epochs=8, validate_n=300)
+    run_demo(cfg)
+    return out

@@ -17,11 +17,13 @@ import sys
 
 from fpgatag import __version__
 from fpgatag.core.errors import FpgatagError
+from fpgatag.core.io import interrupt_on_sigterm
 from fpgatag.core.logs import setup_logging
 
 # Pipeline order: data, nn/train (teacher, students), fpga, report.
 COMMAND_MODULES = (
     "fpgatag.cli.data_cmds",
+    "fpgatag.cli.report_cmds",
 )
 
 log = logging.getLogger("fpgatag")
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    interrupt_on_sigterm()
     try:
         code = args.func(args)
     except FpgatagError as exc:

@@ -96,3 +96,14 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FpgatagError(f"{path}: not a valid {what} ({exc.__class__.__name__}: {exc})") from None
+
+
+def interrupt_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so atomic writers clean up their temporary files
+    when a batch system or a user terminates the process."""
+    import signal
+
+    def _raise(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _raise)

@@ -1,0 +1,101 @@
+"""Commands of the report stage: ``report``, ``demo``, ``sweep``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from fpgatag.core.errors import FpgatagError
+
+
+def register(sub, formatter_class) -> None:
+    p = sub.add_parser("report", help="collect runs into report.md/report.html with plots", formatter_class=formatter_class,
+                       description="Collect every metrics.json, estimate.json and validate.json under the given run "
+                                   "directories into report.md, report.html (self-contained) and PNG plots.")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (searched recursively)")
+    p.add_argument("-o", "--output", required=True, help="report directory to write")
+    p.add_argument("--layers-of", default=None, help="run whose per-layer resources are plotted (default: the distilled student)")
+    p.add_argument("--json", action="store_true", help="print report.json instead of the tables")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("demo", help="the whole pipeline end to end on the default configuration", formatter_class=formatter_class,
+                       description="generate -> train-teacher -> teacher-predict -> distill + scratch student -> "
+                                   "synth (xcvu9p) -> validate (C simulation) -> report, then print one table.")
+    from fpgatag.report.demo import DemoConfig
+
+    d = DemoConfig()
+    p.add_argument("--out", default=str(d.out), help="output directory")
+    p.add_argument("--jets-per-class", type=int, default=d.jets_per_class, help="jets generated per class")
+    p.add_argument("--data", default=None, help="use this dataset instead of generating one")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--workers", type=int, default=d.workers, help="generator processes")
+    p.add_argument("--teacher-epochs", type=int, default=d.teacher_epochs)
+    p.add_argument("--student-epochs", type=int, default=d.student_epochs)
+    p.add_argument("--part", default=d.part)
+    p.add_argument("--json", action="store_true", help="print demo.json instead of the tables")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("sweep", help="train + synthesize a grid of students (resumable, shardable)", formatter_class=formatter_class,
+                       description="Trains bits x N students (distilled with --teacher, else from scratch) and synthesizes "
+                                   "each for every reuse factor. Finished points are skipped on re-run.")
+    p.add_argument("--data", required=True)
+    p.add_argument("--teacher", default=None, help="teacher run dir with soft targets for --data (omit: from scratch)")
+    p.add_argument("-o", "--out", default="runs/sweep")
+    p.add_argument("--student", default="deepsets")
+    p.add_argument("--bits", type=int, nargs="+", default=[4, 6, 8, 16])
+    p.add_argument("--n-objects", type=int, nargs="+", default=[8, 16, 32])
+    p.add_argument("--reuse-factors", type=int, nargs="+", default=[1])
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--part", default="xcvu9p")
+    p.add_argument("--workers", type=int, default=2, help="parallel worker processes")
+    p.add_argument("--shard", default=None, help="run shard i/N of the grid")
+    p.set_defaults(func=_sweep)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from fpgatag.core.metrics import format_table
+    from fpgatag.report.report import build_report
+
+    report = build_report(args.runs, args.output, layers_of=args.layers_of)
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "provenance"}, indent=2, default=str))
+        return 0
+    rows = report["runs"]
+    print(format_table(rows, ["run", "kind", "accuracy", "auc", "rej@0.3", "rej@0.5", "latency_ns", "lut", "dsp", "bit_exact"]))
+    for name, what in report["missing"].items():
+        print(f"missing for {name}: {what}")
+    print(f"report: {Path(args.output) / 'report.html'}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fpgatag.report.demo import DemoConfig, format_summary, run_demo
+
+    if args.jets_per_class < 50:
+        raise FpgatagError("--jets-per-class: need at least 50 jets per class for train/val/test splits")
+    cfg = DemoConfig(out=Path(args.out), jets_per_class=args.jets_per_class, seed=args.seed, workers=args.workers,
+                     teacher_epochs=args.teacher_epochs, student_epochs=args.student_epochs, part=args.part,
+                     data=Path(args.data) if args.data else None)
+    summary = run_demo(cfg)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(format_summary(summary))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from fpgatag.core.metrics import format_table
+    from fpgatag.report.sweep import SweepConfig, run_sweep
+
+    cfg = SweepConfig(data=args.data, out=args.out, teacher=args.teacher, student=args.student, bits=tuple(args.bits),
+                      n_objects=tuple(args.n_objects), reuse_factors=tuple(args.reuse_factors), epochs=args.epochs,
+                      batch_size=args.batch_size, seed=args.seed, part=args.part, workers=args.workers, shard=args.shard)
+    summary = run_sweep(cfg)
+    rows = [{"point": Path(r["dir"]).name, "did": ", ".join(r["did"]) or "(already done)"} for r in summary["points"]]
+    print(format_table(rows, ["point", "did"]))
+    print(f"sweep output: {cfg.out} (feed it to `fpgatag report {cfg.out} -o REPORT_DIR`)")
+    return 0

@@ -1,0 +1,259 @@
+"""``fpgatag report``: one Markdown + one self-contained HTML page (plots embedded) from run dirs.
+
+Every number in the tables is read from the runs' own JSON files (metrics.json, estimate.json,
+validate.json); nothing is recomputed, so the report always equals its sources. Published figures
+are shown beside measured ones only for the models they were published for, and are marked as such.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpgatag.core.io import atomic_dir, to_json
+from fpgatag.core.metrics import format_table
+from fpgatag.core.provenance import provenance
+from fpgatag.report import plots
+from fpgatag.report.collect import PUBLISHED, RunRecord, collect
+
+log = logging.getLogger(__name__)
+
+RESOURCES = ("latency_cycles", "latency_ns", "ii", "lut", "dsp", "ff", "bram18")
+
+
+def est_total(est: dict[str, Any] | None, key: str) -> Any:
+    """A total from estimate.json (``totals`` block, or top level)."""
+    if not est:
+        return None
+    totals = est.get("totals") if isinstance(est.get("totals"), dict) else est
+    return totals.get(key)
+
+
+def est_fraction(est: dict[str, Any] | None, key: str) -> float | None:
+    """A total as a fraction of the part (``fractions`` block, or ``<key>_fraction``)."""
+    if not est:
+        return None
+    candidates = [(est.get("fractions") or {}).get(key)]
+    for block in (est.get("totals") or {}, est):
+        candidates.append(block.get(f"{key}_fraction"))
+    return next((float(v) for v in candidates if isinstance(v, (int, float))), None)
+
+
+def est_layers(est: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not est:
+        return []
+    layers = est.get("layers") or est.get("per_layer") or []
+    return [l for l in layers if isinstance(l, dict)]
+
+
+def summary_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
+    """One row per run: physics metrics, firmware totals (with part fractions) and C-sim agreement."""
+    rows = []
+    for r in records:
+        m, e, v = r.metrics or {}, r.estimate, r.validate or {}
+        kind = r.role
+        if kind == "student":
+            kind = "student (distilled)" if r.distilled else "student (scratch)"
+        row: dict[str, Any] = {
+            "run": r.name,
+            "kind": kind,
+            "model": r.model_name or "",
+            "accuracy": m.get("accuracy"),
+            "auc": m.get("auc"),
+            "rej@0.3": m.get("rejection_at_30"),
+            "rej@0.5": m.get("rejection_at_50"),
+            "n_test": m.get("n_test"),
+            "params": m.get("n_params", m.get("params")),
+            "bits": m.get("bits"),
+        }
+        if e is not None:
+            for key in RESOURCES:
+                row[key] = est_total(e, key)
+            for key in ("lut", "dsp", "ff", "bram18"):
+                frac = est_fraction(e, key)
+                row[f"{key}%"] = None if frac is None else round(100 * frac, 2)
+            row["part"] = e.get("part")
+            row["source"] = e.get("source")
+        if v:
+            row["bit_exact"] = v.get("bit_exact_fraction")
+            row["argmax_agree"] = v.get("argmax_agreement")
+        row["missing"] = ", ".join(r.missing())
+        rows.append(row)
+    return rows
+
+
+def published_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
+    """Published anchors for teachers whose model has published figures on the public top dataset."""
+    rows = []
+    for r in records:
+        name = (r.model_name or "").lower()
+        data_format = ((r.run or {}).get("data_format") or (r.metrics or {}).get("data_format") or "")
+        if r.role == "teacher" and name in PUBLISHED:
+            pub = PUBLISHED[name]
+            comparable = data_format == "toptagging"
+            rows.append({
+                "model": name,
+                "accuracy": pub["accuracy"], "auc": pub["auc"],
+                "rej@0.3": pub["rejection_at_30"], "rej@0.5": pub["rejection_at_50"],
+                "measured on": "published (not measured here)",
+                "comparable": "yes, same public dataset" if comparable else "no: different jets",
+                "source": pub["source"],
+            })
+    return rows
+
+
+def _columns(rows: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[str]:
+    return [c for c in wanted if any(row.get(c) not in (None, "") for row in rows)]
+
+
+def _embed(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}" style="max-width:100%">'
+
+
+def _input_distributions(records: list[RunRecord], out: Path) -> Path | None:
+    """Both views' distributions per class, from the data file the first run recorded."""
+    data_path = None
+    for r in records:
+        for src in (r.run or {}, (r.run or {}).get("settings") or {}, r.metrics or {}):
+            if isinstance(src, dict) and isinstance(src.get("data"), str) and Path(src["data"]).is_file():
+                data_path = src["data"]
+                break
+        if data_path:
+            break
+    if data_path is None:
+        return None
+    from fpgatag.data import features as F
+    from fpgatag.data.io import open_jets
+
+    with open_jets(data_path) as src:
+        n = min(src.n_jets, 4000)
+        batch = src.read(0, n)
+        classes = list(src.classes)
+    labels = batch["label"]
+    trig_mass = F.jet_features(batch, view="candidates", features=("mass",))[:, 0]
+    trig_mult = F.jet_features(batch, view="candidates", features=("multiplicity",))[:, 0]
+    from fpgatag.core.schema import col
+
+    full_mass = batch["jet"][:, col("jet", "mass")]
+    panels = []
+    mass, mult = {}, {}
+    for ci, cls in enumerate(classes):
+        sel = labels == ci
+        if not np.any(sel):
+            continue
+        mass[cls] = {"full view": full_mass[sel], "trigger view": trig_mass[sel]}
+        mult[cls] = {"full view": batch["n_particles"][sel].astype(float), "trigger view": trig_mult[sel]}
+    panels.append(("jet mass [GeV]", mass))
+    panels.append(("multiplicity", mult))
+    return plots.distributions_plot(panels, out / "input_distributions.png")
+
+
+def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str | None = None) -> dict[str, Any]:
+    """Write report.md, report.html, report.json and PNG plots into ``out_dir``; return report.json."""
+    records = collect(run_dirs)
+    out_dir = Path(out_dir)
+    rows = summary_rows(records)
+    pubs = published_rows(records)
+    with atomic_dir(out_dir) as tmp:
+        figures: dict[str, Path] = {}
+        curves = []
+        for r in records:
+            pred = r.predictions()
+            if pred is not None:
+                curves.append((r.name, pred[0], pred[1]))
+        if curves:
+            figures["ROC curves"] = plots.roc_plot(curves, tmp / "roc.png")
+        points = [
+            {"name": row["run"], "lut": row["lut"], "dsp": row["dsp"], "latency_ns": row["latency_ns"],
+             "rejection_at_50": row["rej@0.5"]}
+            for row in rows
+            if row.get("lut") is not None and row.get("rej@0.5") is not None and row.get("latency_ns") is not None
+        ]
+        if points:
+            figures["Rejection at 0.5 against resources (Pareto front in red)"] = plots.tradeoff_plot(points, tmp / "tradeoff.png")
+        firmware = [r for r in records if est_layers(r.estimate)]
+        if firmware:
+            chosen = next((r for r in firmware if layers_of and layers_of in (r.name, str(r.path))), None)
+            chosen = chosen or next((r for r in firmware if r.distilled), firmware[0])
+            figures[f"Per-layer resources: {chosen.name}"] = plots.layer_bars(est_layers(chosen.estimate), tmp / "layers.png", chosen.name)
+        try:
+            dist = _input_distributions(records, tmp)
+        except Exception as exc:  # a report renders even when the data file went away or changed
+            log.warning("input distributions skipped: %s", exc)
+            dist = None
+        if dist is not None:
+            figures["Input distributions per class: full view vs trigger view"] = dist
+
+        phys_cols = _columns(rows, ("run", "kind", "model", "accuracy", "auc", "rej@0.3", "rej@0.5", "n_test", "params", "bits"))
+        fw_rows = [row for row in rows if row.get("lut") is not None]
+        fw_cols = _columns(fw_rows, ("run", "part", "source", "latency_cycles", "latency_ns", "ii", "lut", "lut%", "dsp", "dsp%",
+                                     "ff", "ff%", "bram18", "bram18%", "bit_exact", "argmax_agree"))
+        missing = [(row["run"], row["missing"]) for row in rows if row["missing"]]
+
+        md = ["# fpgatag report", ""]
+        md += ["## Physics performance (test split)", "", format_table(rows, phys_cols) if rows else "_no runs found_", ""]
+        if pubs:
+            md += ["## Published figures (not measured here)", "",
+                   "ParticleNet's published figures are for the Top Quark Tagging Reference Dataset. "
+                   "They compare with a measured row only where `comparable` says so.", "",
+                   format_table(pubs, list(pubs[0])), ""]
+        md += ["## Firmware (hls4ml)", ""]
+        md += [format_table(fw_rows, fw_cols) if fw_rows else "_no firmware estimates found (run `fpgatag synth`)_", ""]
+        if fw_rows:
+            md += ["`source = estimate` means fpgatag's own estimator (no vendor tool), which targets Vitis HLS "
+                   "C-synthesis figures; `%` columns are fractions of the part.", ""]
+        if missing:
+            md += ["## Missing pieces", ""] + [f"- {name}: {what}" for name, what in missing] + [""]
+        md += ["## Figures", ""] + [f"### {title}\n\n![{title}]({p.name})\n" for title, p in figures.items()]
+
+        report = {"runs": rows, "published": pubs, "figures": {t: p.name for t, p in figures.items()},
+                  "missing": dict(missing), "provenance": provenance({"runs": [str(p) for p in run_dirs]})}
+        (tmp / "report.md").write_text("\n".join(md))
+        (tmp / "report.json").write_text(to_json(report))
+        (tmp / "report.html").write_text(_html(md, figures))
+    return report
+
+
+def _html(md_lines: list[str], figures: dict[str, Path]) -> str:
+    """A minimal self-contained HTML rendering of the Markdown report (tables, headings, images)."""
+    body: list[str] = []
+    table: list[str] = []
+
+    def flush() -> None:
+        if not table:
+            return
+        rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in table if not set(line) <= set("|- ")]
+        head, *rest = rows
+        body.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr></thead><tbody>"
+                    + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rest)
+                    + "</tbody></table>")
+        table.clear()
+
+    by_name = {p.name: p for p in figures.values()}
+    for block in md_lines:
+        for line in block.split("\n"):
+            if line.startswith("|"):
+                table.append(line)
+                continue
+            flush()
+            if line.startswith("#"):
+                level = len(line) - len(line.lstrip("#"))
+                body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
+            elif line.startswith("![") and "](" in line:
+                name = line.split("](", 1)[1].rstrip(")")
+                if name in by_name:
+                    body.append(_embed(by_name[name]))
+            elif line.startswith("- "):
+                body.append(f"<li>{html.escape(line[2:])}</li>")
+            elif line.strip():
+                body.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:13px}"
+             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>fpgatag report</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"

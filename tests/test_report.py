@@ -1,0 +1,97 @@
+"""The report stage on hand-written run artifacts (the end-to-end demo test covers real ones)."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from fpgatag.core.errors import FpgatagError
+from fpgatag.core.metrics import classification_metrics
+from fpgatag.report.collect import collect
+from fpgatag.report.plots import pareto_front
+from fpgatag.report.report import build_report
+
+
+def _run(path, role, seed, extra=None):
+    path.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 400)
+    p = 1 / (1 + np.exp(-(rng.normal(size=400) + 2 * y - 1)))
+    probs = np.stack([1 - p, p], 1)
+    m = classification_metrics(y, probs)
+    m.update({"role": role, **(extra or {})})
+    (path / "metrics.json").write_text(json.dumps(m))
+    np.savez(path / "predictions.npz", uid=np.arange(400), label=y, probs=probs)
+    return m
+
+
+def _estimate(path, lut, dsp, lat):
+    path.mkdir(parents=True)
+    est = {"part": "xcvu9p-flga2104-2L-e", "clock_ns": 5.0, "source": "estimate",
+           "totals": {"latency_cycles": lat, "latency_ns": 5.0 * lat, "ii": 1, "lut": lut, "dsp": dsp, "ff": 2 * lut, "bram18": 0},
+           "fractions": {"lut": lut / 1182240, "dsp": dsp / 6840, "ff": 2 * lut / 2364480, "bram18": 0.0},
+           "layers": [{"name": "phi1", "lut": lut / 2, "dsp": dsp, "ff": lut, "latency_cycles": lat - 1},
+                      {"name": "logits", "lut": lut / 2, "dsp": 0, "ff": lut, "latency_cycles": 1}]}
+    (path / "estimate.json").write_text(json.dumps(est))
+    return est
+
+
+def test_report_numbers_equal_json(tmp_path):
+    mt = _run(tmp_path / "teacher", "teacher", 1, {"model": "particlenet-lite"})
+    md = _run(tmp_path / "distilled", "student", 2, {"student": "deepsets", "bits": 8, "distilled": True})
+    ms = _run(tmp_path / "scratch", "student", 3, {"student": "deepsets", "bits": 8, "distilled": False})
+    est = _estimate(tmp_path / "distilled" / "hls", 5000, 12, 9)
+    (tmp_path / "distilled" / "validate.json").write_text(json.dumps({"n": 100, "bit_exact_fraction": 1.0, "argmax_agreement": 1.0}))
+    rep = build_report([tmp_path], tmp_path / "report")
+    rows = {r["run"]: r for r in rep["runs"]}
+    assert rows["teacher"]["auc"] == mt["auc"]
+    assert rows["distilled"]["rej@0.5"] == md["rejection_at_50"]
+    assert rows["scratch"]["accuracy"] == ms["accuracy"]
+    assert rows["distilled"]["lut"] == est["totals"]["lut"]
+    assert rows["distilled"]["dsp%"] == round(100 * est["fractions"]["dsp"], 2)
+    assert rows["distilled"]["bit_exact"] == 1.0
+    assert rows["distilled"]["kind"] == "student (distilled)" and rows["scratch"]["kind"] == "student (scratch)"
+    # published anchors: shown, but marked as not comparable for generated jets
+    assert rep["published"] and rep["published"][0]["comparable"].startswith("no")
+    out = tmp_path / "report"
+    for name in ("report.md", "report.html", "report.json", "roc.png", "tradeoff.png", "layers.png"):
+        assert (out / name).is_file(), name
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and not re.search(r'src="(?!data:)', html)
+    md_text = (out / "report.md").read_text()
+    assert f"{md['auc']:.4g}" in md_text
+
+
+def test_report_with_missing_pieces(tmp_path):
+    # a student without validate, no teacher at all: still renders and says what is missing
+    _run(tmp_path / "scratch", "student", 3, {"student": "deepsets", "bits": 6})
+    rep = build_report([tmp_path / "scratch"], tmp_path / "r")
+    assert "validate.json" in rep["missing"]["scratch"] and "estimate.json" in rep["missing"]["scratch"]
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "Missing pieces" in text and "no firmware estimates" in text
+
+
+def test_report_on_bare_firmware(tmp_path):
+    _estimate(tmp_path / "hls", 100, 1, 3)
+    rep = build_report([tmp_path / "hls"], tmp_path / "r")
+    assert rep["runs"][0]["kind"] == "firmware" and rep["runs"][0]["lut"] == 100
+
+
+def test_several_estimates_of_one_run(tmp_path):
+    _run(tmp_path / "s", "student", 3, {"student": "deepsets", "bits": 8})
+    _estimate(tmp_path / "s" / "hls_rf1", 1000, 10, 5)
+    _estimate(tmp_path / "s" / "hls_rf2", 600, 5, 7)
+    names = sorted(r.name for r in collect([tmp_path]))
+    assert names == ["s/hls_rf1", "s/hls_rf2"]
+
+
+def test_report_missing_dir(tmp_path):
+    with pytest.raises(FpgatagError, match="no such run directory"):
+        build_report([tmp_path / "nope"], tmp_path / "r")
+
+
+def test_pareto_front():
+    cost = np.array([1, 2, 3, 4, 5.0])
+    merit = np.array([1, 0.5, 2, 1.5, 3.0])
+    assert pareto_front(cost, merit).tolist() == [0, 2, 4]
