@@ -3,7 +3,7 @@
 ``compare_runs`` reads each run's metrics.json (and run.json for the parameter count of runs that
 don't record it in their metrics) and returns one row per run: name, accuracy, AUC, rejection at
 eps_S = 0.3 and 0.5, parameter count and bits. ``roc_overlay`` draws their test-split ROC curves in
-one plot. Student runs store their test-split logits (``test_predictions.npz``); for other runs
+one plot. Training runs store their test-split predictions (``predictions.npz``); for other runs
 (teachers) the curve is recomputed from the stored model on the same uid-keyed test split of
 ``data``, which must then be given.
 """
@@ -19,11 +19,11 @@ import numpy as np
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import read_json
 from fpgatag.core.metrics import format_table
+from fpgatag.report.collect import PREDICTIONS
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["name", "accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_parameters", "bits", "n_test"]
-PREDICTIONS = "test_predictions.npz"
 
 
 def run_row(run_dir: str | Path) -> dict[str, Any]:
@@ -60,8 +60,6 @@ def compare_table(rows: Sequence[dict[str, Any]]) -> str:
 
 def test_scores(run_dir: str | Path, data=None) -> tuple[np.ndarray, np.ndarray]:
     """(is_signal, signal score) of a run's test split: stored predictions, else the model on ``data``."""
-    from fpgatag.nn.students import softmax
-
     run_dir = Path(run_dir)
     metrics = read_json(run_dir / "metrics.json", "metrics file")
     classes = metrics.get("classes") or []
@@ -69,7 +67,7 @@ def test_scores(run_dir: str | Path, data=None) -> tuple[np.ndarray, np.ndarray]
     pred = run_dir / PREDICTIONS
     if pred.is_file():
         with np.load(pred) as f:
-            return f["label"] == signal, softmax(f["logits"])[:, signal]
+            return f["label"] == signal, np.asarray(f["probs"])[:, signal]
     if data is None:
         raise FpgatagError(f"{run_dir}: no stored test predictions ({PREDICTIONS}); give --data to evaluate its model")
     return _evaluate(run_dir, data, signal)

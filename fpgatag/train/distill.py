@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TRAINING = {"epochs": 30, "batch_size": 256, "learning_rate": 2e-3, "patience": 6}
 DEFAULT_ALPHA = 0.1
 DEFAULT_TEMPERATURE = 2.0
-PREDICTIONS = "test_predictions.npz"
+PREDICTIONS = "predictions.npz"  # test split: uid, label, probs, logits (read by fpgatag.report)
 PER_OBJECT_KINDS = ("particles", "trigger", "flat_particles", "flat_trigger")
 
 
@@ -256,7 +256,7 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
     logits = net.predict(x_test, batch_size=1024, verbose=0).astype(np.float32)
     probs = softmax(logits)
     extra = {
-        "student": student_name, "n_parameters": count_params(net), "bits": params.get("bits"),
+        "role": "student", "student": student_name, "n_parameters": count_params(net), "bits": params.get("bits"),
         "input_precision": None if spec.bits is None else [spec.bits, spec.integer_bits],
         "n_objects": spec.n_objects if spec.kind in PER_OBJECT_KINDS else None,
         "features": list(spec.features), "teacher_dir": None if teacher_dir is None else str(Path(teacher_dir).resolve()),
@@ -275,7 +275,8 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
                             inputs=spec, history=hist, settings=settings,
                             splits=split_record(splits, fractions, salt, labels),
                             data=data_record(source, data_path), extra_metrics=extra, command=command)
-        np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, logits=logits)
+        np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, probs=probs.astype(np.float32),
+                            logits=logits)
     log.info("%s: test AUC %.4f, accuracy %.4f, R50 %.1f -> %s", student_name, metrics["auc"], metrics["accuracy"],
              metrics["rejection_at_50"], out_dir)
     return metrics

@@ -1,0 +1,111 @@
+"""``fpgatag distill``, ``fpgatag train-student`` and ``fpgatag compare``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fpgatag.core.errors import FpgatagError
+
+
+def _student_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, type=Path, help="jet file")
+    p.add_argument("--student", default="deepsets", help="student preset (models/presets: deepsets, mlp, dense-student, ...) or preset JSON")
+    p.add_argument("--n-objects", type=int, default=16, help="trigger-view objects per jet (per-object students)")
+    p.add_argument("--bits", type=int, default=8, help="weight/bias and activation bits (4 to 16)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="run directory to write")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
+    p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without a lower val_loss (default: the preset's)")
+    p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
+                   help="start from this trained student (architecture, weights, inputs; --student/--n-objects/--bits are then its own)")
+    p.add_argument("--freeze", action="store_true", help="with --init-from: keep the per-object (phi) layers fixed")
+    p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
+    p.add_argument("--max-jets", type=int, default=None, help="use a random subset of this many jets")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+
+
+def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
+    from fpgatag.train import distill as d  # light: TensorFlow is imported inside train_student
+
+    p = subparsers.add_parser(
+        "distill", formatter_class=formatter_class,
+        help="train a quantized student on the trigger view, distilled from a teacher's stored logits",
+        description="Train a student with alpha * CE(label, s) + (1 - alpha) * T^2 * KL(softmax(t/T) || softmax(s/T)), "
+                    "t being the teacher's logits stored by `fpgatag teacher-predict` for this data file. With "
+                    "--no-teacher the identical student is trained from the labels alone (the baseline). Writes "
+                    "model.json + model.h5 + inputs.json, metrics.json, predictions.npz, roc.png, history.json, run.json.")
+    _student_args(p)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--teacher", type=Path, default=None, metavar="DIR", help="teacher run directory")
+    g.add_argument("--no-teacher", action="store_true", help="train from the labels alone (alpha = 1)")
+    p.add_argument("--alpha", type=float, default=d.DEFAULT_ALPHA, help="weight of the label term")
+    p.add_argument("--temperature", "-T", type=float, default=d.DEFAULT_TEMPERATURE, help="distillation temperature")
+    p.add_argument("--logits", type=Path, default=None, metavar="FILE",
+                   help="teacher logits file (default: <data>.logits.<teacher-name>.h5)")
+    p.set_defaults(func=cmd_distill)
+
+    q = subparsers.add_parser(
+        "train-student", formatter_class=formatter_class,
+        help="train a quantized student from the labels alone (same as distill --no-teacher)",
+        description="Train the student preset on the trigger view from the labels alone: the baseline that "
+                    "distilled students are compared with. Same outputs as `fpgatag distill`.")
+    _student_args(q)
+    q.set_defaults(func=cmd_train_student, teacher=None, no_teacher=True, alpha=1.0,
+                   temperature=d.DEFAULT_TEMPERATURE, logits=None)
+
+    c = subparsers.add_parser(
+        "compare", formatter_class=formatter_class,
+        help="one table of several runs (accuracy, AUC, rejections, parameters, bits) and a ROC overlay",
+        description="Print accuracy, AUC, background rejection at eps_S = 0.3 and 0.5, parameter count and bits "
+                    "of each run directory, and with -o draw their test-split ROC curves in one plot. Runs "
+                    "without stored test predictions (predictions.npz) are evaluated on --data.")
+    c.add_argument("runs", nargs="+", type=Path, metavar="DIR", help="run directories (teacher, students)")
+    c.add_argument("-o", "--output", type=Path, default=None, metavar="PLOT", help="ROC overlay PNG to write")
+    c.add_argument("--data", type=Path, default=None, help="jet file, for runs without stored predictions")
+    c.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    c.set_defaults(func=cmd_compare)
+
+
+def _train(args: argparse.Namespace, teacher) -> int:
+    from fpgatag.core.metrics import format_table
+    from fpgatag.train.distill import train_student
+
+    if args.freeze and args.init_from is None:
+        raise FpgatagError("--freeze needs --init-from DIR")
+    metrics = train_student(
+        args.data, student=args.student, n_objects=args.n_objects, bits=args.bits, out_dir=args.out,
+        teacher_dir=teacher, epochs=args.epochs, batch_size=args.batch_size, alpha=args.alpha,
+        temperature=args.temperature, init_from=args.init_from, freeze=args.freeze, seed=args.seed,
+        max_jets=args.max_jets, learning_rate=args.lr, patience=args.patience, logits_file=args.logits,
+        command=" ".join(sys.argv))
+    if args.json:
+        print(json.dumps(metrics, indent=2, default=str))
+    else:
+        print(format_table([metrics], ["name", "accuracy", "auc", "rejection_at_30", "rejection_at_50",
+                                       "n_parameters", "bits", "n_test"]))
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    return _train(args, None if args.no_teacher else args.teacher)
+
+
+def cmd_train_student(args: argparse.Namespace) -> int:
+    return _train(args, None)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from fpgatag.report.compare import compare_runs, compare_table, roc_overlay
+
+    rows = compare_runs(args.runs)
+    if args.output is not None:
+        roc_overlay(args.runs, args.output, data=args.data)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        print(compare_table(rows))
+    return 0
