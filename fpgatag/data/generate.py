@@ -384,7 +384,9 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         need = gen.events_per_batch if rate == 0 else int(math.ceil(1.2 * (task.n_jets - have) / rate)) + 5
         nb = int(min(gen.events_per_batch, max(need, 10)))
         batch = pythia.nextBatch(nb)
-        events += nb
+        events += len(batch)
+        if len(batch) == 0:
+            raise FpgatagError(f"generate: Pythia produced no {proc.name} events (every event failed)")
         out = process_events(batch, proc, gen, charges)
         if out["jet"].shape[0]:
             parts.append(out)
@@ -474,6 +476,7 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
                     writer.append(res)
                     bar.update(len(res["label"]))
             writer.set_attr("n_events", n_events)
+        os.chmod(tmp, 0o644)
     log.info("wrote %s (%d jets from %d events)", output, total, n_events)
     return output
 
