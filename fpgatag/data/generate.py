@@ -272,6 +272,11 @@ def process_events(batch, proc: Process, gen: GeneratorSettings, charges: _Charg
     rec = _Record(batch)
     nev = len(rec)
     final = (rec.status > 0) & ~np.isin(np.abs(rec.id), NEUTRINOS)
+    # particles far outside the acceptance cannot enter a selected jet (|eta_jet| < eta_max,
+    # constituents within ~R of the axis): leave them out of the clustering (2R margin)
+    pt_all = np.hypot(rec.px, rec.py)
+    final &= np.abs(np.arcsinh(np.divide(rec.pz, pt_all, out=np.full_like(pt_all, 1e9), where=pt_all > 0))) \
+        < gen.eta_max + 2 * gen.jet_r
     fidx = np.flatnonzero(final)
     ev_of_final = np.repeat(np.arange(nev), rec.counts)[fidx]
     n_final = np.bincount(ev_of_final, minlength=nev)
