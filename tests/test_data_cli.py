@@ -43,6 +43,19 @@ def bad_files(tmp_path, jets_file):
     (d / "truncated.h5").write_bytes(data[: len(data) // 3])
     with h5py.File(d / "columns.h5", "w") as f:
         f["table"] = np.zeros((3, 4))  # 'table' but not a DataFrame with the right columns
+    # a JetClass-like ROOT file, cut in half
+    import awkward as ak
+    import uproot
+
+    n = np.full(2000, 30)
+    names = ("px", "py", "pz", "energy", "charge", "isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron",
+             "isMuon")
+    part = ak.unflatten(ak.zip({k: np.random.default_rng(1).random(n.sum()).astype(np.float32) + 1 for k in names}), n)
+    with uproot.recreate(d / "full.root") as f:
+        t = f.mktree("tree", {"part": part.type.content, "label_QCD": np.float32})
+        t.extend({"part": part, "label_QCD": np.ones(2000, dtype=np.float32)})
+    data = (d / "full.root").read_bytes()
+    (d / "truncated.root").write_bytes(data[: len(data) // 2])
     return d
 
 
@@ -51,6 +64,7 @@ def bad_files(tmp_path, jets_file):
     ("text.h5", "not an HDF5 or ROOT file"),
     ("truncated.h5", "truncated"),
     ("columns.h5", "table"),
+    ("truncated.root", "truncated"),
 ])
 def test_inspect_bad_files(bad_files, tmp_path, name, needle):
     res = fpgatag("inspect", bad_files / name)

@@ -225,6 +225,15 @@ class JetClassSource(JetSource):
     def close(self) -> None:
         self.file.close()
 
+    def _read_guarded(self, sel, keys):
+        try:
+            return self._read(sel, keys)
+        except FpgatagError:
+            raise
+        except Exception as exc:  # uproot has many error types for damaged files
+            raise FpgatagError(f"{self.path}: cannot read jets (file truncated or corrupt?): "
+                               f"{type(exc).__name__}: {exc}") from None
+
     def _read(self, sel: slice, keys):
         import awkward as ak
 
