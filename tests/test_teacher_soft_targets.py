@@ -24,10 +24,8 @@ def _copy_rows(source, rows, path):
     """Write rows of ``source`` (in the given order) as a new native file."""
     from fpgatag.data.io import write_jets
 
-    order = np.argsort(rows)
-    batch = source.read(indices=np.asarray(rows)[order])
-    inverse = np.argsort(order)
-    batch = {k: v[inverse] for k, v in batch.items()}
+    unique, inverse = np.unique(np.asarray(rows), return_inverse=True)
+    batch = {k: v[inverse] for k, v in source.read(indices=unique).items()}
     attrs = {k: v for k, v in source.attrs.items() if k not in ("format", "schema_version", "n_jets")}
     write_jets(path, batch, attrs)
     return path

@@ -67,20 +67,12 @@ def logits_model(model):
 
 
 def predict_logits(model, source, spec, indices=None, batch_size: int = 1024) -> np.ndarray:
-    """The model's logits for ``indices`` (default: every jet), in file order."""
-    from fpgatag.core.logs import progress
-    from fpgatag.train.data import iter_blocks
+    """The model's logits for ``indices`` (default: every jet), in file order, streamed from the file."""
+    from fpgatag.train.data import make_dataset
 
-    lm = logits_model(model)
     idx = np.arange(source.n_jets) if indices is None else np.asarray(indices)
-    block = max(batch_size, 8192)
-    out = []
-    bar = progress(total=int(np.unique(idx).size), desc="teacher logits", unit="jet")
-    for x, _ in iter_blocks(source, spec, idx, block):
-        out.append(lm.predict(x, batch_size=batch_size, verbose=0))
-        bar.update(len(x))
-    bar.close()
-    return np.concatenate(out).astype(np.float32)
+    ds = make_dataset(source, spec, idx, batch_size).map(lambda x, y: x)
+    return np.asarray(logits_model(model).predict(ds, verbose=0), dtype=np.float32)
 
 
 def teacher_predict(teacher_dir: str | Path, data: Any, output: str | Path | None = None,
