@@ -130,9 +130,14 @@ def test_preset_hls4ml_bit_exact(name, tmp_path):
 
     preset = load_preset(name, role="student")
     spec = InputSpec.from_dict(preset["inputs"])
-    model = _randomise(get_builder(preset["builder"])(spec.shape, 2, **preset["params"]))
+    from fpgatag.nn.io import load_model, save_model
+
+    built = _randomise(get_builder(preset["builder"])(spec.shape, 2, **preset["params"]))
     x = _inputs(spec.shape, 300, real=10 if len(spec.shape) == 2 else None)
+    save_model(built, tmp_path / "model", inputs=spec)
+    model = load_model(tmp_path / "model")  # what `fpgatag synth` converts: the saved model
     y_keras = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(y_keras, built.predict(x, verbose=0))
     y_hls = _hls_predict(model, spec, x, tmp_path / "hls")
     assert np.std(y_keras[:, 0]) > 0
     np.testing.assert_array_equal(y_hls, y_keras)

@@ -90,7 +90,8 @@ class Quant:
     def act(self, name: str):
         from qkeras import QActivation
 
-        return QActivation(self.relu(), name=name)
+        # a string, not a quantizer object: QActivation's config then round-trips through model.json
+        return QActivation(f"quantized_relu({self.activation_bits},{self.activation_integer})", name=name)
 
 
 def _units(values: Sequence[int] | int, what: str) -> list[int]:
