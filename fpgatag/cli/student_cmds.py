@@ -16,10 +16,10 @@ def _student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-objects", type=int, default=16, help="trigger-view objects per jet (per-object students)")
     p.add_argument("--bits", type=int, default=8, help="weight/bias and activation bits (4 to 16)")
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory to write")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
-    p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without a lower val_loss (default: the preset's)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs; None = the preset's")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size; None = the preset's")
+    p.add_argument("--lr", type=float, default=None, help="learning rate; None = the preset's")
+    p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without a lower val_loss; None = the preset's")
     p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
                    help="start from this trained student (architecture, weights, inputs; --student/--n-objects/--bits are then its own)")
     p.add_argument("--freeze", action="store_true", help="with --init-from: keep the per-object (phi) layers fixed")
@@ -45,7 +45,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--alpha", type=float, default=d.DEFAULT_ALPHA, help="weight of the label term")
     p.add_argument("--temperature", "-T", type=float, default=d.DEFAULT_TEMPERATURE, help="distillation temperature")
     p.add_argument("--logits", type=Path, default=None, metavar="FILE",
-                   help="teacher logits file (default: <data>.logits.<teacher-name>.h5)")
+                   help="teacher logits file; None = <data>.logits.<teacher-name>.h5")
     p.set_defaults(func=cmd_distill)
 
     q = subparsers.add_parser(
