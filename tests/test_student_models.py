@@ -8,7 +8,7 @@ import pytest
 from fpgatag.core.errors import FpgatagError
 from fpgatag.nn.inputs import InputSpec, quantize_fixed
 
-STUDENT_PRESETS = ("deepsets", "deepsets-logpt", "deepsets-max", "mlp", "dense-student")
+STUDENT_PRESETS = ("deepsets", "deepsets-logpt", "deepsets-max", "deepsets-towers", "mlp", "dense-student")
 
 
 def _randomise(model, seed=0):
