@@ -35,7 +35,7 @@ from fpgatag.nn.inputs import InputSpec
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TRAINING = {"epochs": 30, "batch_size": 256, "learning_rate": 2e-3, "patience": 6}
+DEFAULT_TRAINING = {"epochs": 150, "batch_size": 256, "learning_rate": 2e-3, "patience": 15}
 DEFAULT_ALPHA = 0.1
 DEFAULT_TEMPERATURE = 2.0
 PREDICTIONS = "predictions.npz"  # test split: uid, label, probs, logits (read by fpgatag.report)
