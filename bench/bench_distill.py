@@ -60,6 +60,28 @@ def teacher_row(teacher_dir: Path, data: Path, logits_file: Path, test_uids: np.
             ("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test")}}
 
 
+def independent_eval(teacher_dir: Path, eval_data: Path, run_dirs: dict[str, Path]) -> dict[str, dict]:
+    """Metrics of the teacher and of student runs on every jet of an independent file (no training jet)."""
+    from fpgatag.nn.io import load_inputs, load_model
+    from fpgatag.nn.students import softmax
+    from fpgatag.train.data import as_source, load_arrays
+    from fpgatag.train.distill import logits_path
+    from fpgatag.train.soft_targets import load_soft_targets, teacher_predict
+
+    source = as_source(eval_data)
+    labels = np.asarray(source.labels()).astype(int)
+    lf = logits_path(teacher_dir, eval_data)
+    if not lf.is_file():
+        teacher_predict(teacher_dir, eval_data)
+    out = {"teacher": classification_metrics(labels, softmax(load_soft_targets(lf, source)))}
+    rows = np.arange(source.n_jets)
+    for tag, d in run_dirs.items():
+        spec = load_inputs(d)
+        x, y = load_arrays(source, spec, rows)
+        out[tag] = classification_metrics(y, softmax(load_model(d).predict(x, batch_size=1024, verbose=0)))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, type=Path, help="jet file (the issue asks for >= 50k jets per class)")
@@ -74,6 +96,8 @@ def main(argv=None) -> int:
     ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--max-jets", type=int, default=None)
     ap.add_argument("--reuse", action="store_true", help="reuse finished runs found in --work")
+    ap.add_argument("--eval-data", type=Path, default=None,
+                    help="an independent jet file (other seed): also score teacher and main students on all its jets")
     args = ap.parse_args(argv)
     setup_logging(0)
 
@@ -102,12 +126,14 @@ def main(argv=None) -> int:
         teacher_predict(args.teacher, args.data)
 
     rows: list[dict] = []
+    reused: list[str] = []
 
     def run(tag: str, *, teacher: bool, seed: int, a: float = alpha, t: float = temp, bits: int = 8,
             n: int = 16, student: str = "deepsets") -> dict:
         out = args.work / tag
         if args.reuse and (out / "metrics.json").is_file():
             m = json.loads((out / "metrics.json").read_text())
+            reused.append(tag)
         else:
             t0 = time.perf_counter()
             m = D.train_student(args.data, student=student, n_objects=n, bits=bits, out_dir=out,
@@ -173,7 +199,10 @@ def main(argv=None) -> int:
     # test-set noise: R50 = n_bkg / n_pass, with a relative Poisson error of about 1 / sqrt(n_pass)
     n_bkg = int(np.sum(np.asarray(source.labels())[np.isin(source.uids(), test_uids)] == 0))
     r50_rel_err = float(1.0 / np.sqrt(max(n_bkg / r["scratch_mean"], 1.0)))
+    paired_auc = [next(x for x in rows if x["run"] == f"distilled_s{s}")["auc"]
+                  - next(x for x in rows if x["run"] == f"scratch_s{s}")["auc"] for s in seeds]
     verdict = {
+        "auc_gain_per_seed": paired_auc,
         "test_background_jets": n_bkg, "r50_relative_stat_error": r50_rel_err,
         "r50_gain": gain, "r50_gain_per_seed": paired, "gap_closed": closed,
         "goal_gain_10pct": bool(gain >= 0.10), "goal_close_third": bool(closed >= 1 / 3),
@@ -183,10 +212,27 @@ def main(argv=None) -> int:
         "jets_per_class": np.bincount(np.asarray(source.labels()).astype(int)).tolist(),
         "n_train": rows[0]["n_train"], "n_test": rows[0]["n_test"], "teacher": str(args.teacher.resolve()),
         "teacher_name": trow["run"], "epochs": epochs, "seeds": seeds, "alpha": alpha, "temperature": temp,
-        "quick": quick, "max_jets": args.max_jets, "wall_seconds": round(total_s, 1),
+        "quick": quick, "max_jets": args.max_jets, "wall_seconds": round(total_s, 1), "runs_reused": len(reused),
+        "train_seconds_sum": round(sum(x["train_s"] or 0.0 for x in rows), 1),
         "threads": threads or "tensorflow default",
     }
-    result = {"benchmark": "distill", "setup": setup, "teacher": trow, "main": main_cmp, "verdict": verdict,
+    indep = None
+    if args.eval_data is not None:
+        tags = [f"{k}_s{s}" for s in seeds for k in ("scratch", "distilled")]
+        ev = independent_eval(args.teacher, args.eval_data, {t: args.work / t for t in tags})
+        indep = {"data": str(args.eval_data.resolve()), "n_jets": ev["teacher"]["n_test"],
+                 "n_background": ev["teacher"]["n_background"], "metrics": ev}
+        for key in ("auc", "rejection_at_30", "rejection_at_50", "accuracy"):
+            for kind in ("scratch", "distilled"):
+                vals = [ev[f"{kind}_s{s}"][key] for s in seeds]
+                indep[f"{kind}_{key}"] = [float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0]
+        sr, dr, tr = indep["scratch_rejection_at_50"][0], indep["distilled_rejection_at_50"][0], ev["teacher"]["rejection_at_50"]
+        indep["r50_gain"] = dr / sr - 1.0
+        indep["gap_closed"] = (dr - sr) / (tr - sr) if tr > sr else float("nan")
+        indep["auc_gain_per_seed"] = [ev[f"distilled_s{s}"]["auc"] - ev[f"scratch_s{s}"]["auc"] for s in seeds]
+        indep["r50_gain_per_seed"] = [ev[f"distilled_s{s}"]["rejection_at_50"] / ev[f"scratch_s{s}"]["rejection_at_50"] - 1.0
+                                      for s in seeds]
+    result = {"benchmark": "distill", "setup": setup, "independent_test": indep, "teacher": trow, "main": main_cmp, "verdict": verdict,
               "runs": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "distill.json", result)
@@ -200,7 +246,9 @@ def main(argv=None) -> int:
           f"Student: 8-bit Deep Sets, 16 trigger-view candidates, {epochs or 'preset'} epochs max (best val_loss kept, "
           f"mean best epoch {np.mean([x['best_epoch'] for x in rows]):.0f}), "
           f"seeds {seeds}; distilled with alpha = {alpha:g}, T = {temp:g}. Teacher: {trow['run']}. "
-          f"Wall time {total_s / 60:.1f} min.", "",
+          f"Training time {setup['train_seconds_sum'] / 60:.1f} min summed over {len(rows)} runs "
+          f"({'all' if len(reused) == len(rows) else len(reused)} reused from an earlier invocation)." if reused else
+          f"Wall time {total_s / 60:.1f} min for {len(rows)} runs.", "",
           "## Teacher vs scratch vs distilled (mean +- std over seeds)", "",
           "| metric | teacher | scratch | distilled |", "|---|---|---|---|"]
     for key, c in main_cmp.items():
@@ -209,12 +257,27 @@ def main(argv=None) -> int:
     md += ["", f"Rejection at eps_S = 0.5: distilled / scratch - 1 = **{gain * 100:+.1f} %** "
                f"(per seed: {', '.join(f'{p * 100:+.0f} %' for p in paired)}); scratch-to-teacher gap closed: "
                f"**{f(closed, 2)}**. Goals: +10 % {'met' if verdict['goal_gain_10pct'] else 'NOT met'}, "
-               f"1/3 of the gap {'met' if verdict['goal_close_third'] else 'NOT met'}.",
+               f"1/3 of the gap {'met' if verdict['goal_close_third'] else 'NOT met'}. "
+               f"AUC, distilled - scratch, per seed: {', '.join(f'{p:+.4f}' for p in paired_auc)}.",
            f"The test split has {n_bkg} background jets, so a rejection of ~{r['scratch_mean']:.0f} at eps_S = 0.5 rests "
            f"on ~{n_bkg / r['scratch_mean']:.0f} passing background jets: a statistical uncertainty of about "
            f"{r50_rel_err * 100:.0f} % on each R50 (shared by all runs, since they use the same test jets; the seed "
            f"spread above is the training noise).", "",
-           "## Every run", "", format_table(rows, COLUMNS), ""]
+           ]
+    if indep is not None:
+        ev = indep["metrics"]
+        md += ["## The same models on an independent file", "",
+               f"`{args.eval_data.name}`: {indep['n_jets']} jets never used in training ({indep['n_background']} background), "
+               "generated with another seed. Mean +- std over the seeds.", "",
+               "| metric | teacher | scratch | distilled |", "|---|---|---|---|"]
+        for key in ("accuracy", "auc", "rejection_at_30", "rejection_at_50"):
+            md.append(f"| {key} | {f(ev['teacher'][key])} | {f(indep['scratch_' + key][0])} +- {f(indep['scratch_' + key][1])} | "
+                      f"{f(indep['distilled_' + key][0])} +- {f(indep['distilled_' + key][1])} |")
+        md += ["", f"Rejection at 0.5: distilled / scratch - 1 = **{indep['r50_gain'] * 100:+.1f} %** (per seed: "
+                   f"{', '.join(f'{p * 100:+.0f} %' for p in indep['r50_gain_per_seed'])}); gap closed: "
+                   f"**{f(indep['gap_closed'], 2)}**; AUC distilled - scratch per seed: "
+                   f"{', '.join(f'{p:+.4f}' for p in indep['auc_gain_per_seed'])}.", ""]
+    md += ["## Every run (test split of --data)", "", format_table(rows, COLUMNS), ""]
     write_text(args.out / "distill.md", "\n".join(md))
     print("\n".join(md))
     return 0
