@@ -216,10 +216,14 @@ def main(argv=None) -> int:
         "train_seconds_sum": round(sum(x["train_s"] or 0.0 for x in rows), 1),
         "threads": threads or "tensorflow default",
     }
+    stored = int(np.max(source.read(0, None, keys=["n_candidates"])["n_candidates"]))
+    setup["max_stored_candidates"] = stored
     indep = None
     if args.eval_data is not None:
-        tags = [f"{k}_s{s}" for s in seeds for k in ("scratch", "distilled")]
-        ev = independent_eval(args.teacher, args.eval_data, {t: args.work / t for t in tags})
+        ev = independent_eval(args.teacher, args.eval_data, {x["run"]: args.work / x["run"] for x in rows})
+        for x in rows:
+            x["eval_auc"] = ev[x["run"]]["auc"]
+            x["eval_rejection_at_50"] = ev[x["run"]]["rejection_at_50"]
         indep = {"data": str(args.eval_data.resolve()), "n_jets": ev["teacher"]["n_test"],
                  "n_background": ev["teacher"]["n_background"], "metrics": ev}
         for key in ("auc", "rejection_at_30", "rejection_at_50", "accuracy"):
@@ -277,7 +281,11 @@ def main(argv=None) -> int:
                    f"{', '.join(f'{p * 100:+.0f} %' for p in indep['r50_gain_per_seed'])}); gap closed: "
                    f"**{f(indep['gap_closed'], 2)}**; AUC distilled - scratch per seed: "
                    f"{', '.join(f'{p:+.4f}' for p in indep['auc_gain_per_seed'])}.", ""]
-    md += ["## Every run (test split of --data)", "", format_table(rows, COLUMNS), ""]
+    md += ["## Every run (test split of --data)", "",
+           f"Bits scan: weights, biases and activations at 4/6/8/16 bits (inputs ap_fixed<16,6>). N scan: the file "
+           f"stores up to {stored} candidates per jet" + (f", so N > {stored} only adds zero padding." if stored < max(n_scan) else "."),
+           "" if indep is None else f"`eval_*`: the same model on the independent file `{args.eval_data.name}`.",
+           "", format_table(rows, COLUMNS + (["eval_auc", "eval_rejection_at_50"] if indep is not None else [])), ""]
     write_text(args.out / "distill.md", "\n".join(md))
     print("\n".join(md))
     return 0
