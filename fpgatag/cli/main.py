@@ -22,6 +22,7 @@ from fpgatag.core.logs import setup_logging
 # Pipeline order: data, nn/train (teacher, students), fpga, report.
 COMMAND_MODULES = (
     "fpgatag.cli.data_cmds",
+    "fpgatag.cli.fpga_cmds",
 )
 
 log = logging.getLogger("fpgatag")

@@ -170,6 +170,17 @@ def _widen_average_pooling(cfg: dict, layer, ir_layer, ctx: dict) -> None:
     ctx.setdefault("widened", []).append({"layer": layer.name, "n": n, "accum": accum, "result": result})
 
 
+@layer_rule("Dense", "QDense", "Conv1D", "QConv1D")
+def _parallel_over_objects(cfg: dict, layer, ir_layer, ctx: dict) -> None:
+    """A Dense/Conv1D on the object axis (input (N, F)) becomes a 1-D convolution in hls4ml, which by
+    default computes one object per clock (II = N). A trigger needs II = 1: unroll over all objects."""
+    if len(layer.input_shape) != 3:
+        return
+    out_width = int(layer.output_shape[1])
+    cfg["ParallelizationFactor"] = out_width
+    ctx.setdefault("parallel", []).append({"layer": layer.name, "parallelization_factor": out_width})
+
+
 @layer_rule("GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPooling1D", "MaxPooling2D")
 def _max_pooling_keeps_type(cfg: dict, layer, ir_layer, ctx: dict) -> None:
     """A maximum needs no extra bits: accumulator and result take the input type."""

@@ -52,7 +52,7 @@ def hls_library(hls_model) -> Path:
     name = getattr(lib, "_name", None)
     if not name or not Path(name).is_file():
         raise FpgatagError("hls model: not compiled (call compile() first)")
-    return Path(name)
+    return Path(name).resolve()
 
 
 def build_shim(hls_model) -> Path:

@@ -115,7 +115,8 @@ def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = 
 def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99, min_argmax: float = 0.999,
              profile: bool = False, workers: int = 2, weights=None, backend: str = "Vitis",
              part: str = "xcvu9p", io_type: str = "io_parallel", reuse_factor: int = 1,
-             strategy: str = "latency", profile_n: int = 1000, project_dir=None) -> dict[str, Any]:
+             strategy: str = "latency", profile_n: int = 1000, project_dir=None,
+             input_precision: tuple[int, int] | None = None) -> dict[str, Any]:
     """C-simulate MODEL's firmware on ``data`` and compare with Keras; returns validate.json's content.
 
     ``model`` is a path (any accepted MODEL form) or a keras.Model; ``data`` a path (.npy or a jets
@@ -129,6 +130,8 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
     csim.require_compiler()
     loaded = model if isinstance(model, LoadedModel) else (
         load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
+    if input_precision is not None:
+        loaded.input_precision = tuple(input_precision)
     b, s = normalise_options(backend, strategy, io_type, reuse_factor, 5.0)
     if io_type != "io_parallel":
         raise FpgatagError("--io-type: validate runs the io_parallel firmware only")
