@@ -19,6 +19,7 @@ from fpgatag.nn.inputs import quantize_fixed
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is needed for hls4ml's C simulation")
 
 IN_PREC = (10, 4)
+FEATURES = ("pt", "deta", "dphi", "pt_rel", "log_pt", "dr", "charge", "pid")   # fpgatag.data trigger features
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def ds_dir(tmp_path_factory):
     from fpgatag.nn.io import save_model
 
     d = tmp_path_factory.mktemp("ds_run")
-    spec = InputSpec(kind="trigger", features=["pt", "eta", "phi", "charge", "pid", "a", "b", "c"], n_objects=16,
+    spec = InputSpec(kind="trigger", features=list(FEATURES), n_objects=16,
                      bits=IN_PREC[0], integer_bits=IN_PREC[1])
     save_model(deep_sets(16, 8, (16, 16), (16,), 2, bits=8, seed=3), d, spec)
     return d
@@ -55,6 +56,7 @@ def test_deep_sets_synth_writes_project_and_estimate(ds_dir, tmp_path):
     assert "| dsp" in report and "phi_dense0" in report
 
 
+@pytest.mark.slow
 def test_deep_sets_csim_is_bit_exact(ds_dir, tmp_path):
     from fpgatag.fpga import csim
     from fpgatag.fpga.convert import convert, load_any_model
@@ -128,13 +130,14 @@ def test_classic_json_weights_model_through_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "latency_ns" in out and "not run" in out
 
+    # bit-exact, but an impossible threshold makes the command fail (non-zero exit) after writing its result
     vj = tmp_path / "v.json"
     assert main(["validate", str(tmp_path / "KERAS_3layer.json"), "--data", str(tmp_path / "data.npy"),
-                 "--n", "500", "-o", str(vj)]) == 0
-    assert json.loads(vj.read_text())["bit_exact_fraction"] == 1.0
-    # an impossible threshold makes the command fail (non-zero exit)
-    assert main(["validate", str(tmp_path / "KERAS_3layer.json"), "--data", str(tmp_path / "data.npy"),
-                 "--n", "100", "--min-bit-exact", "1.01", "-o", str(vj)]) == 1
+                 "--n", "500", "--min-bit-exact", "1.01", "-o", str(vj)]) == 1
+    res = json.loads(vj.read_text())
+    assert res["bit_exact_fraction"] == 1.0 and res["n"] == 500 and not res["passed"]
+    captured = capsys.readouterr()
+    assert "bit_exact_fraction" in captured.out and "FAILED" in captured.err
 
 
 # ---- bad input ----
@@ -188,3 +191,25 @@ def test_non_model_files_are_refused(tmp_path, capsys):
         load_any_model(h5)
     assert main(["synth", str(txt), "-o", str(tmp_path / "p")]) == 2
     assert "notes.txt" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_validate_on_the_test_split_of_a_jets_file(jets_file, tmp_path, capsys):
+    """A run directory + a generated jets file: inputs prepared by inputs.json on the uid-keyed test split."""
+    from fpgatag.cli.main import main
+    from fpgatag.core.splits import split_indices
+    from fpgatag.data.io import open_jets
+    from fpgatag.nn.inputs import InputSpec
+    from fpgatag.nn.io import save_model
+
+    with open_jets(jets_file) as src:
+        n_test = len(split_indices(src.uids())["test"])
+        spec = InputSpec(kind="trigger", features=list(FEATURES), n_objects=16, bits=IN_PREC[0],
+                         integer_bits=IN_PREC[1]).fit(src.read(0, 300))
+    run = tmp_path / "run"
+    save_model(deep_sets(16, 8, (8,), (8,), 2, bits=8, seed=11), run, spec)
+    assert main(["validate", str(run), "--data", str(jets_file), "--n", "400"]) == 0
+    res = json.loads((run / "validate.json").read_text())
+    assert res["n"] == min(400, n_test)
+    assert res["bit_exact_fraction"] == 1.0 and res["auc_keras"] is not None and res["auc_keras"] == res["auc_hls"]
+    assert "auc_hls" in capsys.readouterr().out

@@ -11,10 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def _quantizers(bits: int):
-    from qkeras import quantized_bits, quantized_relu
+def _q(bits: int):
+    """A fresh weight quantizer per use: a quantizer object shared by several layers does not survive
+    the Keras JSON round trip (Keras serializes it as a shared object and QKeras cannot rebuild it)."""
+    from qkeras import quantized_bits
 
-    return quantized_bits(bits, 0, alpha=1), quantized_relu(bits, 3)
+    return quantized_bits(bits, 0, alpha=1)
+
+
+def _relu(bits: int) -> str:
+    return f"quantized_relu({bits},3)"
 
 
 def deep_sets(n_objects: int = 16, n_features: int = 8, phi=(32, 32), rho=(32, 16), n_out: int = 2,
@@ -25,18 +31,17 @@ def deep_sets(n_objects: int = 16, n_features: int = 8, phi=(32, 32), rho=(32, 1
     from qkeras import QActivation, QDense
 
     tf.keras.utils.set_random_seed(seed)
-    q, qr = _quantizers(bits)
     inp = tf.keras.Input((n_objects, n_features), name="inputs")                 # (B, N, F)
     x = inp
     for i, n in enumerate(phi):
-        x = QDense(n, kernel_quantizer=q, bias_quantizer=q, name=f"phi_dense{i}")(x)   # (B, N, n)
-        x = QActivation(qr, name=f"phi_relu{i}")(x)
+        x = QDense(n, kernel_quantizer=_q(bits), bias_quantizer=_q(bits), name=f"phi_dense{i}")(x)   # (B, N, n)
+        x = QActivation(_relu(bits), name=f"phi_relu{i}")(x)
     pool = tf.keras.layers.GlobalAveragePooling1D if pooling == "average" else tf.keras.layers.GlobalMaxPooling1D
     x = pool(name="pool")(x)                                                     # (B, phi[-1])
     for i, n in enumerate(rho):
-        x = QDense(n, kernel_quantizer=q, bias_quantizer=q, name=f"rho_dense{i}")(x)
-        x = QActivation(qr, name=f"rho_relu{i}")(x)
-    x = QDense(n_out, kernel_quantizer=q, bias_quantizer=q, name="logits")(x)   # (B, n_out) linear
+        x = QDense(n, kernel_quantizer=_q(bits), bias_quantizer=_q(bits), name=f"rho_dense{i}")(x)
+        x = QActivation(_relu(bits), name=f"rho_relu{i}")(x)
+    x = QDense(n_out, kernel_quantizer=_q(bits), bias_quantizer=_q(bits), name="logits")(x)   # (B, n_out) linear
     model = tf.keras.Model(inp, x, name=name)
     _draw(model, seed, sparsity, l1_like)
     return model
@@ -49,13 +54,12 @@ def mlp(n_inputs: int = 16, hidden=(32, 16), n_out: int = 2, bits: int = 8, seed
     from qkeras import QActivation, QDense
 
     tf.keras.utils.set_random_seed(seed)
-    q, qr = _quantizers(bits)
     inp = tf.keras.Input((n_inputs,), name="inputs")
     x = inp
     for i, n in enumerate(hidden):
-        x = QDense(n, kernel_quantizer=q, bias_quantizer=q, name=f"dense{i}")(x)
-        x = QActivation(qr, name=f"relu{i}")(x)
-    x = QDense(n_out, kernel_quantizer=q, bias_quantizer=q, name="logits")(x)
+        x = QDense(n, kernel_quantizer=_q(bits), bias_quantizer=_q(bits), name=f"dense{i}")(x)
+        x = QActivation(_relu(bits), name=f"relu{i}")(x)
+    x = QDense(n_out, kernel_quantizer=_q(bits), bias_quantizer=_q(bits), name="logits")(x)
     model = tf.keras.Model(inp, x, name=name)
     _draw(model, seed, sparsity, l1_like)
     return model

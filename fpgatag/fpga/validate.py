@@ -58,11 +58,11 @@ def load_data(data: str | os.PathLike | np.ndarray, loaded, n: int) -> tuple[np.
             from fpgatag.core.splits import split_indices
             from fpgatag.data.io import open_jets
 
-            src = open_jets(path)
-            idx = split_indices(src.uids())["test"][:n]
-            if idx.size == 0:
-                raise FpgatagError(f"{path}: test split is empty")
-            batch = src.read(indices=idx)
+            with open_jets(path) as src:
+                idx = split_indices(src.uids())["test"][:n]
+                if idx.size == 0:
+                    raise FpgatagError(f"{path}: test split is empty")
+                batch = src.read(indices=idx)
             x = loaded.inputs.transform(batch)
             labels = np.asarray(batch["label"])
     x = np.asarray(x, dtype=np.float32)[:n]
