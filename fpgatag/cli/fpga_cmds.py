@@ -29,7 +29,10 @@ def _precision(text: str | None):
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--weights", default=None, help="weights .h5 for a JSON architecture MODEL")
-    p.add_argument("--part", default="xcvu9p", help="FPGA part: a short name (see `fpgatag synth --list-parts`) or a full part string")
+    from fpgatag.fpga.parts import known_parts
+
+    p.add_argument("--part", default="xcvu9p",
+                   help=f"FPGA part: a short name ({', '.join(known_parts())}) or a full part string")
     p.add_argument("--backend", default="vitis", choices=["vitis", "vivado"], help="hls4ml backend")
     p.add_argument("--reuse-factor", type=int, default=1, help="hls4ml reuse factor")
     p.add_argument("--strategy", default="latency", choices=["latency", "resource"], help="hls4ml strategy")
