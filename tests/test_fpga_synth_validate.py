@@ -54,6 +54,17 @@ def test_deep_sets_synth_writes_project_and_estimate(ds_dir, tmp_path):
     assert f"ap_fixed<{IN_PREC[0]},{IN_PREC[1]}> input_t" in defines
     report = (out / "report.md").read_text()
     assert "| dsp" in report and "phi_dense0" in report
+    assert f"OutputDir: {out.resolve()}" in (out / "hls4ml_config.yml").read_text()
+
+
+def test_full_h5_model_file(tmp_path):
+    from fpgatag.fpga.synth import synth
+
+    model = mlp(8, (8,), 2, bits=8, seed=2)
+    model.save(str(tmp_path / "student.h5"))
+    est = synth(tmp_path / "student.h5", part="xczu9eg", output_dir=tmp_path / "p", clock_period=4.0)
+    assert (tmp_path / "p" / "firmware" / "myproject.cpp").is_file()
+    assert est["part"] == "xczu9eg-ffvb1156-2-e" and est["clock_ns"] == 4.0 and est["fraction"]["dsp"] is not None
 
 
 @pytest.mark.slow

@@ -53,6 +53,7 @@ def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_proj
                                         input_precision=prec)
         with contextlib.redirect_stdout(io.StringIO()):
             hls_model.write()
+        _retarget(tmp, output_dir)
         est = estimate_graph(hls_model, p, clock_period, b)
         if io_type != "io_parallel":
             est["warning"] = "the estimator models io_parallel; io_stream figures are rough"
@@ -70,6 +71,15 @@ def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_proj
     if tool is not None:   # in place: the project is at its final path now
         est = _synthesize(output_dir, est, b, p, logic_synthesis, hls_model.config.get_project_name())
     return est
+
+
+def _retarget(tmp: Path, final: Path) -> None:
+    """hls4ml records its output directory in the project; point it at the final path, not the
+    temporary one the project was written to (``hls4ml build -p`` and reloads then work)."""
+    for name in ("hls4ml_config.yml",):
+        f = tmp / name
+        if f.is_file():
+            f.write_text(f.read_text().replace(str(tmp.resolve()), str(final.resolve())).replace(str(tmp), str(final.resolve())))
 
 
 def _synthesize(output_dir: Path, est: dict[str, Any], backend: str, part, logic_synthesis: bool, project: str) -> dict[str, Any]:
