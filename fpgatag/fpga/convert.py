@@ -287,10 +287,15 @@ def convert(model, output_dir: str | os.PathLike | None = None, part: str = "xcv
                   clock_period=float(clock_period), project_name=project_name)
 
     def _convert(c):
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.WARNING))    # hls4ml logs each layer on the root logger
         try:
             return hls4ml.converters.convert_from_keras_model(model, hls_config=c, **kwargs)
         except Exception as exc:  # hls4ml raises bare Exceptions for unsupported configurations
             raise FpgatagError(f"model {model.name!r}: hls4ml could not convert it ({exc})") from None
+        finally:
+            root.setLevel(level)
 
     notes: dict[str, Any] = {}
     hls_model = _convert(cfg)
