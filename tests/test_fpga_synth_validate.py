@@ -223,3 +223,17 @@ def test_validate_on_the_test_split_of_a_jets_file(jets_file, tmp_path, capsys):
     assert res["n"] == min(400, n_test)
     assert res["bit_exact_fraction"] == 1.0 and res["auc_keras"] is not None and res["auc_keras"] == res["auc_hls"]
     assert "auc_hls" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("fpgatag.fpga.vendor", fromlist=["find_tool"]).find_tool("Vitis") is None,
+                    reason="second tier: needs vitis-run or vitis_hls on PATH")
+def test_vitis_c_synthesis_when_the_tool_exists(tmp_path):
+    """Where Vitis HLS is installed, C synthesis runs and its report becomes the headline figures."""
+    from fpgatag.fpga.synth import synth
+
+    est = synth(mlp(8, (8,), 2, bits=6, seed=1), part="xcvu9p", output_dir=tmp_path / "p", run_synthesis=True)
+    assert est["source"] == "vitis" and est["csynth"]["part"].startswith("xcvu9p")
+    assert (tmp_path / "p" / "vendor_build.log").is_file()
+    # the estimate stays beside the real figures, and is within a factor of two for this tiny model
+    assert 0.5 <= (est["lut"] + 1) / (est["estimate"]["lut"] + 1) <= 2.0
