@@ -188,7 +188,7 @@ class LayerCost:
     delay_ns: float = 0.0       # combinational delay this layer adds
     fixed_cycles: int = 0       # register stages that do not depend on the clock
     ii: int = 1
-    note: str = ""
+    cycles: int = 0             # this layer's share of the model latency (filled in by estimate_graph)
 
 
 CostFn = Callable[[Any, Calibration, dict], LayerCost]
@@ -383,7 +383,8 @@ _FREE = {"Input", "Reshape", "Transpose", "ZeroPadding1D", "ZeroPadding2D", "Cro
 def estimate_graph(hls_model, part, clock_period: float = 5.0, backend: str = "Vitis",
                    calibration: Calibration | None = None) -> dict[str, Any]:
     """Estimate an hls4ml ModelGraph (io_parallel). Returns estimate.json's content."""
-    cal = calibration or CALIBRATION["Vivado" if str(backend).lower() == "vivado" else "Vitis"]
+    tool = "Vivado" if str(backend).lower() == "vivado" else "Vitis"
+    cal = calibration or CALIBRATION[tool]
     clk_eff = float(clock_period) * (1.0 - cal.clock_uncertainty)
     rows: list[LayerCost] = []
     out_bits: list[float] = []
@@ -413,7 +414,7 @@ def estimate_graph(hls_model, part, clock_period: float = 5.0, backend: str = "V
         cycles = math.floor(acc / clk_eff) - before + r.fixed_cycles
         if cycles > 0:   # a combinational layer (0 cycles) holds no pipeline registers
             r.ff += cal.ff_per_out_bit_cycle * ob * cycles + cal.ff_per_lut * r.lut
-        r.__dict__["latency_cycles"] = int(cycles)
+        r.cycles = int(cycles)
     totals = {
         "latency_cycles": int(latency),
         "latency_ns": float(latency * float(clock_period)),
@@ -429,11 +430,11 @@ def estimate_graph(hls_model, part, clock_period: float = 5.0, backend: str = "V
     for r in rows:
         d = {"layer": r.layer, "class": r.cls, "n_mult": int(r.n_mult), "dsp": int(round(r.dsp)), "lut": int(round(r.lut)),
              "ff": int(round(r.ff)), "bram18": int(math.ceil(r.bram18)), "delay_ns": round(r.delay_ns, 3),
-             "latency_cycles": int(r.__dict__.get("latency_cycles", 0)), "ii": int(r.ii)}
+             "latency_cycles": r.cycles, "ii": int(r.ii)}
         layer_rows.append(d)
     return {
         "source": "estimate",
-        "target": f"{'Vivado' if cal is CALIBRATION['Vivado'] else 'Vitis'} HLS C synthesis (csynth) figures, io_parallel",
+        "target": f"{tool} HLS C synthesis (csynth) figures, io_parallel",
         "part": part.full,
         "clock_ns": float(clock_period),
         **totals,
