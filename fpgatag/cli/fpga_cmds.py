@@ -67,7 +67,8 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     v.add_argument("--data", required=True, help="jets file (test split, prepared by MODEL's inputs.json) or a .npy "
                    "array in the model's input shape (labels from <stem>_labels.npy if present)")
     v.add_argument("--n", type=int, default=10000, help="jets to simulate")
-    v.add_argument("-o", "--output", default=None, help="validate.json path or directory (default: MODEL's directory)")
+    v.add_argument("-o", "--output", default=None,
+                   help="validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside a model file)")
     v.add_argument("--min-bit-exact", type=float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
     v.add_argument("--min-argmax", type=float, default=0.999, help="minimum argmax agreement")
     v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
@@ -101,8 +102,9 @@ def cmd_validate(args) -> int:
     from fpgatag.fpga.validate import summary_table, validate
 
     output = args.output
-    if output is None and Path(args.model).is_dir():
-        output = Path(args.model) / "validate.json"
+    if output is None:
+        m = Path(args.model)
+        output = m / "validate.json" if m.is_dir() else m.with_name(f"{m.stem}_validate.json")
     res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
                    min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
                    backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
