@@ -23,6 +23,9 @@ from fpgatag.core.logs import setup_logging
 # Pipeline order: data, nn/train (teacher, students), fpga, report.
 COMMAND_MODULES = (
     "fpgatag.cli.data_cmds",
+    "fpgatag.cli.teacher_cmds",
+    "fpgatag.cli.student_cmds",
+    "fpgatag.cli.fpga_cmds",
     "fpgatag.cli.report_cmds",
 )
 
