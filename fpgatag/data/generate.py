@@ -1,0 +1,501 @@
+"""Simulated jets: Pythia 8 events, FastJet anti-kt jets, both views, written to a native file.
+
+Work is split into fixed *chunks* of jets (``chunk_jets`` per chunk and process). Each chunk has
+its own Pythia seed, derived from (seed, process, chunk index) only, so the file content does not
+depend on ``workers`` (workers run chunks; the parent writes them in chunk order) and a ``shard``
+(i, N) is a deterministic, non-overlapping slice of the chunks: the shards of a job together hold
+exactly the jets of the unsharded job.
+
+Speed: events come from ``Pythia.nextBatch`` as awkward arrays (no per-particle Python), are
+clustered all at once by FastJet's multi-event interface, and selection, padding and views are
+numpy. Truth matching walks only the few resonances of events that have a candidate jet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+import multiprocessing
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from fpgatag.core import schema
+from fpgatag.core.config import from_dict, to_dict
+from fpgatag.core.errors import FpgatagError
+from fpgatag.data.processes import PROCESSES, Process, get_process
+from fpgatag.data.views import NEUTRINOS, ViewSettings, compute_views
+
+log = logging.getLogger(__name__)
+
+
+# Default pTHat cut as a fraction of the jet pT window's lower edge. Jets reach the window from
+# events with a much lower hard-scatter pT (ISR recoil, FSR into the cone): measured for QCD with
+# pTHat >= 280 GeV, 0.7% / 1.1% / 2.6% / 8.5% of window jets have pTHat below 300 / 325 / 350 / 400 GeV.
+# 0.6 x 550 = 330 GeV loses about 2% of QCD jets (fewer for top), all at the window's low edge.
+PTHAT_FRACTION = 0.6
+
+
+@dataclass
+class GeneratorSettings:
+    ecm: float = 14000.0          # pp centre-of-mass energy (GeV)
+    pthat_min: float | None = None  # PhaseSpace:pTHatMin; None = PTHAT_FRACTION * pt_min (docs/data.md)
+    pthat_max: float = -1.0       # PhaseSpace:pTHatMax; <= 0 means no upper cut
+    mpi: bool = True              # PartonLevel:MPI
+    isr: bool = True              # PartonLevel:ISR
+    fsr: bool = True              # PartonLevel:FSR
+    jet_r: float = 0.8            # anti-kt radius
+    pt_min: float = 550.0         # jet pT window (GeV)
+    pt_max: float = 650.0
+    eta_max: float = 2.0          # |eta| < eta_max
+    match_dr: float = 0.8         # truth partons within this dR of the jet axis
+    max_particles: int = 200      # constituents stored per jet (pT ordered, zero padded)
+    chunk_jets: int = 1000        # jets per chunk (one Pythia seed per chunk)
+    events_per_batch: int = 200   # events per Pythia.nextBatch call
+    max_events_without_jet: int = 5000  # give up (error) if this many events give no jet at all
+
+    def __post_init__(self) -> None:
+        if self.pthat_min is None:
+            self.pthat_min = round(PTHAT_FRACTION * self.pt_min, 1)
+        if not self.pt_max > self.pt_min:
+            raise ValueError(f"empty pT window [{self.pt_min}, {self.pt_max}] GeV (need pt_min < pt_max)")
+        if self.pt_min < 0:
+            raise ValueError(f"pt_min must be >= 0, got {self.pt_min}")
+        if self.pthat_max > 0 and not self.pthat_max > self.pthat_min:
+            raise ValueError(f"empty pTHat window [{self.pthat_min}, {self.pthat_max}] GeV")
+        if self.eta_max <= 0 or self.jet_r <= 0 or self.match_dr <= 0:
+            raise ValueError("eta_max, jet_r and match_dr must be > 0")
+        if not 1 <= self.max_particles <= schema.MAX_PARTICLES:
+            raise ValueError(f"max_particles must be in 1..{schema.MAX_PARTICLES}")
+        if not 1 <= self.chunk_jets < (1 << 16):
+            raise ValueError("chunk_jets must be in 1..65535")
+        if self.ecm <= 0:
+            raise ValueError("ecm must be > 0")
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+
+def split_settings(settings: dict[str, Any] | None) -> tuple[GeneratorSettings, ViewSettings]:
+    """Route a flat dict of overrides to the generator and view settings (unknown keys -> error)."""
+    settings = dict(settings or {})
+    gen_keys = {f.name for f in dataclasses.fields(GeneratorSettings)}
+    view_keys = {f.name for f in dataclasses.fields(ViewSettings)}
+    unknown = sorted(set(settings) - gen_keys - view_keys)
+    if unknown:
+        raise FpgatagError(f"settings: unknown setting(s) {', '.join(unknown)}; known: "
+                           f"{', '.join(sorted(gen_keys | view_keys))}")
+    gen = from_dict(GeneratorSettings, {k: v for k, v in settings.items() if k in gen_keys}, "settings")
+    views = from_dict(ViewSettings, {k: v for k, v in settings.items() if k in view_keys}, "settings")
+    return gen, views
+
+
+def pythia_settings(proc: Process, gen: GeneratorSettings, seed: int) -> list[str]:
+    """The exact Pythia configuration strings for one chunk."""
+    onoff = {True: "on", False: "off"}
+    return [
+        f"Beams:eCM = {gen.ecm}",
+        *proc.pythia,
+        f"PhaseSpace:pTHatMin = {gen.pthat_min}",
+        f"PhaseSpace:pTHatMax = {gen.pthat_max if gen.pthat_max > 0 else -1.0}",
+        f"PartonLevel:MPI = {onoff[bool(gen.mpi)]}",
+        f"PartonLevel:ISR = {onoff[bool(gen.isr)]}",
+        f"PartonLevel:FSR = {onoff[bool(gen.fsr)]}",
+        "Print:quiet = on",
+        "Next:numberCount = 0",
+        "Random:setSeed = on",
+        f"Random:seed = {seed}",
+    ]
+
+
+def _hash_int(*parts: Any, bits: int = 63) -> int:
+    h = hashlib.sha256(repr(parts).encode()).digest()
+    return int.from_bytes(h[:8], "little") & ((1 << bits) - 1)
+
+
+def chunk_seed(seed: int, proc: Process, chunk: int) -> int:
+    """Pythia seed (1..900000000) of one chunk: a function of (seed, process, chunk) only."""
+    return 1 + _hash_int("pythia", int(seed), proc.name, int(chunk)) % 900_000_000
+
+
+def uid_base(seed: int, proc: Process, chunk: int) -> int:
+    """First uid of a chunk: 19 bits from the seed, 4 bits process code, 24 bits chunk, 16 bits jet."""
+    return (_hash_int("uid", int(seed), bits=19) << 44) | (proc.code << 40) | ((int(chunk) & 0xFFFFFF) << 16)
+
+
+def make_pythia(settings: Iterable[str]):
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for line in settings:
+        if not pythia.readString(line):
+            raise FpgatagError(f"pythia: setting not accepted: {line!r}")
+    if not pythia.init():
+        raise FpgatagError("pythia: initialisation failed (see Pythia's settings above)")
+    return pythia
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-batch event processing (numpy on the flattened event record)
+
+
+class _Charges:
+    """PDG id -> electric charge, from Pythia's particle table, cached."""
+
+    def __init__(self, pythia):
+        self.pdt = pythia.particleData
+        self.cache: dict[int, float] = {}
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        uniq, inv = np.unique(ids, return_inverse=True)
+        vals = np.empty(uniq.size, dtype=np.float32)
+        for k, i in enumerate(uniq.tolist()):
+            c = self.cache.get(i)
+            if c is None:
+                c = self.cache[i] = float(self.pdt.charge(i))
+            vals[k] = c
+        return vals[inv]
+
+
+def _eta_phi(px, py, pz):
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(np.divide(pz, pt, out=np.zeros_like(pz), where=pt > 0))
+    return pt, eta, np.arctan2(py, px)
+
+
+def _dphi(a, b):
+    return (a - b + np.pi) % (2 * np.pi) - np.pi
+
+
+class _Record:
+    """An event batch from nextBatch as flat numpy arrays plus event offsets."""
+
+    def __init__(self, batch):
+        import awkward as ak
+
+        prt = batch.prt
+        self.counts = ak.num(prt).to_numpy().astype(np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
+        flat = ak.flatten(prt)
+        self.id = ak.to_numpy(flat.id).astype(np.int64)
+        self.status = ak.to_numpy(flat.status)
+        self.d1 = ak.to_numpy(flat.daughter1).astype(np.int64)
+        self.d2 = ak.to_numpy(flat.daughter2).astype(np.int64)
+        p = flat.p
+        self.px = ak.to_numpy(p.px)
+        self.py = ak.to_numpy(p.py)
+        self.pz = ak.to_numpy(p.pz)
+        self.e = ak.to_numpy(p.e)
+
+    def __len__(self) -> int:
+        return self.counts.size
+
+    def daughters(self, g: int, ev_off: int) -> list[int]:
+        d1, d2 = self.d1[g], self.d2[g]
+        if d1 <= 0:
+            return []
+        if d2 <= 0 or d2 == d1:
+            return [ev_off + d1]
+        if d2 > d1:
+            return list(range(ev_off + d1, ev_off + d2 + 1))
+        return [ev_off + d1, ev_off + d2]
+
+    def last_copy(self, g: int, ev_off: int) -> int:
+        """Follow a particle's copies (recoils) down to the one that decays."""
+        pid = self.id[g]
+        for _ in range(100):
+            same = [d for d in self.daughters(g, ev_off) if self.id[d] == pid]
+            if not same:
+                return g
+            g = same[0]
+        return g
+
+
+def _truth_objects(rec: _Record, ev: int, proc: Process) -> list[np.ndarray]:
+    """Per truth object of event ``ev``, an (k, 2) array of (eta, phi) that must lie in the jet;
+    for parton matching, a (k, 3) array of (eta, phi, |id|) of the outgoing hard partons."""
+    off = rec.offsets[ev]
+    sl = slice(off, rec.offsets[ev + 1])
+    ids = rec.id[sl]
+    if proc.matching == "parton":
+        g = off + np.flatnonzero(np.abs(rec.status[sl]) == 23)
+        _, eta, phi = _eta_phi(rec.px[g], rec.py[g], rec.pz[g])
+        return [np.stack([eta, phi, np.abs(rec.id[g])], axis=1)]
+    out = []
+    lasts = sorted({rec.last_copy(g, off) for g in (off + np.flatnonzero(np.abs(ids) == proc.resonance_id)).tolist()})
+    for last in lasts:
+        partons = [last]
+        for d in rec.daughters(last, off):
+            ad = abs(rec.id[d])
+            if ad == 24 and proc.resonance_id == 6:
+                wl = rec.last_copy(d, off)
+                partons += [q for q in rec.daughters(wl, off) if 1 <= abs(rec.id[q]) <= 5]
+            elif 1 <= ad <= 5:
+                partons.append(d)
+        if len(partons) != (4 if proc.resonance_id == 6 else 3):
+            continue  # not a hadronic decay (or an unexpected record)
+        idx = np.asarray(partons)
+        _, eta, phi = _eta_phi(rec.px[idx], rec.py[idx], rec.pz[idx])
+        out.append(np.stack([eta, phi], axis=1))
+    return out
+
+
+def _matched(jet_eta: float, jet_phi: float, objs: list[np.ndarray], proc: Process, dr_max: float) -> bool:
+    if proc.matching == "none":
+        return True
+    if proc.matching == "parton":
+        partons = objs[0]
+        if partons.shape[0] == 0:
+            return False
+        dr = np.hypot(partons[:, 0] - jet_eta, _dphi(partons[:, 1], jet_phi))
+        k = int(np.argmin(dr))
+        return bool(dr[k] < dr_max and int(partons[k, 2]) in proc.parton_ids)
+    for o in objs:
+        dr = np.hypot(o[:, 0] - jet_eta, _dphi(o[:, 1], jet_phi))
+        if np.all(dr < dr_max):
+            return True
+    return False
+
+
+def process_events(batch, proc: Process, gen: GeneratorSettings, charges: _Charges) -> dict[str, np.ndarray]:
+    """Jets of one nextBatch: selected, truth matched, pT-ordered constituents padded to
+    ``max_particles``. Returns particles, n_particles and jet arrays in event order."""
+    import awkward as ak
+    import fastjet
+
+    rec = _Record(batch)
+    nev = len(rec)
+    final = (rec.status > 0) & ~np.isin(np.abs(rec.id), NEUTRINOS)
+    # particles far outside the acceptance cannot enter a selected jet (|eta_jet| < eta_max,
+    # constituents within ~R of the axis): leave them out of the clustering (2R margin)
+    pt_all = np.hypot(rec.px, rec.py)
+    final &= np.abs(np.arcsinh(np.divide(rec.pz, pt_all, out=np.full_like(pt_all, 1e9), where=pt_all > 0))) \
+        < gen.eta_max + 2 * gen.jet_r
+    fidx = np.flatnonzero(final)
+    ev_of_final = np.repeat(np.arange(nev), rec.counts)[fidx]
+    n_final = np.bincount(ev_of_final, minlength=nev)
+    f_off = np.concatenate([[0], np.cumsum(n_final)])
+    px, py, pz, e = rec.px[fidx], rec.py[fidx], rec.pz[fidx], rec.e[fidx]
+    events = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": e}), n_final)
+    empty = _empty_jets(gen.max_particles)
+    if fidx.size == 0:
+        return empty
+    cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, gen.jet_r))
+    ci = cs.constituent_index(0.5 * gen.pt_min)
+    n_jets = ak.to_numpy(ak.num(ci, axis=1)).astype(np.int64)
+    if n_jets.sum() == 0:
+        return empty
+    n_const = ak.to_numpy(ak.flatten(ak.num(ci, axis=2))).astype(np.int64)
+    local = ak.to_numpy(ak.flatten(ci, axis=None)).astype(np.int64)
+    ev_of_jet = np.repeat(np.arange(nev), n_jets)
+    jet_of_c = np.repeat(np.arange(n_const.size), n_const)
+    cidx = local + f_off[ev_of_jet][jet_of_c]  # index into the final-state arrays
+    nj = n_const.size
+    jpx = np.bincount(jet_of_c, weights=px[cidx], minlength=nj)
+    jpy = np.bincount(jet_of_c, weights=py[cidx], minlength=nj)
+    jpz = np.bincount(jet_of_c, weights=pz[cidx], minlength=nj)
+    je = np.bincount(jet_of_c, weights=e[cidx], minlength=nj)
+    jpt, jeta, jphi = _eta_phi(jpx, jpy, jpz)
+    jmass = np.sqrt(np.maximum(je ** 2 - jpx ** 2 - jpy ** 2 - jpz ** 2, 0.0))
+    cand = np.flatnonzero((jpt >= gen.pt_min) & (jpt < gen.pt_max) & (np.abs(jeta) < gen.eta_max))
+    if cand.size == 0:
+        return empty
+    keep = []
+    truth_cache: dict[int, list[np.ndarray]] = {}
+    for j in cand.tolist():
+        ev = int(ev_of_jet[j])
+        if proc.matching != "none" and ev not in truth_cache:
+            truth_cache[ev] = _truth_objects(rec, ev, proc)
+        if _matched(jeta[j], jphi[j], truth_cache.get(ev, []), proc, gen.match_dr):
+            keep.append(j)
+    if not keep:
+        return empty
+    keep = np.asarray(keep, dtype=np.int64)
+    # constituents of kept jets, pT ordered
+    in_keep = np.zeros(nj, dtype=bool)
+    in_keep[keep] = True
+    csel = np.flatnonzero(in_keep[jet_of_c])
+    cj = jet_of_c[csel]
+    ci_f = cidx[csel]
+    gi = fidx[ci_f]
+    cpx, cpy, cpz, ce = px[ci_f], py[ci_f], pz[ci_f], e[ci_f]
+    cpt, ceta, cphi = _eta_phi(cpx, cpy, cpz)
+    order = np.lexsort((-cpt, cj))
+    cj, cpt, ceta, cphi, ce, cpx, cpy, cpz, gi = (a[order] for a in (cj, cpt, ceta, cphi, ce, cpx, cpy, cpz, gi))
+    row = np.searchsorted(keep, cj)
+    counts = np.bincount(row, minlength=keep.size)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(cj.size) - first[row]
+    m = rank < gen.max_particles
+    pid = rec.id[gi]
+    cols = np.stack([cpt, ceta, cphi, ce, cpx, cpy, cpz, charges(pid), pid.astype(np.float64)], axis=1)
+    parts = np.zeros((keep.size, gen.max_particles, len(schema.PARTICLE_COLUMNS)), dtype=np.float32)
+    parts[row[m], rank[m]] = cols[m]
+    jet = np.stack([jpt[keep], jeta[keep], jphi[keep], jmass[keep], je[keep]], axis=1).astype(np.float32)
+    return {
+        "particles": parts,
+        "n_particles": np.minimum(counts, gen.max_particles).astype(np.int16),
+        "jet": jet,
+    }
+
+
+def _empty_jets(p: int) -> dict[str, np.ndarray]:
+    return {
+        "particles": np.zeros((0, p, len(schema.PARTICLE_COLUMNS)), dtype=np.float32),
+        "n_particles": np.zeros(0, dtype=np.int16),
+        "jet": np.zeros((0, len(schema.JET_COLUMNS)), dtype=np.float32),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Chunks
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    process: str
+    label: int
+    chunk: int
+    n_jets: int
+    seed: int        # the job's seed
+    gen: dict
+    views: dict
+
+
+def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
+    """Generate one chunk: ``task.n_jets`` jets, a full schema batch (deterministic in the task)."""
+    proc = get_process(task.process)
+    gen = GeneratorSettings(**task.gen)
+    views = ViewSettings(**task.views)
+    pythia = make_pythia(pythia_settings(proc, gen, chunk_seed(task.seed, proc, task.chunk)))
+    charges = _Charges(pythia)
+    parts: list[dict[str, np.ndarray]] = []
+    have = 0
+    events = 0
+    while have < task.n_jets:
+        if events >= gen.max_events_without_jet and have == 0:
+            raise FpgatagError(
+                f"generate: no {proc.name} jet passed the selection in {events} events "
+                f"(pT window [{gen.pt_min}, {gen.pt_max}] GeV, |eta| < {gen.eta_max}, "
+                f"pTHat >= {gen.pthat_min} GeV); check the pT window and the pTHat cut")
+        # ask for roughly the events still needed, so the last call does not overshoot much
+        rate = have / events if events else 0.0
+        need = gen.events_per_batch if rate == 0 else int(math.ceil(1.2 * (task.n_jets - have) / rate)) + 5
+        nb = int(min(gen.events_per_batch, max(need, 10)))
+        batch = pythia.nextBatch(nb)
+        events += len(batch)
+        if len(batch) == 0:
+            raise FpgatagError(f"generate: Pythia produced no {proc.name} events (every event failed)")
+        out = process_events(batch, proc, gen, charges)
+        if out["jet"].shape[0]:
+            parts.append(out)
+            have += out["jet"].shape[0]
+    res = {k: np.concatenate([p[k] for p in parts])[: task.n_jets] for k in parts[0]}
+    n = task.n_jets
+    res["uid"] = (uid_base(task.seed, proc, task.chunk) + np.arange(n, dtype=np.int64)).astype(np.int64)
+    res["label"] = np.full(n, task.label, dtype=np.int8)
+    res.update(compute_views(res["particles"], res["n_particles"], res["uid"], views))
+    res["_events"] = np.asarray([events], dtype=np.int64)
+    return res
+
+
+def plan_chunks(processes: Sequence[str], jets_per_class: int, seed: int, shard: tuple[int, int] | None,
+                gen: GeneratorSettings, views: ViewSettings) -> list[ChunkTask]:
+    """The chunks this job (or shard) generates, in file order (chunk-major, then process)."""
+    i, n_shards = shard if shard is not None else (0, 1)
+    n_chunks = math.ceil(jets_per_class / gen.chunk_jets)
+    mine = np.array_split(np.arange(n_chunks), n_shards)[i] if n_chunks else np.arange(0)
+    tasks = []
+    for c in mine.tolist():
+        size = min(gen.chunk_jets, jets_per_class - c * gen.chunk_jets)
+        for label, name in enumerate(processes):
+            tasks.append(ChunkTask(name, label, c, size, int(seed), gen.to_dict(), views.to_dict()))
+    return tasks
+
+
+def _worker_init() -> None:
+    # the parent handles Ctrl-C and terminates the pool
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, workers=1, shard=None,
+             settings=None) -> Path:
+    """Generate ``jets_per_class`` jets of each process into the native file ``output`` (atomically).
+
+    Label index = position in ``processes``. ``shard`` = (i, N) generates the i-th of N
+    deterministic slices of the job. ``settings`` overrides GeneratorSettings / ViewSettings fields.
+    """
+    from fpgatag.core.io import atomic_path
+    from fpgatag.core.logs import progress
+    from fpgatag.core.provenance import provenance
+    from fpgatag.data.io import NativeWriter
+
+    output = Path(output)
+    processes = tuple(processes)
+    if not processes:
+        raise FpgatagError("--process: give at least one process")
+    for name in processes:
+        get_process(name)
+    if len(set(processes)) != len(processes):
+        raise FpgatagError(f"--process: a process is listed twice: {', '.join(processes)}")
+    if int(jets_per_class) < 1:
+        raise FpgatagError(f"--jets-per-class: must be >= 1, got {jets_per_class}")
+    jets_per_class = int(jets_per_class)
+    if int(workers) < 1:
+        raise FpgatagError(f"--workers: must be >= 1, got {workers}")
+    if shard is not None:
+        si, sn = (int(v) for v in shard)
+        if sn < 1 or not 0 <= si < sn:
+            raise FpgatagError(f"--shard {si}/{sn}: need 0 <= i < N (shards are numbered 0..N-1)")
+        shard = (si, sn)
+    gen, views = split_settings(settings)
+    tasks = plan_chunks(processes, jets_per_class, seed, shard, gen, views)
+    if not tasks:
+        n_chunks = math.ceil(jets_per_class / gen.chunk_jets)
+        raise FpgatagError(f"--shard {shard[0]}/{shard[1]}: this shard is empty (the job has only "
+                           f"{n_chunks} chunk(s) of {gen.chunk_jets} jets per class); use fewer shards")
+    total = sum(t.n_jets for t in tasks)
+    attrs = {
+        "classes": list(processes),
+        "generator": {**gen.to_dict(), "processes": {p: dataclasses.asdict(PROCESSES[p]) for p in processes},
+                      "jets_per_class": jets_per_class, "shard": list(shard) if shard else None},
+        "views": views.to_dict(),
+        "seed": int(seed),
+        "provenance": provenance({"jets_per_class": jets_per_class, "workers": int(workers)}),
+    }
+    log.info("generating %d jets (%s) in %d chunk(s) with %d worker(s) -> %s",
+             total, ", ".join(processes), len(tasks), workers, output)
+    n_events = 0
+    with atomic_path(output) as tmp:
+        with NativeWriter(tmp, attrs, n_particles=gen.max_particles, n_towers=views.n_towers,
+                          n_candidates=views.n_candidates) as writer:
+            with progress(total=total, unit="jet", desc="generate") as bar:
+                for res in _run_tasks(tasks, int(workers)):
+                    n_events += int(res.pop("_events")[0])
+                    writer.append(res)
+                    bar.update(len(res["label"]))
+            writer.set_attr("n_events", n_events)
+        os.chmod(tmp, 0o644)
+    log.info("wrote %s (%d jets from %d events)", output, total, n_events)
+    return output
+
+
+def _run_tasks(tasks: list[ChunkTask], workers: int):
+    if workers == 1 or len(tasks) == 1:
+        for t in tasks:
+            yield run_chunk(t)
+        return
+    ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded in the parent
+    pool = ctx.Pool(min(workers, len(tasks)), initializer=_worker_init)
+    try:
+        yield from pool.imap(run_chunk, tasks)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()

@@ -1,0 +1,111 @@
+"""``fpgatag merge``: join native shards into one file, without copying (HDF5 virtual datasets) or
+with a copy (``copy=True``).
+
+A virtual file stores each shard's path relative to its own folder, so the merged file and its
+shards can be moved together; the shards must stay where the merged file expects them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from fpgatag.core import schema
+from fpgatag.core.errors import FpgatagError
+from fpgatag.data.io import NativeSource, NativeWriter, open_jets
+
+log = logging.getLogger(__name__)
+
+
+def _check_compatible(sources: list[NativeSource]) -> None:
+    first = sources[0]
+    for s in sources:
+        if not isinstance(s, NativeSource):
+            raise FpgatagError(f"{s.path}: merge needs native fpgatag files, this is '{s.format}'")
+    for s in sources[1:]:
+        if s.classes != first.classes:
+            raise FpgatagError(f"{s.path}: classes {s.classes} differ from {first.path}'s {first.classes}")
+        if s.attrs.get("views") != first.attrs.get("views"):
+            raise FpgatagError(f"{s.path}: trigger-view settings ('views') differ from {first.path}'s")
+        for key in schema.BATCH_KEYS:
+            if s.ds[key].shape[1:] != first.ds[key].shape[1:]:
+                raise FpgatagError(f"{s.path}: dataset /{schema.BATCH_KEYS[key]} has shape {s.ds[key].shape[1:]} "
+                                   f"per jet, {first.path} has {first.ds[key].shape[1:]}")
+    uids = np.concatenate([s.uids() for s in sources])
+    uniq, counts = np.unique(uids, return_counts=True)
+    if uniq.size != uids.size:
+        dup = int(uniq[counts > 1][0])
+        owners = [str(s.path) for s in sources if np.isin(dup, s.uids())]
+        raise FpgatagError(f"{', '.join(owners)}: shards overlap (jet uid {dup} appears more than once)")
+
+
+def merge(output, shards: Sequence, copy: bool = False) -> Path:
+    """Merge native ``shards`` (in the given order) into ``output``; returns its path."""
+    from fpgatag.core.io import atomic_path
+    from fpgatag.core.provenance import provenance
+
+    output = Path(output)
+    if not shards:
+        raise FpgatagError("merge: give at least one shard")
+    paths = [Path(p) for p in shards]
+    if any(p.resolve() == output.resolve() for p in paths):
+        raise FpgatagError(f"{output}: the output is also one of the inputs")
+    sources = []
+    try:
+        for p in paths:
+            sources.append(open_jets(p))
+        _check_compatible(sources)
+        first = sources[0]
+        attrs = {k: v for k, v in first.attrs.items() if k not in ("format", "schema_version", "n_jets")}
+        gen = dict(attrs.get("generator") or {})
+        gen["shard"] = None
+        attrs["generator"] = gen
+        attrs["merged_from"] = [str(p) for p in paths]
+        attrs["n_events"] = int(sum(int(s.attrs.get("n_events", 0) or 0) for s in sources))
+        attrs["provenance"] = provenance({"shards": [str(p) for p in paths], "copy": bool(copy)})
+        total = sum(s.n_jets for s in sources)
+        with atomic_path(output) as tmp:
+            if copy:
+                with NativeWriter(tmp, attrs, n_particles=first.ds["particles"].shape[1],
+                                  n_towers=first.ds["towers"].shape[1],
+                                  n_candidates=first.ds["candidates"].shape[1]) as w:
+                    for s in sources:
+                        for b in s.iter_batches(4096):
+                            w.append(b)
+            else:
+                _write_virtual(tmp, output.parent, sources, attrs, total)
+            os.chmod(tmp, 0o644)
+    finally:
+        for s in sources:
+            s.close()
+    log.info("merged %d shard(s), %d jets -> %s (%s)", len(paths), total, output, "copy" if copy else "virtual")
+    return output
+
+
+def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs: dict, total: int) -> None:
+    import h5py
+
+    with h5py.File(tmp, "w") as f:
+        f.attrs["format"] = schema.FORMAT_NAME
+        f.attrs["schema_version"] = schema.SCHEMA_VERSION
+        for k, v in attrs.items():
+            f.attrs[k] = json.dumps(v) if isinstance(v, (dict, list, tuple)) or v is None else v
+        f.attrs["n_jets"] = total
+        for key, dpath in schema.BATCH_KEYS.items():
+            inner = sources[0].ds[key].shape[1:]
+            layout = h5py.VirtualLayout(shape=(total, *inner), dtype=schema.DTYPES[key])
+            off = 0
+            for s in sources:
+                rel = os.path.relpath(s.path.resolve(), out_dir.resolve())
+                n = s.n_jets
+                if n:
+                    layout[off:off + n] = h5py.VirtualSource(rel, dpath, shape=(n, *inner))
+                off += n
+            d = f.create_virtual_dataset(dpath, layout, fillvalue=0)
+            if key in schema.COLUMNS:
+                d.attrs["columns"] = json.dumps(list(schema.COLUMNS[key]))

@@ -1,0 +1,150 @@
+"""The data commands through the real CLI: bad inputs give one line, a non-zero exit, no traceback
+and no output; an interrupted generate leaves nothing behind; inspect and merge work."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fpgatag(*args, cwd=None, check=False):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "fpgatag.cli.main", *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=cwd, check=check)
+
+
+def assert_clean_failure(res, out_dir: Path, *needles: str):
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip() and "error" in ln]
+    assert len(lines) == 1, res.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert not [p for p in out_dir.iterdir() if p.name.startswith((".out", "out"))], list(out_dir.iterdir())
+
+
+@pytest.fixture
+def bad_files(tmp_path, jets_file):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "text.h5").write_text("not hdf5 at all\n")
+    data = jets_file.read_bytes()
+    (d / "truncated.h5").write_bytes(data[: len(data) // 3])
+    with h5py.File(d / "columns.h5", "w") as f:
+        f["table"] = np.zeros((3, 4))  # 'table' but not a DataFrame with the right columns
+    # a JetClass-like ROOT file, cut in half
+    import awkward as ak
+    import uproot
+
+    n = np.full(2000, 30)
+    names = ("px", "py", "pz", "energy", "charge", "isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron",
+             "isMuon")
+    part = ak.unflatten(ak.zip({k: np.random.default_rng(1).random(n.sum()).astype(np.float32) + 1 for k in names}), n)
+    with uproot.recreate(d / "full.root") as f:
+        t = f.mktree("tree", {"part": part.type.content, "label_QCD": np.float32})
+        t.extend({"part": part, "label_QCD": np.ones(2000, dtype=np.float32)})
+    data = (d / "full.root").read_bytes()
+    (d / "truncated.root").write_bytes(data[: len(data) // 2])
+    return d
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("missing.h5", "file not found"),
+    ("text.h5", "not an HDF5 or ROOT file"),
+    ("truncated.h5", "truncated"),
+    ("columns.h5", "table"),
+    ("truncated.root", "truncated"),
+])
+def test_inspect_bad_files(bad_files, tmp_path, name, needle):
+    res = fpgatag("inspect", bad_files / name)
+    assert_clean_failure(res, tmp_path, name, needle)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--process", "qcd", "--process", "sgluon"], "unknown process"),
+    (["--pt-min", "650", "--pt-max", "550"], "empty pT window"),
+    (["--shard", "3/2"], "--shard 3/2"),
+    (["--shard", "x"], "--shard"),
+    (["--jets-per-class", "0"], "--jets-per-class"),
+])
+def test_generate_bad_arguments(tmp_path, args, needle):
+    res = fpgatag("generate", "-o", tmp_path / "out.h5", "--jets-per-class", "5", *args)
+    assert_clean_failure(res, tmp_path, needle)
+
+
+def test_merge_bad_inputs(tmp_path, bad_files):
+    res = fpgatag("merge", "-o", tmp_path / "out.h5", bad_files / "text.h5")
+    assert_clean_failure(res, tmp_path, "text.h5")
+
+
+@pytest.mark.parametrize("sig, workers", [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_interrupted_generate_leaves_nothing(tmp_path, sig, workers):
+    out = tmp_path / "out.h5"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "fpgatag.cli.main", "generate", "-o", str(out),
+                             "--jets-per-class", "5000", "--workers", str(workers)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.time() + 120
+        while not list(tmp_path.glob(".out.h5.*")) and time.time() < deadline:  # temporary output exists
+            time.sleep(0.2)
+        assert list(tmp_path.glob(".out.h5.*")), "generate never started writing"
+        time.sleep(1.0)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_inspect_json_and_table(jets_file):
+    res = fpgatag("inspect", jets_file, "--json", check=True)
+    s = json.loads(res.stdout)
+    assert set(s) == {"format", "n_jets", "classes"}
+    assert s["format"] == "native" and set(s["classes"]) == {"qcd", "top"}
+    for c in s["classes"].values():
+        assert set(c) == {"n", "median_mass", "mean_n_particles", "mean_n_trigger"}
+    assert s["classes"]["top"]["median_mass"] > s["classes"]["qcd"]["median_mass"]
+    assert sum(c["n"] for c in s["classes"].values()) == s["n_jets"]
+    table = fpgatag("inspect", jets_file, check=True).stdout
+    assert "native" in table and "| top" in table
+    from fpgatag.data.inspect import summarize
+
+    assert summarize(jets_file) == s
+
+
+def test_help_lists_commands_and_defaults():
+    out = fpgatag("--help", check=True).stdout
+    for cmd in ("generate", "merge", "inspect"):
+        assert cmd in out
+    gen = fpgatag("generate", "--help", check=True).stdout
+    assert "(default: 16)" in gen and "--pthat-min" in gen and "--shard" in gen
+
+
+def test_cli_defaults_match_settings():
+    import dataclasses
+
+    from fpgatag.cli import data_cmds
+    from fpgatag.data.generate import GeneratorSettings
+    from fpgatag.data.views import ViewSettings
+
+    defaults = {f.name: f.default for f in dataclasses.fields(GeneratorSettings)}
+    defaults.update({f.name: f.default for f in dataclasses.fields(ViewSettings)})
+    for _, key, _, default, _ in data_cmds._GEN_OPTIONS + data_cmds._VIEW_OPTIONS:
+        assert defaults[key] == pytest.approx(default) if default is not None else defaults[key] is None, key
