@@ -230,13 +230,22 @@ def markdown(res: dict) -> str:
                 ratio.append(f"- {preset}: fpgatag / weaver = {ours[0]['jets_per_second'] / peer[0]['jets_per_second']:.2f}x")
         if res.get("peer_error"):
             ratio.append(f"- peer: {res['peer_error']}")
-        return "\n".join(head + ["", body, ""] + ratio) + "\n"
+        note = ["", "Training steps (forward, backward, optimizer) on in-memory inputs, after warm-up steps; both "
+                "implementations use all CPU cores, one after the other in the same run. 'load avg' is the "
+                "1-minute load average before each measurement: on a machine shared with other jobs the "
+                "absolute numbers are pessimistic and noisy, compare the ratios."]
+        return "\n".join(head + ["", body, ""] + ratio + note) + "\n"
     rows = [{"model": r["preset"], "mixed precision": r["mixed_precision"], "jets": r["n_jets"],
              "ms/jet/epoch": round(r["ms_per_jet_per_epoch"], 5), "x vs 3.6 ms": round(r["speedup_vs_reference"], 1)}
             for r in res["rows"]]
     return "\n".join(head + [f"- GPUs: {res['gpus']}", "",
                              format_table(rows, ["model", "mixed precision", "jets", "ms/jet/epoch", "x vs 3.6 ms"]),
                              "", f"Goal: <= {res['goal_ms_per_jet_per_epoch']:.3f} ms/jet/epoch (20x better than 3.6)."]) + "\n"
+
+
+def render(json_path: Path) -> str:
+    """Re-render the Markdown of a stored result."""
+    return markdown(json.loads(Path(json_path).read_text()))
 
 
 def main(argv=None) -> int:
