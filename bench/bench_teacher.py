@@ -166,6 +166,7 @@ def _load() -> list[float]:
 
 def run_cpu(args) -> dict:
     plan = {"particlenet-lite": (10, 2) if args.quick else (40, 5), "particlenet": (4, 2) if args.quick else (15, 3)}
+    plan = {k: v for k, v in plan.items() if k in args.models}
     if args.steps:
         plan = {k: (args.steps, w) for k, (_, w) in plan.items()}
     py, peer_error = (None, "skipped (--no-peer)") if args.no_peer else ensure_peer_venv()
@@ -199,11 +200,11 @@ def run_gpu(args) -> dict:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    n = 20000 if args.quick else 100000
+    n = args.jets or (20000 if args.quick else 100000)
     rows = []
-    for preset in ("particlenet-lite", "particlenet"):
+    for preset in args.models:
         x, y, desc = make_inputs(preset, n, args.n_particles, args.data)
-        for mixed in (False, True):
+        for mixed in (False, True) if gpus else (False,):  # float16 on a CPU is emulated and very slow
             r = ours_epoch(preset, x, y, args.batch_size, mixed)
             rows.append(r)
             log.info("%s mixed=%s: %.4f ms/jet/epoch", preset, mixed, r["ms_per_jet_per_epoch"])
@@ -258,6 +259,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-particles", type=int, default=100)
     ap.add_argument("--steps", type=int, default=None, help="timed training steps per model (CPU mode)")
     ap.add_argument("--no-peer", action="store_true", help="skip weaver-core")
+    ap.add_argument("--models", nargs="+", default=["particlenet-lite", "particlenet"],
+                    choices=["particlenet-lite", "particlenet"], help="presets to measure")
+    ap.add_argument("--jets", type=int, default=None, help="jets per epoch in --gpu mode (default 100k, 20k with --quick)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
