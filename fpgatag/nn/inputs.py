@@ -77,7 +77,9 @@ class InputSpec:
             raise FpgatagError("inputs: no objects to fit the input scaling on")
         med = np.median(rows, axis=0)
         lo, hi = np.percentile(rows, [5, 95], axis=0)
-        spread = np.maximum(hi - lo, 1e-6)
+        # rare binary features (is_muon, ...) have no 5-95 % spread: use their full range (scale 1 if constant)
+        full = rows.max(axis=0) - rows.min(axis=0)
+        spread = np.where(hi - lo > 1e-6, hi - lo, np.where(full > 1e-6, full, 2.0))
         scale = 2.0 / spread
         offset = med
         if self.power_of_two_scale or self.bits is not None:

@@ -26,7 +26,7 @@ MODEL_JSON = "model.json"
 MODEL_WEIGHTS = "model.h5"
 INPUTS_JSON = "inputs.json"
 
-CUSTOM_LAYER_MODULES: tuple[str, ...] = ()
+CUSTOM_LAYER_MODULES: tuple[str, ...] = ("fpgatag.nn.layers",)
 
 
 def custom_objects() -> dict[str, Any]:

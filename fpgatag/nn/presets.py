@@ -28,7 +28,7 @@ from fpgatag.core.errors import FpgatagError
 
 PRESET_DIR = Path(os.environ.get("FPGATAG_MODELS", Path(__file__).resolve().parents[2] / "models")) / "presets"
 
-BUILDER_MODULES: tuple[str, ...] = ()
+BUILDER_MODULES: tuple[str, ...] = ("fpgatag.nn.particlenet", "fpgatag.nn.dense")
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 

@@ -1,0 +1,102 @@
+"""``fpgatag train-teacher`` and ``fpgatag teacher-predict``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
+    p = subparsers.add_parser(
+        "train-teacher", formatter_class=formatter_class,
+        help="train a teacher (ParticleNet, ParticleNet-Lite, dense) on the full-resolution particles",
+        description="Train a teacher preset on a jet file and write a run directory: model.json + model.h5 + "
+                    "inputs.json, metrics.json (test split), roc.png, history.json, run.json. Uses the GPUs "
+                    "TensorFlow sees (MirroredStrategy with several, MultiWorkerMirroredStrategy with TF_CONFIG).",
+    )
+    p.add_argument("--data", required=True, type=Path, help="jet file (any format `fpgatag inspect` reads)")
+    p.add_argument("--model", default="particlenet-lite", help="teacher preset name (models/presets) or preset JSON path")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
+    p.add_argument("-o", "--out", type=Path, default=Path("runs/teacher"), help="run directory to write")
+    p.add_argument("--lr", type=float, default=None, help="base learning rate (default: the preset's)")
+    p.add_argument("--schedule", choices=("one-cycle", "constant"), default=None, help="learning-rate schedule (default: the preset's)")
+    p.add_argument("--early-stopping", type=int, default=None, metavar="N", help="stop after N epochs without a better validation loss")
+    p.add_argument("--mixed-precision", action="store_true", help="train in float16 (float32 logits); for GPUs")
+    p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
+    p.add_argument("--max-jets", type=int, default=None, help="use a random subset of this many jets")
+    p.add_argument("--n-particles", type=int, default=None, help="particles per jet (default: the preset's)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--stream", dest="stream", action="store_const", const=True, default=None,
+                   help="always stream batches from the file (default: stream when inputs exceed $FPGATAG_IN_MEMORY_MB)")
+    g.add_argument("--in-memory", dest="stream", action="store_const", const=False, help="load the inputs into memory")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    p.set_defaults(func=cmd_train_teacher)
+
+    q = subparsers.add_parser(
+        "teacher-predict", formatter_class=formatter_class,
+        help="store a teacher's logits for every jet of a file (soft targets for distillation)",
+        description="Run a trained teacher over a jet file and write its logits, keyed by jet uid, to "
+                    "<data>.logits.<teacher-name>.h5 (or -o FILE). Students load them with the data file's "
+                    "fingerprint checked, so logits of other jets are refused.",
+    )
+    q.add_argument("--teacher", required=True, type=Path, help="teacher run directory (from train-teacher)")
+    q.add_argument("--data", required=True, type=Path, help="jet file")
+    q.add_argument("-o", "--output", type=Path, default=None, help="logits file (default: <data>.logits.<teacher-name>.h5)")
+    q.add_argument("--batch-size", type=int, default=1024, help="inference batch size")
+    q.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    q.set_defaults(func=cmd_teacher_predict)
+
+
+def _check_file(path: Path, what: str) -> None:
+    from fpgatag.core.errors import FpgatagError
+
+    if not path.exists():
+        raise FpgatagError(f"{path}: {what} not found")
+
+
+def cmd_train_teacher(args: argparse.Namespace) -> int:
+    from fpgatag.core.io import to_json
+    from fpgatag.nn.presets import load_preset
+    from fpgatag.train.runs import metrics_table
+
+    _check_file(args.data, "data file")
+    load_preset(args.model, role="teacher")  # unknown names fail before TensorFlow loads
+    from fpgatag.train.teacher import train_teacher
+
+    metrics = train_teacher(args.data, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
+                            out_dir=args.out, lr=args.lr, early_stopping=args.early_stopping,
+                            mixed_precision=args.mixed_precision, seed=args.seed, max_jets=args.max_jets,
+                            n_particles=args.n_particles, schedule=args.schedule, stream=args.stream,
+                            command=" ".join(["fpgatag"] + sys.argv[1:]))
+    if args.json:
+        sys.stdout.write(to_json({**metrics, "run_dir": str(args.out)}))
+    else:
+        print(metrics_table([metrics]))
+        print(f"run directory: {args.out}")
+        for name in ("model.json", "model.h5", "inputs.json", "metrics.json", "roc.png", "history.json", "run.json"):
+            print(f"  {args.out / name}")
+    return 0
+
+
+def cmd_teacher_predict(args: argparse.Namespace) -> int:
+    from fpgatag.core.io import to_json
+    from fpgatag.core.metrics import format_table
+
+    _check_file(args.teacher, "teacher run directory")
+    _check_file(args.data, "data file")
+    from fpgatag.train.soft_targets import read_soft_targets, teacher_predict
+
+    out = teacher_predict(args.teacher, args.data, output=args.output, batch_size=args.batch_size)
+    rec = read_soft_targets(out)
+    row = {"teacher": rec["teacher_name"], "n_jets": int(rec["n_jets"]), "classes": rec["classes"],
+           "uid_fingerprint": rec["uid_fingerprint"], "logits": str(out)}
+    if args.json:
+        sys.stdout.write(to_json(row))
+    else:
+        print(format_table([row], list(row)))
+    return 0

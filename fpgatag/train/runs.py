@@ -1,0 +1,152 @@
+"""Run directories: what every training command (teacher or student) leaves behind.
+
+A run directory holds::
+
+    model.json, model.h5, inputs.json   the model (fpgatag.nn.io.save_model)
+    metrics.json    test-split metrics (fpgatag.core.metrics.classification_metrics) + run name, classes
+    roc.png         background rejection 1/eps_B against signal efficiency eps_S on the test split
+    history.json    per-epoch training history (loss, accuracy, val_*, lr, seconds)
+    run.json        provenance: versions, time, command, settings, data file and splits
+
+Write a run into the temporary directory yielded by :func:`fpgatag.core.io.atomic_dir` so that an
+interrupted command leaves no half-written run behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from fpgatag.core.io import read_json, write_json
+from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics, format_table, roc_curve, signal_score
+from fpgatag.core.provenance import provenance
+from fpgatag.core.splits import DEFAULT_FRACTIONS, SPLIT_NAMES
+
+log = logging.getLogger(__name__)
+
+METRICS_JSON = "metrics.json"
+ROC_PNG = "roc.png"
+HISTORY_JSON = "history.json"
+RUN_JSON = "run.json"
+
+TABLE_COLUMNS = ["name", "accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test"]
+
+
+def split_record(splits: Mapping[str, np.ndarray], fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                 salt: int = 0, labels: np.ndarray | None = None) -> dict[str, Any]:
+    """What run.json records about the splits: fractions, salt, and jet counts (per class if labels)."""
+    rec: dict[str, Any] = {"fractions": [float(f) for f in fractions], "salt": int(salt),
+                           "counts": {name: int(len(splits[name])) for name in SPLIT_NAMES if name in splits}}
+    if labels is not None:
+        labels = np.asarray(labels)
+        rec["class_counts"] = {name: np.bincount(labels[splits[name]].astype(int)).tolist()
+                               for name in SPLIT_NAMES if name in splits}
+    return rec
+
+
+def data_record(source, path: str | Path | None = None) -> dict[str, Any]:
+    """What run.json records about the data file: path, format, jets, classes, uid fingerprint."""
+    from fpgatag.train.soft_targets import uid_fingerprint
+
+    rec: dict[str, Any] = {"n_jets": int(source.n_jets), "classes": list(source.classes),
+                           "format": getattr(source, "format", None),
+                           "uid_fingerprint": uid_fingerprint(source.uids())}
+    p = path if path is not None else getattr(source, "path", None)
+    if p is not None:
+        rec["path"] = str(Path(p).resolve())
+    return rec
+
+
+def plot_roc(path: str | Path, curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str = "") -> Path:
+    """Draw 1/eps_B against eps_S (log scale) for ``{label: (is_signal, score)}`` and save a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fpgatag.core.io import atomic_path
+    from fpgatag.core.metrics import auc
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=120)
+    for label, (is_sig, score) in curves.items():
+        fpr, tpr, _ = roc_curve(is_sig, score)
+        keep = fpr > 0
+        ax.plot(tpr[keep], 1.0 / fpr[keep], label=f"{label} (AUC {auc(is_sig, score):.4f})")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("signal efficiency $\\epsilon_S$")
+    ax.set_ylabel("background rejection $1/\\epsilon_B$")
+    for eps in (0.3, 0.5):
+        ax.axvline(eps, color="grey", lw=0.6, ls=":")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def history_record(history: Any) -> dict[str, list[float]]:
+    """A Keras ``History`` (or its ``.history`` dict) as plain lists of floats."""
+    h = getattr(history, "history", history) or {}
+    return {str(k): [float(v) for v in vals] for k, vals in h.items()}
+
+
+def write_run(run_dir: str | Path, *, name: str, labels: np.ndarray, probs: np.ndarray,
+              classes: Sequence[str] | None = None, signal: int = 1, model=None, inputs=None,
+              history: Any = None, settings: Mapping[str, Any] | None = None,
+              splits: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None,
+              extra_metrics: Mapping[str, Any] | None = None, extra_run: Mapping[str, Any] | None = None,
+              command: str | None = None) -> dict[str, Any]:
+    """Write a complete run directory and return its metrics.
+
+    ``labels``/``probs`` are the test split's class indices and class probabilities (n, C) or
+    signal probabilities (n,). ``model`` and ``inputs`` (an InputSpec) are saved with
+    ``fpgatag.nn.io.save_model`` when given. ``splits`` is a :func:`split_record`, ``data`` a
+    :func:`data_record`; ``extra_metrics`` are merged into metrics.json, ``extra_run`` into run.json.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        from fpgatag.nn.io import save_model
+
+        save_model(model, run_dir, inputs=inputs)
+    labels = np.asarray(labels).astype(int).ravel()
+    metrics = classification_metrics(labels, probs, signal=signal)
+    metrics = {**{k: metrics[k] for k in REQUIRED_KEYS}, **metrics, "name": name}
+    if classes is not None:
+        metrics["classes"] = list(classes)
+        metrics["signal_class"] = list(classes)[signal]
+    if extra_metrics:
+        metrics.update(extra_metrics)
+    write_json(run_dir / METRICS_JSON, metrics)
+    plot_roc(run_dir / ROC_PNG, {name: (labels == signal, signal_score(probs, signal))},
+             title=f"{name}: test split, {metrics['n_test']} jets")
+    write_json(run_dir / HISTORY_JSON, history_record(history))
+    record = provenance(dict(settings or {}), command=command)
+    record["name"] = name
+    if data is not None:
+        record["data"] = dict(data)
+    if splits is not None:
+        record["splits"] = dict(splits)
+    if extra_run:
+        record.update(extra_run)
+    write_json(run_dir / RUN_JSON, record)
+    return metrics
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, Any]:
+    """metrics.json of a run directory (FpgatagError when missing or malformed)."""
+    return read_json(Path(run_dir) / METRICS_JSON, "metrics file")
+
+
+def metrics_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = TABLE_COLUMNS) -> str:
+    """The readable table of one or more runs' metrics."""
+    return format_table([dict(r) for r in rows], list(columns))
