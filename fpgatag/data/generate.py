@@ -13,6 +13,7 @@ numpy. Truth matching walks only the few resonances of events that have a candid
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -20,6 +21,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +142,31 @@ def make_pythia(settings: Iterable[str]):
     if not pythia.init():
         raise FpgatagError("pythia: initialisation failed (see Pythia's settings above)")
     return pythia
+
+
+_BANNER_DONE = False
+
+
+@contextlib.contextmanager
+def _banner_to_stderr():
+    """FastJet prints its banner on C-level stdout at the first clustering; stdout is for results,
+    so send it to stderr (once per process)."""
+    global _BANNER_DONE
+    if _BANNER_DONE:
+        yield
+        return
+    import ctypes
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+        _BANNER_DONE = True
 
 
 # ----------------------------------------------------------------------------------------------
@@ -287,8 +314,9 @@ def process_events(batch, proc: Process, gen: GeneratorSettings, charges: _Charg
     empty = _empty_jets(gen.max_particles)
     if fidx.size == 0:
         return empty
-    cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, gen.jet_r))
-    ci = cs.constituent_index(0.5 * gen.pt_min)
+    with _banner_to_stderr():
+        cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, gen.jet_r))
+        ci = cs.constituent_index(0.5 * gen.pt_min)
     n_jets = ak.to_numpy(ak.num(ci, axis=1)).astype(np.int64)
     if n_jets.sum() == 0:
         return empty
