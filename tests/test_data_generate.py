@@ -111,3 +111,8 @@ def test_other_processes(tmp_path):
     assert 70 < np.median(m[b["label"] == 1]) < 110
     assert np.median(m[b["label"] == 2]) < 120
     assert len(np.unique(b["uid"])) == 48
+
+
+def test_classes_alternate_in_file(tiny):
+    labels = _content(tiny)["label"]
+    np.testing.assert_array_equal(labels, np.tile([0, 1], 20))

@@ -2,7 +2,8 @@
 
 Work is split into fixed *chunks* of jets (``chunk_jets`` per chunk and process). Each chunk has
 its own Pythia seed, derived from (seed, process, chunk index) only, so the file content does not
-depend on ``workers`` (workers run chunks; the parent writes them in chunk order) and a ``shard``
+depend on ``workers`` (workers run chunks; the parent writes them in chunk order, the chunks of
+all processes with the same index interleaved row by row, so classes alternate) and a ``shard``
 (i, N) is a deterministic, non-overlapping slice of the chunks: the shards of a job together hold
 exactly the jets of the unsharded job.
 
@@ -509,15 +510,26 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
         with NativeWriter(tmp, attrs, n_particles=gen.max_particles, n_towers=views.n_towers,
                           n_candidates=views.n_candidates) as writer:
             with progress(total=total, unit="jet", desc="generate") as bar:
+                group: list[dict[str, np.ndarray]] = []
                 for res in _run_tasks(tasks, int(workers)):
                     n_events += int(res.pop("_events")[0])
                     res.pop("_pythia_cpu")
-                    writer.append(res)
+                    group.append(res)
                     bar.update(len(res["label"]))
+                    if len(group) == len(processes):  # one chunk of every process: write interleaved
+                        writer.append(interleave(group))
+                        group = []
             writer.set_attr("n_events", n_events)
         os.chmod(tmp, 0o644)
     log.info("wrote %s (%d jets from %d events)", output, total, n_events)
     return output
+
+
+def interleave(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Equal-size batches (one per process) -> one batch with rows alternating between them, so
+    any contiguous slice of a file is balanced between classes (good for streaming)."""
+    return {k: np.stack([b[k] for b in batches], axis=1).reshape(-1, *batches[0][k].shape[1:])
+            for k in batches[0]}
 
 
 def _run_tasks(tasks: list[ChunkTask], workers: int):
