@@ -125,7 +125,9 @@ def main(argv=None) -> int:
         "note": "CPU times of one process; overhead = wrapper/bare - 1 for the same events (the bare loop runs before "
                 "and after the wrapper and is averaged; machine load drifts still add noise of several %). 'same run' "
                 "splits the wrapper's own CPU time into Pythia (init and nextBatch) and everything else (extraction, "
-                "clustering, selection, matching, views, writing), which load drifts cannot bias. The machine's 2 cores are "
+                "clustering, selection, matching, views, writing), which load drifts cannot bias; it counts nextBatch's "
+                "conversion of the event record to awkward arrays as Pythia, so it is a lower bound of the wrapper's "
+                "cost, and the before/after comparison the upper one. The machine's 2 cores are "
                 "shared with other jobs, so wall times (and the workers=2 run) are pessimistic. The 100k figure is "
                 "extrapolated linearly from the measured workers=2 rate.",
         "provenance": provenance({"jets": n}),
