@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "tests" / ".cache"
 
 # Size of the shared dataset: enough for teachers and students to beat chance clearly.
-JETS_PER_CLASS = int(os.environ.get("FPGATAG_TEST_JETS", "1500"))
+JETS_PER_CLASS = int(os.environ.get("FPGATAG_TEST_JETS", "1000"))
 
 
 @pytest.fixture(autouse=True)

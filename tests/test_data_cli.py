@@ -129,6 +129,14 @@ def test_inspect_json_and_table(jets_file):
     assert summarize(jets_file) == s
 
 
+def test_generate_stdout_is_only_the_result(tmp_path):
+    out = tmp_path / "g.h5"
+    res = fpgatag("generate", "-o", out, "--jets-per-class", "2", "--chunk-jets", "2", "--process", "qcd", check=True)
+    assert res.stdout == f"{out}\n"  # FastJet's banner and all logs go to stderr
+    assert "FastJet" in res.stderr
+    assert fpgatag("inspect", out, "--json", check=True).stdout.startswith("{")
+
+
 def test_help_lists_commands_and_defaults():
     out = fpgatag("--help", check=True).stdout
     for cmd in ("generate", "merge", "inspect"):

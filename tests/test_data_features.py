@@ -14,7 +14,8 @@ from fpgatag.data.io import open_jets
 @pytest.fixture(scope="module")
 def batch(jets_file):
     with open_jets(jets_file) as src:
-        return src.read(0, 600)
+        idx = np.sort(np.random.default_rng(1).choice(src.n_jets, min(600, src.n_jets), replace=False))
+        return src.read(indices=idx)
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,11 @@ def test_particle_features(batch, B):
     assert not x[~mask].any()
     real = x[mask]
     i = {f: k for k, f in enumerate(F.PARTICLE_FEATURES)}
-    # constituents of an R = 0.8 anti-kt jet (clustered in rapidity, and the axis moves as soft
-    # particles join, so a few soft massive ones lie further out in pseudorapidity)
-    assert np.quantile(real[:, i["dr"]], 0.98) < 0.8 and real[:, i["dr"]].max() < 2.0
+    # constituents of an R = 0.8 anti-kt jet; it clusters in rapidity, so soft massive hadrons
+    # (a 0.2 GeV proton, say) can lie far out in pseudorapidity: only soft particles may be far
+    dr = real[:, i["dr"]]
+    assert np.quantile(dr, 0.97) < 0.8
+    assert (np.exp(real[dr > 0.9, i["log_pt"]]) < 5.0).all()
     assert (real[:, i["log_pt_rel"]] < 0.01).all()
     # exactly one particle type per real particle, and charge agrees with the type
     types = real[:, i["is_electron"]:i["is_neutral_hadron"] + 1]

@@ -66,6 +66,10 @@ def test_shards_disjoint_and_merge_to_whole(tiny, tmp_path):
     _assert_same(_content(merged), _content(tiny))
     copied = merge(tmp_path / "copied.h5", shards, copy=True)
     _assert_same(_content(copied), _content(tiny))
+    shards[1].rename(tmp_path / "moved.h5")  # a virtual file must not read zeros for a lost shard
+    with pytest.raises(FpgatagError, match="s1.h5 of this merged file is missing"):
+        open_jets(merged)
+    (tmp_path / "moved.h5").rename(shards[1])
     with pytest.raises(FpgatagError, match="overlap"):
         merge(tmp_path / "bad.h5", [shards[0], shards[0]])
     assert not (tmp_path / "bad.h5").exists()
@@ -111,3 +115,8 @@ def test_other_processes(tmp_path):
     assert 70 < np.median(m[b["label"] == 1]) < 110
     assert np.median(m[b["label"] == 2]) < 120
     assert len(np.unique(b["uid"])) == 48
+
+
+def test_classes_alternate_in_file(tiny):
+    labels = _content(tiny)["label"]
+    np.testing.assert_array_equal(labels, np.tile([0, 1], 20))

@@ -45,7 +45,7 @@ def test_layer_names_are_deterministic():
     a = [layer.name for layer in build("particlenet-lite", 20, 13).layers]
     b = [layer.name for layer in build("particlenet-lite", 20, 13).layers]
     assert a == b
-    for name in ("fts_bn", "edgeconv0_conv1", "edgeconv1_sc_conv", "pool", "fc0", "logits", "probs"):
+    for name in ("fts_bn", "edgeconv0_knn", "edgeconv0_conv0", "edgeconv0_conv1", "edgeconv1_sc_conv", "pool", "fc0", "logits", "probs"):
         assert name in a
     dense = build("dense-teacher", 50, 13)
     assert [layer.name for layer in dense.layers][-2:] == ["logits", "probs"]
@@ -99,11 +99,11 @@ def test_padding_invariance(lite):
 
 
 def test_padding_is_never_a_neighbour(lite):
-    """A real particle's output ignores what sits in padded slots' coordinates after shifting."""
+    """Padded particles are excluded from the neighbours of real ones, even with fewer than k + 1."""
     rng = np.random.default_rng(3)
     x = _jets(rng, [4], 30)
-    edges = lite.get_layer("edgeconv0_edges")
-    _, nmask = edges([x[:, :, :2], x, np.any(x != 0, -1, keepdims=True).astype(np.float32)])
+    knn = lite.get_layer("edgeconv0_knn")
+    _, nmask = knn([x[:, :, :2], np.any(x != 0, -1, keepdims=True).astype(np.float32)])
     # 4 real particles, k = 7: each real particle has exactly 3 real neighbours
     assert np.asarray(nmask)[0, :4, :, 0].sum(axis=1).tolist() == [3, 3, 3, 3]
 
@@ -145,3 +145,18 @@ def test_builder_rejects_bad_shapes():
         get_builder("particlenet")((100,), 2)
     with pytest.raises(FpgatagError, match="unknown"):
         load_preset("particlenet-huge", role="teacher")
+
+
+def test_edge_projection_equals_convolution_of_edges():
+    """EdgeConvProjection == a 1x1 convolution (Dense) over the concatenated edges (x_i, x_j - x_i)."""
+    from fpgatag.nn.layers import EdgeConvProjection
+
+    rng = np.random.default_rng(8)
+    fts = rng.normal(size=(3, 12, 5)).astype(np.float32)
+    idx = rng.integers(0, 12, size=(3, 12, 4)).astype(np.int32)
+    layer = EdgeConvProjection(6)
+    out = np.asarray(layer([fts, idx]))
+    nbr = np.take_along_axis(fts[:, None, :, :], idx[..., None].astype(np.int64), axis=2)   # (3, 12, 4, 5)
+    centre = np.broadcast_to(fts[:, :, None, :], nbr.shape)
+    edges = np.concatenate([centre, nbr - centre], axis=-1)
+    np.testing.assert_allclose(out, edges @ layer.kernel.numpy(), rtol=1e-5, atol=1e-5)

@@ -66,3 +66,51 @@ def test_cli_train_and_predict(capsys, jets_file, tmp_path):
                             "-o", str(tmp_path / "l.h5"), "--json")
     assert code == 0 and json.loads(out)["n_jets"] == as_source(jets_file).n_jets
     assert np.isfinite(json.loads(out)["n_jets"])
+
+
+def test_best_epoch_weights_are_saved(jets_file, tmp_path):
+    """The saved model is the epoch with the lowest validation loss; early stopping stops after it."""
+    from fpgatag.nn.io import load_inputs, load_model
+    from fpgatag.train.data import load_arrays
+    from fpgatag.train.teacher import train_teacher
+
+    out = tmp_path / "dense"
+    metrics = train_teacher(jets_file, model="dense-teacher", epochs=8, batch_size=64, out_dir=out, max_jets=800,
+                            n_particles=16, seed=2, lr=3e-3, early_stopping=2)
+    hist = json.loads((out / "history.json").read_text())
+    best = int(np.argmin(hist["val_loss"]))
+    assert metrics["best_epoch"] == best + 1
+    assert len(hist["val_loss"]) == 8 or len(hist["val_loss"]) == best + 3  # stopped 2 epochs after the best
+    # recompute the validation loss of the saved model on the recorded validation split
+    source = as_source(jets_file)
+    run = json.loads((out / "run.json").read_text())
+    chosen = np.sort(np.random.default_rng(2).choice(source.n_jets, size=800, replace=False))
+    val = chosen[split_indices(source.uids()[chosen])["val"]]
+    assert val.size == run["splits"]["counts"]["val"]
+    x, y = load_arrays(source, load_inputs(out), val)
+    p = load_model(out).predict(x, verbose=0)
+    loss = float(np.mean(-np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1))))
+    assert loss == pytest.approx(hist["val_loss"][best], rel=1e-3)
+
+
+def test_one_cycle_schedule():
+    from fpgatag.train.teacher import FINAL_LR, one_cycle
+
+    s = one_cycle(3e-4, 1000)
+    assert float(s(0)) == pytest.approx(3e-4)
+    assert float(s(400)) == pytest.approx(3e-3)
+    assert float(s(200)) == pytest.approx(1.65e-3)
+    assert float(s(800)) == pytest.approx(3e-4)
+    assert float(s(1000)) == pytest.approx(FINAL_LR, rel=1e-3)
+    assert float(s(5000)) == pytest.approx(FINAL_LR, rel=1e-3)
+
+
+def test_strategy_on_this_machine():
+    import tensorflow as tf
+
+    from fpgatag.train.teacher import select_strategy
+
+    strategy, name = select_strategy()
+    gpus = tf.config.list_physical_devices("GPU")
+    assert name.startswith("mirrored" if len(gpus) > 1 else "default")
+    assert strategy.num_replicas_in_sync == (len(gpus) if len(gpus) > 1 else 1)

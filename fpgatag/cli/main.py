@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "fpgatag.cli.data_cmds",
     "fpgatag.cli.teacher_cmds",
     "fpgatag.cli.student_cmds",
+    "fpgatag.cli.fpga_cmds",
     "fpgatag.cli.report_cmds",
 )
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)

@@ -18,7 +18,7 @@ def setup_logging(verbosity: int = 0) -> None:
     )
     # TensorFlow is chatty at import; keep it quiet unless -vv
     if verbosity < 2:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         for name in ("tensorflow", "absl", "h5py", "matplotlib", "numba"):
             logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -2,7 +2,8 @@
 
 Work is split into fixed *chunks* of jets (``chunk_jets`` per chunk and process). Each chunk has
 its own Pythia seed, derived from (seed, process, chunk index) only, so the file content does not
-depend on ``workers`` (workers run chunks; the parent writes them in chunk order) and a ``shard``
+depend on ``workers`` (workers run chunks; the parent writes them in chunk order, the chunks of
+all processes with the same index interleaved row by row, so classes alternate) and a ``shard``
 (i, N) is a deterministic, non-overlapping slice of the chunks: the shards of a job together hold
 exactly the jets of the unsharded job.
 
@@ -13,6 +14,7 @@ numpy. Truth matching walks only the few resonances of events that have a candid
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -20,6 +22,8 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -139,6 +143,31 @@ def make_pythia(settings: Iterable[str]):
     if not pythia.init():
         raise FpgatagError("pythia: initialisation failed (see Pythia's settings above)")
     return pythia
+
+
+_BANNER_DONE = False
+
+
+@contextlib.contextmanager
+def _banner_to_stderr():
+    """FastJet prints its banner on C-level stdout at the first clustering; stdout is for results,
+    so send it to stderr (once per process)."""
+    global _BANNER_DONE
+    if _BANNER_DONE:
+        yield
+        return
+    import ctypes
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+        _BANNER_DONE = True
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,8 +315,9 @@ def process_events(batch, proc: Process, gen: GeneratorSettings, charges: _Charg
     empty = _empty_jets(gen.max_particles)
     if fidx.size == 0:
         return empty
-    cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, gen.jet_r))
-    ci = cs.constituent_index(0.5 * gen.pt_min)
+    with _banner_to_stderr():
+        cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, gen.jet_r))
+        ci = cs.constituent_index(0.5 * gen.pt_min)
     n_jets = ak.to_numpy(ak.num(ci, axis=1)).astype(np.int64)
     if n_jets.sum() == 0:
         return empty
@@ -373,11 +403,14 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     proc = get_process(task.process)
     gen = GeneratorSettings(**task.gen)
     views = ViewSettings(**task.views)
+    t0 = time.process_time()
     pythia = make_pythia(pythia_settings(proc, gen, chunk_seed(task.seed, proc, task.chunk)))
+    init_cpu = time.process_time() - t0
     charges = _Charges(pythia)
     parts: list[dict[str, np.ndarray]] = []
     have = 0
     events = 0
+    pythia_cpu = 0.0
     while have < task.n_jets:
         if events >= gen.max_events_without_jet and have == 0:
             raise FpgatagError(
@@ -388,7 +421,9 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         rate = have / events if events else 0.0
         need = gen.events_per_batch if rate == 0 else int(math.ceil(1.2 * (task.n_jets - have) / rate)) + 5
         nb = int(min(gen.events_per_batch, max(need, 10)))
+        t0 = time.process_time()
         batch = pythia.nextBatch(nb)
+        pythia_cpu += time.process_time() - t0
         events += len(batch)
         if len(batch) == 0:
             raise FpgatagError(f"generate: Pythia produced no {proc.name} events (every event failed)")
@@ -402,6 +437,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     res["label"] = np.full(n, task.label, dtype=np.int8)
     res.update(compute_views(res["particles"], res["n_particles"], res["uid"], views))
     res["_events"] = np.asarray([events], dtype=np.int64)
+    res["_pythia_cpu"] = np.asarray([init_cpu, pythia_cpu])  # CPU seconds in Pythia's init, events (benchmark)
     return res
 
 
@@ -476,14 +512,26 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
         with NativeWriter(tmp, attrs, n_particles=gen.max_particles, n_towers=views.n_towers,
                           n_candidates=views.n_candidates) as writer:
             with progress(total=total, unit="jet", desc="generate") as bar:
+                group: list[dict[str, np.ndarray]] = []
                 for res in _run_tasks(tasks, int(workers)):
                     n_events += int(res.pop("_events")[0])
-                    writer.append(res)
+                    res.pop("_pythia_cpu")
+                    group.append(res)
                     bar.update(len(res["label"]))
+                    if len(group) == len(processes):  # one chunk of every process: write interleaved
+                        writer.append(interleave(group))
+                        group = []
             writer.set_attr("n_events", n_events)
         os.chmod(tmp, 0o644)
     log.info("wrote %s (%d jets from %d events)", output, total, n_events)
     return output
+
+
+def interleave(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Equal-size batches (one per process) -> one batch with rows alternating between them, so
+    any contiguous slice of a file is balanced between classes (good for streaming)."""
+    return {k: np.stack([b[k] for b in batches], axis=1).reshape(-1, *batches[0][k].shape[1:])
+            for k in batches[0]}
 
 
 def _run_tasks(tasks: list[ChunkTask], workers: int):

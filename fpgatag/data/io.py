@@ -236,6 +236,7 @@ class NativeSource(JetSource):
                     if list(cols or []) != list(schema.COLUMNS[key]) or d.shape[-1] != len(schema.COLUMNS[key]):
                         raise FpgatagError(f"{path}: dataset /{p} has columns {cols}, expected {list(schema.COLUMNS[key])}")
                 self.ds[key] = d
+            self._check_virtual_sources()
             n = {d.shape[0] for d in self.ds.values()}
             if len(n) != 1:
                 raise FpgatagError(f"{path}: datasets have different lengths {sorted(n)}")
@@ -248,6 +249,18 @@ class NativeSource(JetSource):
         except BaseException:
             f.close()
             raise
+
+    def _check_virtual_sources(self) -> None:
+        """A merged (virtual) file reads zeros where a shard is missing: refuse that instead."""
+        d = self.ds["label"]
+        if not d.is_virtual:
+            return
+        for vs in d.virtual_sources():
+            src = Path(vs.file_name)
+            where = src if src.is_absolute() else self.path.parent / src
+            if vs.file_name != "." and not where.exists():
+                raise FpgatagError(f"{self.path}: shard file {vs.file_name} of this merged file is missing "
+                                   f"(looked for {where})")
 
     def _read(self, sel: slice, keys):
         return {k: self.ds[k][sel] for k in keys}

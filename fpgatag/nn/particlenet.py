@@ -5,7 +5,9 @@ Architecture, as in the paper and its reference implementation:
 * batch normalisation of the input features;
 * EdgeConv blocks: k nearest neighbours found in coordinate space (deta, dphi) for the first block
   and in the previous block's feature space after it; edge features ``(x_i, x_j - x_i)``; three
-  1x1 convolutions, each followed by batch normalisation and ReLU; mean over the neighbours;
+  1x1 convolutions, each followed by batch normalisation and ReLU (the first one is computed per
+  particle before gathering the neighbours, ``EdgeConvProjection``; the others are Dense layers on
+  the channel axis); mean over the neighbours;
   a shortcut (1x1 convolution + batch normalisation) added before the final ReLU;
 * channel-wise global average pooling over the real particles;
 * fully connected layers with ReLU and dropout, then a dense layer named ``logits`` and a float32
@@ -16,7 +18,7 @@ the particle mask is derived inside the model from all-zero rows (see :mod:`fpga
 so the model has a single input and saves/loads like any other fpgatag model. ``coordinates``
 names the feature columns used for the first kNN search (default: the first two, deta and dphi).
 
-Layer names are deterministic: ``fts_bn``, ``edgeconv{i}_edges``, ``edgeconv{i}_conv{j}``,
+Layer names are deterministic: ``fts_bn``, ``edgeconv{i}_knn``, ``edgeconv{i}_conv{j}``,
 ``edgeconv{i}_bn{j}``, ``edgeconv{i}_act{j}``, ``edgeconv{i}_mean``, ``edgeconv{i}_sc_conv``,
 ``edgeconv{i}_sc_bn``, ``edgeconv{i}_add``, ``edgeconv{i}_out``, ``pool``, ``fc{i}``, ``fc{i}_drop``,
 ``logits``, ``probs``.
@@ -73,16 +75,19 @@ def build_particlenet(
     for i, (kk, channels) in enumerate(zip(ks, conv_channels)):
         p = f"edgeconv{i}"
         pts = points if i == 0 else fts
-        edges, nmask = L.EdgeFeatures(kk, name=f"{p}_edges")([pts, fts, mask])         # (B, P, K, 2C)
-        x = edges
+        idx, nmask = L.KNearest(kk, name=f"{p}_knn")([pts, mask])                      # (B, P, K)
+        x = None
         for j, ch in enumerate(channels):
-            x = tf.keras.layers.Conv2D(int(ch), 1, use_bias=False, kernel_initializer="glorot_normal",
-                                       name=f"{p}_conv{j}")(x)                           # (B, P, K, ch)
+            if j == 0:  # 1x1 convolution of the edges (x_i, x_j - x_i), computed per particle
+                x = L.EdgeConvProjection(int(ch), name=f"{p}_conv0")([fts, idx])          # (B, P, K, ch)
+            else:       # 1x1 convolution = Dense on the channel axis
+                x = tf.keras.layers.Dense(int(ch), use_bias=False, kernel_initializer="glorot_normal",
+                                          name=f"{p}_conv{j}")(x)                        # (B, P, K, ch)
             x = tf.keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{p}_bn{j}")(x)
             x = tf.keras.layers.Activation("relu", name=f"{p}_act{j}")(x)
         x = L.MaskedNeighbourMean(name=f"{p}_mean")([x, nmask])                         # (B, P, C')
-        sc = tf.keras.layers.Conv1D(int(channels[-1]), 1, use_bias=False, kernel_initializer="glorot_normal",
-                                    name=f"{p}_sc_conv")(fts)                            # (B, P, C')
+        sc = tf.keras.layers.Dense(int(channels[-1]), use_bias=False, kernel_initializer="glorot_normal",
+                                   name=f"{p}_sc_conv")(fts)                             # (B, P, C')
         sc = tf.keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{p}_sc_bn")(sc)
         x = tf.keras.layers.Add(name=f"{p}_add")([sc, x])
         fts = tf.keras.layers.Activation("relu", name=f"{p}_out")(x)                    # (B, P, C')

@@ -57,7 +57,7 @@ class RunRecord:
     @property
     def model_name(self) -> str | None:
         for source in (self.metrics or {}, self.run or {}):
-            for key in ("model", "student", "preset"):
+            for key in ("model", "student", "name"):
                 if isinstance(source.get(key), str):
                     return source[key]
         return None

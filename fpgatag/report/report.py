@@ -92,7 +92,8 @@ def published_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
     rows = []
     for r in records:
         name = (r.model_name or "").lower()
-        data_format = ((r.run or {}).get("data_format") or (r.metrics or {}).get("data_format") or "")
+        data = (r.run or {}).get("data")
+        data_format = data.get("format") if isinstance(data, dict) else ""
         if r.role == "teacher" and name in PUBLISHED:
             pub = PUBLISHED[name]
             comparable = data_format == "toptagging"
@@ -116,16 +117,16 @@ def _embed(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}" style="max-width:100%">'
 
 
+def run_data_path(record: RunRecord) -> str | None:
+    """The data file a run was trained on (run.json ``data.path``), if it still exists."""
+    data = (record.run or {}).get("data")
+    path = data.get("path") if isinstance(data, dict) else data
+    return str(path) if isinstance(path, str) and Path(path).is_file() else None
+
+
 def _input_distributions(records: list[RunRecord], out: Path) -> Path | None:
     """Both views' distributions per class, from the data file the first run recorded."""
-    data_path = None
-    for r in records:
-        for src in (r.run or {}, (r.run or {}).get("settings") or {}, r.metrics or {}):
-            if isinstance(src, dict) and isinstance(src.get("data"), str) and Path(src["data"]).is_file():
-                data_path = src["data"]
-                break
-        if data_path:
-            break
+    data_path = next((p for p in map(run_data_path, records) if p is not None), None)
     if data_path is None:
         return None
     from fpgatag.data import features as F

@@ -121,6 +121,8 @@ def make_dataset(source, spec: InputSpec, indices, batch_size: int, shuffle: boo
     array aligned to the file's rows, delivered row by row beside ``x``. Each iteration over the
     dataset (each epoch) reshuffles when ``shuffle`` is set; the order depends only on ``seed`` and
     the epoch number. The file is read block by block (``block_batches * batch_size`` rows).
+    Note that ``Model.fit`` reads a third tuple element as sample weights: distillation code maps
+    ``(x, y, extra)`` to what its loss needs (or uses its own ``train_step``).
     """
     import tensorflow as tf
 

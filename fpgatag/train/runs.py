@@ -7,6 +7,7 @@ A run directory holds::
     roc.png         background rejection 1/eps_B against signal efficiency eps_S on the test split
     history.json    per-epoch training history (loss, accuracy, val_*, lr, seconds)
     run.json        provenance: versions, time, command, settings, data file and splits
+    predictions.npz test-split ``uid``, ``label`` and ``probs`` (ROC overlays, teacher-student studies)
 
 Write a run into the temporary directory yielded by :func:`fpgatag.core.io.atomic_dir` so that an
 interrupted command leaves no half-written run behind.
@@ -31,6 +32,7 @@ METRICS_JSON = "metrics.json"
 ROC_PNG = "roc.png"
 HISTORY_JSON = "history.json"
 RUN_JSON = "run.json"
+PREDICTIONS_NPZ = "predictions.npz"
 
 TABLE_COLUMNS = ["name", "accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test"]
 
@@ -104,13 +106,14 @@ def write_run(run_dir: str | Path, *, name: str, labels: np.ndarray, probs: np.n
               history: Any = None, settings: Mapping[str, Any] | None = None,
               splits: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None,
               extra_metrics: Mapping[str, Any] | None = None, extra_run: Mapping[str, Any] | None = None,
-              command: str | None = None) -> dict[str, Any]:
+              command: str | None = None, uids: np.ndarray | None = None) -> dict[str, Any]:
     """Write a complete run directory and return its metrics.
 
     ``labels``/``probs`` are the test split's class indices and class probabilities (n, C) or
     signal probabilities (n,). ``model`` and ``inputs`` (an InputSpec) are saved with
     ``fpgatag.nn.io.save_model`` when given. ``splits`` is a :func:`split_record`, ``data`` a
     :func:`data_record`; ``extra_metrics`` are merged into metrics.json, ``extra_run`` into run.json.
+    ``uids`` (the test jets' uids, in the order of ``labels``) go into predictions.npz.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -130,6 +133,11 @@ def write_run(run_dir: str | Path, *, name: str, labels: np.ndarray, probs: np.n
     plot_roc(run_dir / ROC_PNG, {name: (labels == signal, signal_score(probs, signal))},
              title=f"{name}: test split, {metrics['n_test']} jets")
     write_json(run_dir / HISTORY_JSON, history_record(history))
+    from fpgatag.core.io import atomic_path
+
+    with atomic_path(run_dir / PREDICTIONS_NPZ) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, uid=np.full(labels.shape, -1, np.int64) if uids is None else np.asarray(uids, np.int64),
+                 label=labels, probs=np.asarray(probs, np.float32))
     record = provenance(dict(settings or {}), command=command)
     record["name"] = name
     if data is not None:

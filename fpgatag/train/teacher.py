@@ -260,8 +260,9 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
         metrics = write_run(tmp, name=preset["name"], labels=test_labels, probs=probs, classes=source.classes,
                             model=final, inputs=spec, history=hist, settings=settings,
                             splits=split_record(splits, fractions, split_salt, labels),
-                            data=data_record(source, getattr(source, "path", None if not isinstance(data, (str, Path)) else data)),
-                            extra_metrics={"best_epoch": best.best_epoch + 1, "train_seconds": round(train_seconds, 3),
+                            data=data_record(source),
+                            uids=uids[np.unique(splits["test"])],
+                            extra_metrics={"role": "teacher", "model": preset["name"], "best_epoch": best.best_epoch + 1, "train_seconds": round(train_seconds, 3),
                                            "jets_per_second": round(splits["train"].size * len(hist.get("loss", [])) / max(train_seconds, 1e-9), 1)},
                             command=command)
     if not _is_chief(strategy):

@@ -1,0 +1,121 @@
+"""``fpgatag synth`` and ``fpgatag validate``: firmware from a trained model, and its C simulation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+from fpgatag.core.errors import FpgatagError
+
+log = logging.getLogger(__name__)
+
+MODEL_HELP = ("a run directory (model.json + model.h5 [+ inputs.json]), a full Keras .h5 model, "
+              "or a Keras JSON architecture with its weights (--weights W.h5, or <stem>_weights.h5 beside it)")
+
+
+def _precision(text: str | None):
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(?:ap_)?fixed<\s*(\d+)\s*,\s*(-?\d+)\s*>\s*", text)
+    if not m:
+        raise FpgatagError(f"--input-precision: expected ap_fixed<W,I>, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--weights", default=None, help="weights .h5 for a JSON architecture MODEL")
+    from fpgatag.fpga.parts import known_parts
+
+    p.add_argument("--part", default="xcvu9p",
+                   help=f"FPGA part: a short name ({', '.join(known_parts())}) or a full part string")
+    p.add_argument("--backend", default="vitis", choices=["vitis", "vivado"], help="hls4ml backend")
+    p.add_argument("--reuse-factor", type=int, default=1, help="hls4ml reuse factor")
+    p.add_argument("--strategy", default="latency", choices=["latency", "resource"], help="hls4ml strategy")
+    p.add_argument("--input-precision", default=None,
+                   help="input type ap_fixed<W,I> when MODEL has no inputs.json (default ap_fixed<16,6>)")
+
+
+def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
+    p = subparsers.add_parser(
+        "synth", formatter_class=formatter_class,
+        help="convert a model to an hls4ml project, estimate resources/latency (and run C synthesis)",
+        description="Convert MODEL with hls4ml, write the HLS project, and write estimate.json + report.md "
+                    "(per-layer and total latency, II, DSP, LUT, FF, BRAM18, as fractions of the part). The "
+                    "estimator targets Vitis HLS C-synthesis figures. With --run-synthesis and the vendor tool "
+                    "on PATH, C synthesis runs and its report replaces the estimate.")
+    _common(p)
+    p.add_argument("-o", "--output", default=None, help="project directory (default hls_projects/<model name>)")
+    p.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
+    p.add_argument("--clock-period", type=float, default=5.0, help="clock period in ns")
+    p.add_argument("--run-synthesis", action="store_true", help="run C synthesis when vitis-run/vitis_hls/vivado_hls is on PATH")
+    p.add_argument("--logic-synthesis", action="store_true", help="with --run-synthesis: also Vivado logic synthesis")
+    p.add_argument("--json", action="store_true", help="print estimate.json instead of the table")
+    p.set_defaults(func=cmd_synth)
+
+    v = subparsers.add_parser(
+        "validate", formatter_class=formatter_class,
+        help="bit-exact C simulation of the firmware against the Keras model",
+        description="Compile MODEL's firmware with g++ (hls4ml C simulation) and compare it with the Keras model "
+                    "on the same inputs, quantized to the firmware's input precision. Exits non-zero when the "
+                    "bit-exact fraction or the argmax agreement is below the thresholds.")
+    _common(v)
+    v.add_argument("--data", required=True, help="jets file (test split, prepared by MODEL's inputs.json) or a .npy "
+                   "array in the model's input shape (labels from <stem>_labels.npy if present)")
+    v.add_argument("--n", type=int, default=10000, help="jets to simulate")
+    v.add_argument("-o", "--output", default=None,
+                   help="validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside a model file)")
+    v.add_argument("--min-bit-exact", type=float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
+    v.add_argument("--min-argmax", type=float, default=0.999, help="minimum argmax agreement")
+    v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
+    v.add_argument("--workers", type=int, default=2, help="parallel C-simulation workers")
+    v.add_argument("--json", action="store_true", help="print validate.json instead of the table")
+    v.set_defaults(func=cmd_validate)
+
+
+def cmd_synth(args) -> int:
+    from fpgatag.core.metrics import format_table
+    from fpgatag.fpga.synth import synth
+
+    out = args.output or str(Path("hls_projects") / Path(args.model).stem)
+    est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
+                reuse_factor=args.reuse_factor, strategy=args.strategy, clock_period=args.clock_period,
+                run_synthesis=args.run_synthesis, weights=args.weights, logic_synthesis=args.logic_synthesis,
+                input_precision=_precision(args.input_precision))
+    if args.json:
+        sys.stdout.write(json.dumps({k: v for k, v in est.items() if k != "provenance"}, indent=2, default=str) + "\n")
+        return 0
+    frac = est.get("fraction", {})
+    rows = [{"figure": k, "value": est[k], "of part": "" if frac.get(k) is None else f"{100 * frac[k]:.2f}%"}
+            for k in ("latency_cycles", "latency_ns", "ii", "dsp", "lut", "ff", "bram18")]
+    print(f"{out}: {est['part']}, clock {est['clock_ns']} ns, source={est['source']}")
+    print(format_table(rows, ["figure", "value", "of part"]))
+    print(f"synthesis: {est.get('synthesis')}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from fpgatag.fpga.validate import summary_table, validate
+
+    output = args.output
+    if output is None:
+        m = Path(args.model)
+        output = m / "validate.json" if m.is_dir() else m.with_name(f"{m.stem}_validate.json")
+    res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
+                   min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
+                   backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
+                   input_precision=_precision(args.input_precision))
+    if args.json:
+        sys.stdout.write(json.dumps({k: v for k, v in res.items() if k != "provenance"}, indent=2, default=str) + "\n")
+    else:
+        print(summary_table(res))
+    if res.get("problem_layers"):
+        print(f"layers that overflow or saturate: {', '.join(res['problem_layers'])}")
+    if not res["passed"]:
+        print(f"FAILED: {'; '.join(res['failures'])}", file=sys.stderr)
+        return 1
+    return 0

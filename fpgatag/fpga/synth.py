@@ -1,0 +1,107 @@
+"""``fpgatag synth``: convert a model with hls4ml, write the HLS project, estimate (and synthesize).
+
+Always writes ``estimate.json`` and ``report.md`` into the project directory. With
+``run_synthesis=True`` and the vendor tool on PATH, C synthesis runs and its parsed report becomes
+the headline figures (``source`` = "vitis"/"vivado"), the estimate being kept beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from fpgatag.core.errors import FpgatagError
+from fpgatag.core.io import atomic_dir, write_json, write_text
+from fpgatag.core.provenance import provenance
+
+log = logging.getLogger(__name__)
+
+FIGURES = ("latency_cycles", "ii", "dsp", "lut", "ff", "bram18")
+
+
+def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_projects/model", backend: str = "Vitis",
+          io_type: str = "io_parallel", reuse_factor: int = 1, strategy: str = "latency", clock_period: float = 5.0,
+          run_synthesis: bool = False, weights=None, logic_synthesis: bool = False,
+          input_precision: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Write MODEL's HLS project to ``output_dir`` with estimate.json and report.md; return the estimate.
+
+    ``model``: a path in any accepted form (run directory, .h5, JSON [+ ``weights``]) or a keras.Model.
+    """
+    from fpgatag.fpga import vendor
+    from fpgatag.fpga.convert import LoadedModel, convert, load_any_model, normalise_options
+    from fpgatag.fpga.estimate import estimate_graph, report_markdown
+    from fpgatag.fpga.parts import resolve_part
+
+    b, s = normalise_options(backend, strategy, io_type, reuse_factor, clock_period)
+    p = resolve_part(part)
+    loaded = model if isinstance(model, LoadedModel) else (
+        load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
+    prec = input_precision or loaded.input_precision
+    output_dir = Path(output_dir)
+    tool = vendor.find_tool(b) if run_synthesis else None
+    if run_synthesis and tool is None:
+        log.warning("--run-synthesis: %s not on PATH; C synthesis was NOT run, figures are estimates",
+                    " / ".join(vendor.TOOLS[b]))
+
+    with atomic_dir(output_dir) as tmp:
+        hls_model, cfg, notes = convert(loaded.model, tmp, part=p.full, backend=b, io_type=io_type,
+                                        reuse_factor=reuse_factor, strategy=s, clock_period=clock_period,
+                                        input_precision=prec)
+        with contextlib.redirect_stdout(io.StringIO()):
+            hls_model.write()
+        _retarget(tmp, output_dir)
+        est = estimate_graph(hls_model, p, clock_period, b)
+        if io_type != "io_parallel":
+            est["warning"] = "the estimator models io_parallel; io_stream figures are rough"
+        est.update(backend=b, io_type=io_type, strategy=s, reuse_factor=int(reuse_factor),
+                   input_precision=list(prec) if prec else None, model=str(loaded.source),
+                   widened=notes.get("widened", []), parallel=notes.get("parallel", []))
+        if tool is None:
+            est["synthesis"] = ("not run: --run-synthesis not given" if not run_synthesis
+                                else f"not run: {' / '.join(vendor.TOOLS[b])} not on PATH")
+        est["provenance"] = provenance({"part": p.full, "backend": b, "io_type": io_type, "strategy": s,
+                                        "reuse_factor": reuse_factor, "clock_period": clock_period})
+        write_json(tmp / "estimate.json", est)
+        write_text(tmp / "report.md", report_markdown(est, f"Firmware estimate: {output_dir.name}"))
+
+    if tool is not None:   # in place: the project is at its final path now
+        est = _synthesize(output_dir, est, b, p, logic_synthesis, hls_model.config.get_project_name())
+    return est
+
+
+def _retarget(tmp: Path, final: Path) -> None:
+    """hls4ml records its output directory in the project; point it at the final path, not the
+    temporary one the project was written to (``hls4ml build -p`` and reloads then work)."""
+    for name in ("hls4ml_config.yml",):
+        f = tmp / name
+        if f.is_file():
+            f.write_text(f.read_text().replace(str(tmp.resolve()), str(final.resolve())).replace(str(tmp), str(final.resolve())))
+
+
+def _synthesize(output_dir: Path, est: dict[str, Any], backend: str, part, logic_synthesis: bool, project: str) -> dict[str, Any]:
+    from fpgatag.fpga import vendor
+    from fpgatag.fpga.estimate import report_markdown
+
+    log_path = vendor.run_synthesis(output_dir, backend, logic_synthesis)
+    reports = vendor.find_reports(output_dir, project)
+    if "csynth" not in reports:
+        raise FpgatagError(f"{output_dir}: synthesis finished but no {project}_csynth.xml was found (log: {log_path})")
+    cs = vendor.parse_csynth_xml(reports["csynth"])
+    result = dict(est)
+    result["estimate"] = {k: est[k] for k in (*FIGURES, "latency_ns")}
+    result.update({k: cs[k] for k in FIGURES if cs.get(k) is not None})
+    result["latency_ns"] = float(result["latency_cycles"] * est["clock_ns"])
+    result["source"] = backend.lower()
+    result["csynth"] = cs
+    if "vsynth" in reports:
+        result["post_synthesis"] = vendor.parse_vivado_synth_rpt(reports["vsynth"])
+    totals = part.totals()
+    result["fraction"] = {k: (result[k] / totals[k] if totals.get(k) else None) for k in ("dsp", "lut", "ff", "bram18")}
+    result["synthesis"] = f"{backend} C synthesis run (log: {log_path.name})"
+    write_json(output_dir / "estimate.json", result)
+    write_text(output_dir / "report.md", report_markdown(result, f"Firmware synthesis: {output_dir.name}"))
+    return result

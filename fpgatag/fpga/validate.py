@@ -1,0 +1,199 @@
+"""``fpgatag validate``: bit-exact C simulation of the firmware against the Keras model.
+
+Both receive the same inputs, quantized to the firmware's input precision first (inputs not on the
+input grid cannot be bit-exact). The C simulation runs in batches over worker processes
+(:mod:`fpgatag.fpga.csim`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpgatag.core.errors import FpgatagError
+from fpgatag.core.io import write_json
+from fpgatag.core.metrics import classification_metrics, format_table
+from fpgatag.core.provenance import provenance
+
+log = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS = ["n", "bit_exact_fraction", "max_abs_diff", "argmax_agreement", "auc_keras", "auc_hls", "jets_per_s"]
+PROFILE_COLUMNS = ["layer", "class", "type", "type_lo", "type_hi", "keras_min", "keras_max", "hls_min", "hls_max",
+                   "mismatch_fraction", "status"]
+
+
+def load_data(data: str | os.PathLike | np.ndarray, loaded, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(x, labels) for validation: a .npy array in the model's input shape, or a jets file whose
+    test split is prepared by the model's InputSpec."""
+    from fpgatag.nn.inputs import quantize_fixed
+
+    model = loaded.model
+    want = tuple(int(d) for d in model.inputs[0].shape[1:])
+    labels = None
+    if isinstance(data, np.ndarray):
+        x = data
+    else:
+        path = Path(data)
+        if not path.is_file():
+            raise FpgatagError(f"{path}: data file not found")
+        if path.suffix.lower() == ".npy":
+            try:
+                x = np.load(path, allow_pickle=False)
+            except ValueError as exc:
+                raise FpgatagError(f"{path}: not a numpy array file ({exc})") from None
+            lab = path.with_name(path.stem + "_labels.npy")
+            if lab.is_file():
+                labels = np.load(lab, allow_pickle=False)
+        else:
+            if loaded.inputs is None:
+                raise FpgatagError(f"{loaded.source}: no inputs.json, so jets in {path.name} cannot be prepared; "
+                                   "give --data X.npy in the model's input shape")
+            from fpgatag.core.splits import split_indices
+            from fpgatag.data.io import open_jets
+
+            with open_jets(path) as src:
+                idx = split_indices(src.uids())["test"][:n]
+                if idx.size == 0:
+                    raise FpgatagError(f"{path}: test split is empty")
+                batch = src.read(indices=idx)
+            x = loaded.inputs.transform(batch)
+            labels = np.asarray(batch["label"])
+    x = np.asarray(x, dtype=np.float32)[:n]
+    if tuple(x.shape[1:]) != want:
+        raise FpgatagError(f"{getattr(data, 'name', 'data')}: input shape {tuple(x.shape[1:])} does not match "
+                           f"the model's input {want}")
+    if labels is not None:
+        labels = np.asarray(labels)[: len(x)]
+    bits, ibits = loaded.input_precision or _default_precision()
+    return quantize_fixed(x, bits, ibits), labels
+
+
+def _default_precision():
+    from fpgatag.fpga.convert import DEFAULT_INPUT_PRECISION
+
+    return DEFAULT_INPUT_PRECISION
+
+
+def _probabilities(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1 or y.shape[1] == 1:
+        y = y.reshape(-1)
+        return y if (y.min() >= 0 and y.max() <= 1) else 1.0 / (1.0 + np.exp(-y))
+    if np.all(y >= 0) and np.allclose(y.sum(axis=1), 1.0, atol=1e-3):
+        return y
+    e = np.exp(y - y.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
+    """Bit-exactness and agreement figures of two output arrays (n, k)."""
+    yk = np.asarray(y_keras, dtype=np.float32).reshape(len(y_keras), -1)
+    yh = np.asarray(y_hls, dtype=np.float32).reshape(len(y_hls), -1)
+    out: dict[str, Any] = {
+        "n": int(len(yk)),
+        "bit_exact_fraction": float(np.mean(np.all(yk == yh, axis=1))),
+        "bit_exact_outputs_fraction": float(np.mean(yk == yh)),
+        "max_abs_diff": float(np.max(np.abs(yk.astype(np.float64) - yh))) if yk.size else 0.0,
+        "argmax_agreement": float(np.mean(yk.argmax(1) == yh.argmax(1))) if yk.shape[1] > 1
+        else float(np.mean((yk[:, 0] > 0) == (yh[:, 0] > 0))),
+        "auc_keras": None, "auc_hls": None,
+    }
+    if labels is not None and len(np.unique(labels)) > 1:
+        mk = classification_metrics(labels, _probabilities(yk))
+        mh = classification_metrics(labels, _probabilities(yh))
+        out.update(auc_keras=mk["auc"], auc_hls=mh["auc"], metrics_keras=mk, metrics_hls=mh)
+    return out
+
+
+def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99, min_argmax: float = 0.999,
+             profile: bool = False, workers: int = 2, weights=None, backend: str = "Vitis",
+             part: str = "xcvu9p", io_type: str = "io_parallel", reuse_factor: int = 1,
+             strategy: str = "latency", profile_n: int = 1000, project_dir=None,
+             input_precision: tuple[int, int] | None = None) -> dict[str, Any]:
+    """C-simulate MODEL's firmware on ``data`` and compare with Keras; returns validate.json's content.
+
+    ``model`` is a path (any accepted MODEL form) or a keras.Model; ``data`` a path (.npy or a jets
+    file) or an array. ``output`` (a directory or a ``.json`` path) receives validate.json.
+    ``passed`` is False when a threshold is missed (the CLI then exits non-zero).
+    """
+    from fpgatag.fpga import csim
+    from fpgatag.fpga.convert import LoadedModel, convert, load_any_model, normalise_options
+    from fpgatag.fpga.parts import resolve_part
+
+    csim.require_compiler()
+    loaded = model if isinstance(model, LoadedModel) else (
+        load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
+    if input_precision is not None:
+        loaded.input_precision = tuple(input_precision)
+    b, s = normalise_options(backend, strategy, io_type, reuse_factor, 5.0)
+    if io_type != "io_parallel":
+        raise FpgatagError("--io-type: validate runs the io_parallel firmware only")
+    x, labels = load_data(data, loaded, int(n))
+    if len(x) == 0:
+        raise FpgatagError("data: no jets to validate on")
+    p = resolve_part(part)
+    tmp = None
+    if project_dir is None:
+        tmp = tempfile.mkdtemp(prefix="fpgatag-validate-")
+        project_dir = tmp
+    try:
+        t0 = time.perf_counter()
+        hls_model, _, notes = convert(loaded.model, Path(project_dir) / "csim", part=p.full, backend=b,
+                                      io_type=io_type, reuse_factor=reuse_factor, strategy=s,
+                                      input_precision=loaded.input_precision)
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            hls_model.compile()
+        shim = csim.build_shim(hls_model)
+        t_compile = time.perf_counter() - t0
+        n_out = int(np.prod(loaded.model.outputs[0].shape[1:]))
+        t0 = time.perf_counter()
+        y_hls = csim.run_batch(shim, x, n_out, workers=workers)
+        t_sim = time.perf_counter() - t0
+        y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
+        result = compare(y_keras, y_hls, labels)
+        result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=t_compile, csim_s=t_sim,
+                      workers=int(workers), min_bit_exact=min_bit_exact, min_argmax=min_argmax,
+                      input_precision=list(loaded.input_precision or _default_precision()),
+                      widened=notes.get("widened", []), model=str(loaded.source),
+                      data=str(data) if not isinstance(data, np.ndarray) else "<array>")
+        if profile:
+            from fpgatag.fpga.profile import profile_layers
+
+            ph, _, _ = convert(loaded.model, Path(project_dir) / "trace", part=p.full, backend=b, io_type=io_type,
+                               reuse_factor=reuse_factor, strategy=s, input_precision=loaded.input_precision, trace=True)
+            rows = profile_layers(loaded.model, ph, x[: int(profile_n)])
+            result["profile"] = rows
+            result["problem_layers"] = [r["layer"] for r in rows if r["status"] in ("overflows", "saturates")]
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    failures = []
+    if result["bit_exact_fraction"] < min_bit_exact:
+        failures.append(f"bit_exact_fraction {result['bit_exact_fraction']:.4f} < {min_bit_exact}")
+    if result["argmax_agreement"] < min_argmax:
+        failures.append(f"argmax_agreement {result['argmax_agreement']:.4f} < {min_argmax}")
+    result["passed"] = not failures
+    result["failures"] = failures
+    result["provenance"] = provenance({"n": n, "workers": workers, "backend": b, "part": p.full,
+                                       "min_bit_exact": min_bit_exact, "min_argmax": min_argmax})
+    if output is not None:
+        out = Path(output)
+        write_json(out if out.suffix == ".json" else out / "validate.json", result)
+    return result
+
+
+def summary_table(result: dict[str, Any]) -> str:
+    text = format_table([result], SUMMARY_COLUMNS)
+    if result.get("profile"):
+        text += "\n\n" + format_table(result["profile"], PROFILE_COLUMNS)
+    return text
