@@ -274,7 +274,9 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         metrics = write_run(tmp, name=out_dir.name, labels=y_test, probs=probs, classes=source.classes, model=net,
                             inputs=spec, history=hist, settings=settings,
                             splits=split_record(splits, fractions, salt, labels),
-                            data=data_record(source, data_path), extra_metrics=extra, command=command)
+                            data=data_record(source, data_path), extra_metrics=extra, command=command,
+                            uids=uids[splits["test"]])
+        # the same file as write_run's, plus the logits (what the firmware computes)
         np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, probs=probs.astype(np.float32),
                             logits=logits)
     log.info("%s: test AUC %.4f, accuracy %.4f, R50 %.1f -> %s", student_name, metrics["auc"], metrics["accuracy"],
