@@ -14,7 +14,7 @@ def _student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=Path, help="jet file")
     p.add_argument("--student", default="deepsets", help="student preset (models/presets: deepsets, mlp, dense-student, ...) or preset JSON")
     p.add_argument("--n-objects", type=int, default=16, help="trigger-view objects per jet (per-object students)")
-    p.add_argument("--bits", type=int, default=8, help="weight/bias and activation bits (4 to 16)")
+    p.add_argument("--bits", type=int, default=None, help="weight/bias and activation bits (4 to 16); None = the preset's")
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory to write")
     p.add_argument("--epochs", type=int, default=None, help="epochs; None = the preset's")
     p.add_argument("--batch-size", type=int, default=None, help="batch size; None = the preset's")
@@ -23,6 +23,9 @@ def _student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
                    help="start from this trained student (architecture, weights, inputs; --student/--n-objects/--bits are then its own)")
     p.add_argument("--freeze", action="store_true", help="with --init-from: keep the per-object (phi) layers fixed")
+    p.add_argument("--sparsity", type=float, default=None, metavar="FRACTION",
+                   help="magnitude-prune the dense/conv kernels (all but logits) to this fraction of zeros, "
+                        "ramped from 0 over the first epochs; None = the preset's training.sparsity (0 = no pruning)")
     p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
     p.add_argument("--max-jets", type=int, default=None, help="use a random subset of this many jets")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
@@ -81,12 +84,12 @@ def _train(args: argparse.Namespace, teacher) -> int:
         teacher_dir=teacher, epochs=args.epochs, batch_size=args.batch_size, alpha=args.alpha,
         temperature=args.temperature, init_from=args.init_from, freeze=args.freeze, seed=args.seed,
         max_jets=args.max_jets, learning_rate=args.lr, patience=args.patience, logits_file=args.logits,
-        command=" ".join(sys.argv))
+        command=" ".join(sys.argv), sparsity=args.sparsity)
     if args.json:
         print(json.dumps(metrics, indent=2, default=str))
     else:
         print(format_table([metrics], ["name", "accuracy", "auc", "rejection_at_30", "rejection_at_50",
-                                       "n_parameters", "bits", "n_test"]))
+                                       "n_parameters", "bits", "sparsity", "n_test"]))
     return 0
 
 

@@ -227,3 +227,53 @@ def phi_layer_names(model) -> list[str]:
 
 def count_params(model) -> int:
     return int(sum(int(np.prod(w.shape)) for w in model.weights))
+
+
+# ---- magnitude pruning (see fpgatag.train.distill: the "sparsity" training option) ----
+PRUNABLE_CLASSES = ("QDense", "QConv1D", "Dense", "Conv1D")
+NOT_PRUNED = ("logits",)  # the output layer: a handful of weights, each one an output's whole evidence
+
+
+def check_sparsity(sparsity: Any, what: str = "sparsity") -> float:
+    """``sparsity`` as a float in [0, 1), or a one-line FpgatagError."""
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(sparsity) < 1.0:
+        raise FpgatagError(f"{what}={sparsity!r}: the target fraction of zero weights must be in [0, 1) (for example 0.5, 0.75)")
+    return float(sparsity)
+
+
+def prunable_layer_names(model, skip: Sequence[str] = NOT_PRUNED) -> list[str]:
+    """Names of the trainable dense/pointwise-conv layers that magnitude pruning thins (all but ``skip``)."""
+    return [layer.name for layer in model.layers
+            if type(layer).__name__ in PRUNABLE_CLASSES and layer.name not in skip and layer.trainable]
+
+
+def quantized_kernel(layer) -> np.ndarray:
+    """The kernel as the firmware sees it: through the layer's QKeras kernel quantizer, if any."""
+    kernel = layer.get_weights()[0]
+    quant = getattr(layer, "kernel_quantizer_internal", None)
+    if quant is None:
+        return np.asarray(kernel)
+    return np.asarray(quant(kernel.astype(np.float32)))
+
+
+def weight_sparsity(model, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Fraction of zero kernel weights, per layer and over ``names`` (default: every dense/conv layer).
+
+    Returns ``{"sparsity": f, "quantized_sparsity": q, "layers": {name: {"n": .., "sparsity": ..,
+    "quantized_sparsity": ..}}}``: ``sparsity`` counts the stored float zeros (what pruning set),
+    ``quantized_sparsity`` the zeros after the weight quantizer (small weights round to zero too),
+    which is what the firmware and its resource estimate see.
+    """
+    if names is None:
+        names = [layer.name for layer in model.layers if type(layer).__name__ in PRUNABLE_CLASSES]
+    layers, n, z, zq = {}, 0, 0, 0
+    for name in names:
+        layer = model.get_layer(name)
+        kernel = np.asarray(layer.get_weights()[0])
+        k_zero, q_zero = int(np.sum(kernel == 0)), int(np.sum(quantized_kernel(layer) == 0))
+        layers[name] = {"n": int(kernel.size), "sparsity": round(k_zero / kernel.size, 6),
+                        "quantized_sparsity": round(q_zero / kernel.size, 6)}
+        n, z, zq = n + kernel.size, z + k_zero, zq + q_zero
+    return {"sparsity": round(z / n, 6) if n else 0.0, "quantized_sparsity": round(zq / n, 6) if n else 0.0,
+            "layers": layers}

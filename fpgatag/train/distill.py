@@ -16,6 +16,17 @@ Transfer (``init_from``): the student starts from another trained student's mode
 (architecture, weights and preprocessing); ``freeze`` keeps its per-object network (the layers named
 ``phi*``) fixed while the rest is retrained ("frozen"), otherwise every weight is retrained
 ("fine-tuned").
+
+Magnitude pruning (``sparsity``, a preset ``training`` option or ``--sparsity``): the dense and
+pointwise-conv layers except ``logits`` (and frozen layers) are wrapped with
+``tfmot.sparsity.keras.prune_low_magnitude`` and pruned with a ``PolynomialDecay`` schedule from 0 to
+the target sparsity over the first ``pruning_epochs`` epochs (default ``min(30, epochs // 3)``), the
+mask being updated once per epoch. Gradual pruning lets the network recover between steps (Zhu &
+Gupta 2017); a one-shot ``ConstantSparsity`` at 75 % removes a quarter-trained network's weights at
+once. Early stopping and best-weight selection only start once the target sparsity is reached, so the
+kept weights always have it. The wrappers are stripped before saving: model.json/model.h5 are the
+plain QKeras model with zero weights, and hls4ml's constant multipliers drop them (the firmware
+estimate of :mod:`fpgatag.fpga.estimate` counts zero weights as free).
 """
 
 from __future__ import annotations
@@ -35,7 +46,8 @@ from fpgatag.nn.inputs import InputSpec
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TRAINING = {"epochs": 150, "batch_size": 256, "learning_rate": 2e-3, "patience": 15}
+DEFAULT_TRAINING = {"epochs": 150, "batch_size": 256, "learning_rate": 2e-3, "patience": 15, "sparsity": 0.0}
+MAX_PRUNING_EPOCHS = 30
 DEFAULT_ALPHA = 0.1
 DEFAULT_TEMPERATURE = 2.0
 PREDICTIONS = "predictions.npz"  # test split: uid, label, probs, logits (read by fpgatag.report)
@@ -88,11 +100,13 @@ def select_jets(n_jets: int, max_jets: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_jets, size=int(max_jets), replace=False))
 
 
-def _best_weights_callback(patience: int):
+def _best_weights_callback(patience: int, start_epoch: int = 0):
     import tensorflow as tf
 
     class BestWeights(tf.keras.callbacks.Callback):
-        """Keep the weights of the epoch with the lowest val_loss; stop after ``patience`` without one."""
+        """Keep the weights of the epoch with the lowest val_loss; stop after ``patience`` without one.
+
+        Epochs before ``start_epoch`` (pruning still ramping up) are neither kept nor counted."""
 
         def __init__(self):
             super().__init__()
@@ -105,15 +119,71 @@ def _best_weights_callback(patience: int):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             self.seconds.append(time.perf_counter() - self._t0)
+            if epoch < start_epoch:
+                log.info("epoch %d: loss %.4f val_loss %.4f (pruning, %.1f s)", epoch + 1, logs.get("loss", math.nan),
+                         logs["val_loss"], self.seconds[-1])
+                return
             if logs["val_loss"] < self.best:
                 self.best, self.best_epoch, self.weights = float(logs["val_loss"]), epoch, self.model.get_weights()
             log.info("epoch %d: loss %.4f acc %.4f val_loss %.4f val_acc %.4f (%.1f s)%s", epoch + 1,
                      logs.get("loss", math.nan), logs.get("accuracy", math.nan), logs["val_loss"],
                      logs.get("val_accuracy", math.nan), self.seconds[-1], " *best*" if self.best_epoch == epoch else "")
-            if patience and epoch - self.best_epoch >= patience:
+            if patience and epoch - max(self.best_epoch, start_epoch - 1) >= patience:
                 self.model.stop_training = True
 
     return BestWeights()
+
+
+def pruning_epochs(epochs: int, requested: int | None = None) -> int:
+    """Epochs over which the sparsity ramps from 0 to its target (at least 1, at most ``epochs``)."""
+    n = min(MAX_PRUNING_EPOCHS, epochs // 3) if requested is None else int(requested)
+    if n < 0:
+        raise FpgatagError(f"pruning_epochs must be non-negative, got {requested}")
+    return max(1, min(n, epochs))
+
+
+def prune_model(net, sparsity: float, ramp_epochs: int, steps_per_epoch: int, names: list[str]):
+    """``net`` with the layers ``names`` wrapped for magnitude pruning (weights kept).
+
+    PolynomialDecay from 0 at step 0 to ``sparsity`` at the first step of epoch ``ramp_epochs - 1``
+    (a ConstantSparsity from step 0 when ``ramp_epochs`` is 1), mask updated once per epoch.
+    """
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+
+    from fpgatag.nn.io import custom_objects
+
+    sched = tfmot.sparsity.keras
+    steps_per_epoch = max(1, int(steps_per_epoch))
+    if ramp_epochs <= 1:
+        schedule = sched.ConstantSparsity(sparsity, begin_step=0, frequency=steps_per_epoch)
+    else:
+        schedule = sched.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
+                                         end_step=(ramp_epochs - 1) * steps_per_epoch, frequency=steps_per_epoch)
+    wanted = set(names)
+
+    def wrap(layer):
+        if layer.name in wanted:
+            return sched.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer
+
+    with tf.keras.utils.custom_object_scope(custom_objects()):
+        pruned = tf.keras.models.clone_model(net, clone_function=wrap)
+    return pruned
+
+
+def strip_pruned(net):
+    """The plain model under the pruning wrappers, every pruned weight set to exactly zero."""
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+
+    from fpgatag.nn.io import custom_objects
+
+    for layer in net.layers:
+        for weight, mask, _threshold in getattr(layer, "pruning_vars", ()):
+            weight.assign(weight * tf.cast(mask, weight.dtype))
+    with tf.keras.utils.custom_object_scope(custom_objects()):
+        return tfmot.sparsity.keras.strip_pruning(net)
 
 
 def _dataset(x, targets, batch_size: int, shuffle: bool, seed: int):
@@ -137,25 +207,29 @@ def _student_spec(preset: dict[str, Any], n_objects: int | None) -> InputSpec:
     return spec
 
 
-def train_student(data, student: str = "deepsets", n_objects: int | None = 16, bits: int | None = 8,
+def train_student(data, student: str = "deepsets", n_objects: int | None = 16, bits: int | None = None,
                   out_dir: str | Path = "runs/student", teacher_dir: str | Path | None = None,
                   epochs: int | None = None, batch_size: int | None = None, alpha: float = DEFAULT_ALPHA,
                   temperature: float = DEFAULT_TEMPERATURE, init_from: str | Path | None = None,
                   freeze: bool = False, seed: int = 0, max_jets: int | None = None,
                   learning_rate: float | None = None, patience: int | None = None,
-                  logits_file: str | Path | None = None, command: str | None = None) -> dict[str, Any]:
+                  logits_file: str | Path | None = None, command: str | None = None,
+                  sparsity: float | None = None) -> dict[str, Any]:
     """Train a student and write its run directory ``out_dir``; return the test metrics.
 
     ``teacher_dir=None`` trains from the labels alone (``alpha`` is then 1). ``n_objects`` and
     ``bits`` override the preset (``None`` keeps the preset's). ``init_from`` starts from another
     student's run directory (its architecture, weights and inputs; ``student``, ``n_objects`` and
-    ``bits`` are then taken from it) and ``freeze`` fixes its ``phi*`` layers.
+    ``bits`` are then taken from it) and ``freeze`` fixes its ``phi*`` layers. ``sparsity``
+    (``None``: the preset's ``training.sparsity``, default 0) prunes the dense/conv kernels by
+    magnitude to that fraction of zeros (see the module docstring).
     """
     import tensorflow as tf
 
     from fpgatag.nn.io import load_inputs, load_model
     from fpgatag.nn.presets import get_builder, load_preset
-    from fpgatag.nn.students import check_bits, count_params, phi_layer_names, softmax
+    from fpgatag.nn.students import (check_bits, check_sparsity, count_params, phi_layer_names,
+                                     prunable_layer_names, softmax, weight_sparsity)
     from fpgatag.train.data import as_source, fit_inputs, input_bytes, load_arrays
     from fpgatag.train.losses import DistillationLoss, check_alpha_temperature, pack_targets, packed_accuracy
     from fpgatag.train.runs import data_record, split_record, write_run
@@ -183,12 +257,15 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
     check_alpha_temperature(alpha, temperature)
     training = {**DEFAULT_TRAINING, **((preset or {}).get("training") or {})}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("learning_rate", learning_rate),
-                       ("patience", patience)):
+                       ("patience", patience), ("sparsity", sparsity)):
         if value is not None:
             training[key] = value
     epochs, batch_size = int(training["epochs"]), int(training["batch_size"])
     if epochs < 1 or batch_size < 1:
         raise FpgatagError(f"epochs and batch size must be positive (got {epochs}, {batch_size})")
+    target_sparsity = check_sparsity(training.get("sparsity") or 0.0,
+                                     "--sparsity" if sparsity is not None else f"preset {student_name}: training.sparsity")
+    ramp = pruning_epochs(epochs, training.get("pruning_epochs")) if target_sparsity > 0 else 0
 
     source = as_source(data)
     data_path = Path(data) if isinstance(data, (str, Path)) else getattr(source, "path", None)
@@ -239,17 +316,33 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         for layer in net.layers:
             if layer.name in frozen:
                 layer.trainable = False
+    pruned_names: list[str] = []
+    if target_sparsity > 0:
+        pruned_names = prunable_layer_names(net)  # frozen layers are not trainable: never pruned
+        if not pruned_names:
+            raise FpgatagError(f"{student_name}: sparsity {target_sparsity:g} but no layer to prune")
+        net = prune_model(net, target_sparsity, ramp, math.ceil(splits["train"].size / batch_size), pruned_names)
+        log.info("pruning %s to sparsity %g over %d epochs", ", ".join(pruned_names), target_sparsity, ramp)
     net.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=float(training["learning_rate"])),
                 loss=DistillationLoss(alpha=alpha, temperature=temperature, n_classes=n_classes),
                 metrics=[packed_accuracy(n_classes)])
-    best = _best_weights_callback(int(training.get("patience") or 0))
+    best = _best_weights_callback(int(training.get("patience") or 0), start_epoch=max(ramp - 1, 0))
+    callbacks = [best, tf.keras.callbacks.TerminateOnNaN()]
+    if target_sparsity > 0:
+        import tensorflow_model_optimization as tfmot
+
+        callbacks.insert(0, tfmot.sparsity.keras.UpdatePruningStep())  # first: masks applied before weights are kept
     t0 = time.perf_counter()
     history = net.fit(_dataset(arrays["train"][0], targets["train"], batch_size, True, seed),
                       validation_data=_dataset(arrays["val"][0], targets["val"], 1024, False, seed),
-                      epochs=epochs, callbacks=[best, tf.keras.callbacks.TerminateOnNaN()], verbose=0)
+                      epochs=epochs, callbacks=callbacks, verbose=0)
     train_seconds = time.perf_counter() - t0
     if best.weights is not None:
         net.set_weights(best.weights)
+    if target_sparsity > 0:
+        if best.weights is None:
+            log.warning("%s: training ended before the target sparsity was reached; keeping the last weights", student_name)
+        net = strip_pruned(net)
 
     # ---- test split ----
     x_test, y_test = arrays["test"]
@@ -265,6 +358,13 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         "seed": int(seed), "n_train": int(splits["train"].size), "best_epoch": best.best_epoch + 1,
         "train_seconds": round(train_seconds, 3),
     }
+    if target_sparsity > 0:
+        achieved = weight_sparsity(net, pruned_names)
+        extra.update({"target_sparsity": target_sparsity, "sparsity": achieved["sparsity"],
+                      "quantized_sparsity": achieved["quantized_sparsity"], "pruned_layers": pruned_names,
+                      "pruning_epochs": ramp, "layer_sparsity": achieved["layers"]})
+    else:
+        extra.update({"target_sparsity": 0.0, "sparsity": weight_sparsity(net)["sparsity"]})
     hist = {**{k: [float(v) for v in vals] for k, vals in history.history.items()}, "seconds": best.seconds}
     settings = {"student": student_name, "preset": preset, "params": params, "training": training,
                 "epochs_run": len(hist.get("loss", [])), "max_jets": max_jets, "frozen_layers": frozen,
