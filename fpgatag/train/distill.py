@@ -22,7 +22,7 @@ pointwise-conv layers except ``logits`` (and frozen layers) are wrapped with
 ``tfmot.sparsity.keras.prune_low_magnitude`` and pruned with a ``PolynomialDecay`` schedule from 0 to
 the target sparsity over the first ``pruning_epochs`` epochs (default ``min(30, epochs // 3)``), the
 mask being updated once per epoch. Gradual pruning lets the network recover between steps (Zhu &
-Gupta 2017); a one-shot ``ConstantSparsity`` at 75 % removes a quarter-trained network's weights at
+Gupta 2017); a one-shot ``ConstantSparsity`` at 75 % removes three quarters of a barely trained network at
 once. Early stopping and best-weight selection only start once the target sparsity is reached, so the
 kept weights always have it. The wrappers are stripped before saving: model.json/model.h5 are the
 plain QKeras model with zero weights, and hls4ml's constant multipliers drop them (the firmware
