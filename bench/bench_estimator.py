@@ -92,19 +92,13 @@ def build_graphs(rows, draws):
 
 def run(rows, graphs, draws, cals):
     from fpgatag.fpga.estimate import estimate_graph
-    from fpgatag.fpga.reference import FIGURES, relative_error, summarize
+    from fpgatag.fpga.reference import row_record, summarize
 
     per_row = []
     for row in rows:
         ests = [estimate_graph(graphs[(row.id, s)][0], graphs[(row.id, s)][1], row.clock_ns, row.tool, cals[row.tool])
                 for s in range(draws)]
-        rec = {"id": row.id, "tool": row.tool, "reference": {k: getattr(row, k) for k in FIGURES}}
-        for k in FIGURES:
-            vals = np.array([e[k] for e in ests], dtype=float)
-            med = float(np.median(vals))
-            rec[k] = {"median": med, "min": float(vals.min()), "max": float(vals.max()),
-                      "rel_error": relative_error(med, getattr(row, k))}
-        per_row.append(rec)
+        per_row.append(row_record(row, ests))
     return per_row, summarize(per_row)
 
 

@@ -1,6 +1,5 @@
 """The notebooks execute without error on a tiny demo run (they hold no pipeline logic)."""
 
-import os
 from pathlib import Path
 
 import nbformat

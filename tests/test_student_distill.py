@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from fpgatag.cli.main import main
-from fpgatag.core.errors import FpgatagError
 
 EPOCHS = 8
 TEACHER_NAME = "student-tests-teacher"

@@ -21,9 +21,13 @@ def test_write_run_files_and_metrics(tmp_path):
     splits = split_indices(uids)
     metrics = write_run(tmp_path / "run", name="toy", labels=labels, probs=probs, classes=["qcd", "top"],
                         history={"loss": [0.7, np.float32(0.5)]}, settings={"epochs": 2},
-                        splits=split_record(splits, labels=uids % 2), command="fpgatag toy")
+                        splits=split_record(splits, labels=uids % 2), command="fpgatag toy", uids=uids[:500])
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert names == ["history.json", "metrics.json", "roc.png", "run.json"]
+    assert names == ["history.json", "metrics.json", "predictions.npz", "roc.png", "run.json"]
+    with np.load(tmp_path / "run" / "predictions.npz") as z:
+        np.testing.assert_array_equal(z["uid"], uids[:500])
+        np.testing.assert_array_equal(z["label"], labels)
+        np.testing.assert_allclose(z["probs"], probs, rtol=1e-6)
     expected = classification_metrics(labels, probs)
     on_disk = read_metrics(tmp_path / "run")
     for key in REQUIRED_KEYS:

@@ -31,7 +31,7 @@ def register(sub, formatter_class) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers, help="generator processes")
     p.add_argument("--teacher-epochs", type=int, default=d.teacher_epochs)
-    p.add_argument("--student-epochs", type=int, default=d.student_epochs)
+    p.add_argument("--student-epochs", type=int, default=d.student_epochs, help="student epochs (default: the preset's, with early stopping)")
     p.add_argument("--part", default=d.part)
     p.add_argument("--json", action="store_true", help="print demo.json instead of the tables")
     p.set_defaults(func=_demo)

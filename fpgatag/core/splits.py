@@ -37,3 +37,14 @@ def split_indices(uids: np.ndarray, fractions=DEFAULT_FRACTIONS, salt: int = 0) 
     """Row indices of each split, in file order."""
     s = assign_splits(uids, fractions, salt)
     return {name: np.flatnonzero(s == i) for i, name in enumerate(SPLIT_NAMES)}
+
+
+def select_jets(n_jets: int, max_jets: int | None, seed: int) -> np.ndarray:
+    """All rows, or a sorted random subset of ``max_jets`` rows (``--max-jets``)."""
+    from fpgatag.core.errors import FpgatagError
+
+    if max_jets is None or max_jets >= n_jets:
+        return np.arange(n_jets)
+    if max_jets < 1:
+        raise FpgatagError(f"--max-jets must be positive, got {max_jets}")
+    return np.sort(np.random.default_rng(seed).choice(n_jets, size=int(max_jets), replace=False))

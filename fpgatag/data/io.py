@@ -10,7 +10,6 @@ with the file (missing, truncated, not HDF5/ROOT, unknown layout, wrong columns)
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 

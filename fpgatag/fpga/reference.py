@@ -188,6 +188,17 @@ def relative_error(est: float, ref: float) -> float:
     return abs(float(est) - float(ref)) / max(abs(float(ref)), 1.0)
 
 
+def row_record(row: RefRow, ests: list[dict]) -> dict:
+    """One reference row against several weight draws' estimates: median, spread, relative error."""
+    rec = {"id": row.id, "tool": row.tool, "reference": {k: getattr(row, k) for k in FIGURES}}
+    for k in FIGURES:
+        vals = np.array([e[k] for e in ests], dtype=float)
+        med = float(np.median(vals))
+        rec[k] = {"median": med, "min": float(vals.min()), "max": float(vals.max()),
+                  "rel_error": relative_error(med, getattr(row, k))}
+    return rec
+
+
 def estimate_row(row: RefRow, seed: int, calibration=None) -> dict:
     """The estimator's figures for one reference row and one weight draw."""
     import tempfile
@@ -213,14 +224,7 @@ def evaluate(rows=ROWS, draws: int = 5, calibration_for=None, cache: dict | None
     per_row = []
     for row in rows:
         cal = calibration_for(row.tool) if calibration_for else None
-        ests = [estimate_row(row, seed, cal) for seed in range(draws)]
-        rec = {"id": row.id, "tool": row.tool, "reference": {k: getattr(row, k) for k in FIGURES}}
-        for k in FIGURES:
-            vals = np.array([e[k] for e in ests], dtype=float)
-            med = float(np.median(vals))
-            rec[k] = {"median": med, "min": float(vals.min()), "max": float(vals.max()),
-                      "rel_error": relative_error(med, getattr(row, k))}
-        per_row.append(rec)
+        per_row.append(row_record(row, [estimate_row(row, seed, cal) for seed in range(draws)]))
     return {"rows": per_row, "summary": summarize(per_row)}
 
 

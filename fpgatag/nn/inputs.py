@@ -14,7 +14,7 @@ preprocessing (offset is applied to real objects only).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

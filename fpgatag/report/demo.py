@@ -27,13 +27,13 @@ class DemoConfig:
     seed: int = 1
     workers: int = 2
     teacher: str = "particlenet-lite"
-    teacher_epochs: int = 12
+    teacher_epochs: int = 10
     teacher_particles: int = 64
     student: str = "deepsets"
     n_objects: int = 16
     bits: int = 8
-    student_epochs: int = 30
-    batch_size: int = 128
+    student_epochs: int | None = None   # None: the preset's (early stopping on validation loss)
+    batch_size: int = 128                # teacher batch size; students use their preset's
     part: str = "xcvu9p"
     validate_n: int = 2000
     data: Path | None = None   # an existing dataset instead of generating one
@@ -78,12 +78,12 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
     step("distill")
     train_student(data, student=cfg.student, n_objects=cfg.n_objects, bits=cfg.bits, out_dir=out / "distilled",
-                  teacher_dir=out / "teacher", epochs=cfg.student_epochs, batch_size=cfg.batch_size, seed=cfg.seed)
+                  teacher_dir=out / "teacher", epochs=cfg.student_epochs, seed=cfg.seed)
     done("distill")
 
     step("train-student (scratch)")
     train_student(data, student=cfg.student, n_objects=cfg.n_objects, bits=cfg.bits, out_dir=out / "scratch",
-                  teacher_dir=None, epochs=cfg.student_epochs, batch_size=cfg.batch_size, seed=cfg.seed)
+                  teacher_dir=None, epochs=cfg.student_epochs, seed=cfg.seed)
     done("train-student (scratch)")
 
     step("synth")

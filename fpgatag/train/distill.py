@@ -41,7 +41,7 @@ import numpy as np
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_dir, read_json
-from fpgatag.core.splits import DEFAULT_FRACTIONS, split_indices
+from fpgatag.core.splits import DEFAULT_FRACTIONS, select_jets, split_indices
 from fpgatag.nn.inputs import InputSpec
 
 log = logging.getLogger(__name__)
@@ -90,14 +90,6 @@ def teacher_splits(teacher_dir: str | Path | None) -> tuple[tuple[float, float, 
     rec = read_json(path, "run record").get("splits") or {}
     return tuple(rec.get("fractions", DEFAULT_FRACTIONS)), int(rec.get("salt", 0))
 
-
-def select_jets(n_jets: int, max_jets: int | None, seed: int) -> np.ndarray:
-    """All rows, or a sorted random subset of ``max_jets`` rows."""
-    if max_jets is None or max_jets >= n_jets:
-        return np.arange(n_jets)
-    if max_jets < 1:
-        raise FpgatagError(f"--max-jets must be positive, got {max_jets}")
-    return np.sort(np.random.default_rng(seed).choice(n_jets, size=int(max_jets), replace=False))
 
 
 def _best_weights_callback(patience: int, start_epoch: int = 0):

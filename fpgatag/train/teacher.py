@@ -17,7 +17,6 @@ model is always float32.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -29,7 +28,7 @@ import numpy as np
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_dir
-from fpgatag.core.splits import DEFAULT_FRACTIONS, split_indices
+from fpgatag.core.splits import DEFAULT_FRACTIONS, select_jets, split_indices
 from fpgatag.nn.inputs import InputSpec
 from fpgatag.nn.presets import get_builder, load_preset
 
@@ -155,13 +154,6 @@ def _memory_dataset(x, y, batch_size, shuffle, seed):
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _select_jets(n_jets: int, max_jets: int | None, seed: int) -> np.ndarray:
-    if max_jets is None or max_jets >= n_jets:
-        return np.arange(n_jets)
-    if max_jets < 1:
-        raise FpgatagError(f"--max-jets must be positive, got {max_jets}")
-    return np.sort(np.random.default_rng(seed).choice(n_jets, size=int(max_jets), replace=False))
-
 
 def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = None, batch_size: int | None = None,
                   out_dir: str | Path = "runs/teacher", lr: float | None = None, early_stopping: int | None = None,
@@ -200,7 +192,7 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
 
     # uid-keyed splits of the selected jets
     uids, labels = np.asarray(source.uids()), np.asarray(source.labels()).astype(int)
-    chosen = _select_jets(source.n_jets, max_jets, seed)
+    chosen = select_jets(source.n_jets, max_jets, seed)
     parts = split_indices(uids[chosen], fractions, split_salt)
     splits = {k: chosen[v] for k, v in parts.items()}
     for name in ("train", "val", "test"):
