@@ -1,8 +1,8 @@
 """``fpgatag demo``: the whole pipeline on the embedded default configuration, in one command.
 
 generate (both views) -> train a particlenet-lite teacher -> store its soft targets -> distil an
-8-bit Deep Sets student on the trigger view -> train the same student from scratch ->
-synth for xcvu9p -> validate in C simulation -> report. Sample sizes are printed with the results:
+8-bit, pruned, Level-1-sized Deep Sets student (``deepsets-l1``) on the trigger view -> train the
+same student from scratch -> synth for xcvu9p -> validate in C simulation -> report. Sample sizes are printed with the results:
 the default is small so that it finishes in minutes on two cores; scale it with ``--jets-per-class``.
 """
 
@@ -29,9 +29,9 @@ class DemoConfig:
     teacher: str = "particlenet-lite"
     teacher_epochs: int = 10
     teacher_particles: int = 64
-    student: str = "deepsets"
+    student: str = "deepsets-l1"        # the Level-1-sized preset (<= 5 % of a VU9P)
     n_objects: int = 16
-    bits: int = 8
+    bits: int | None = None             # None: the preset's (8)
     student_epochs: int | None = None   # None: the preset's (early stopping on validation loss)
     batch_size: int = 128                # teacher batch size; students use their preset's
     part: str = "xcvu9p"
@@ -117,9 +117,20 @@ def format_summary(summary: dict[str, Any]) -> str:
     fw_rows = [r for r in rows if r.get("lut") is not None]
     fw = format_table(fw_rows, ["kind", "part", "latency_ns", "latency_cycles", "ii", "lut", "lut%", "dsp", "dsp%",
                                 "ff", "ff%", "bram18", "bram18%", "bit_exact"])
+    target = ""
+    dist = next((r for r in fw_rows if r.get("kind") == "student (distilled)"), None)
+    if dist is not None:
+        fractions = [dist.get(k) for k in ("lut%", "dsp%", "ff%", "bram18%") if dist.get(k) is not None]
+        checks = {
+            "latency <= 50 ns": (dist.get("latency_ns") or 1e9) <= 50,
+            "II = 1": dist.get("ii") == 1,
+            "every resource <= 5% of the part": bool(fractions) and max(fractions) <= 5.0,
+            "bit-exact in C simulation": dist.get("bit_exact") == 1.0,
+        }
+        target = "Level-1 target: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items()) + "\n\n"
     return (
         f"fpgatag demo: {summary['jets_per_class']} jets per class generated ({summary['data']}); "
         f"metrics on the held-out test split\n\n{phys}\n\nFirmware of the distilled student "
-        f"(fpgatag estimate, no vendor tool; bit_exact = C simulation vs QKeras)\n\n{fw}\n\n"
+        f"(fpgatag estimate, no vendor tool; bit_exact = C simulation vs QKeras)\n\n{fw}\n\n{target}"
         f"Report: {summary['report']}\n"
     )
