@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass
 class DemoConfig:
     out: Path = Path("runs/demo")
-    jets_per_class: int = 2000
+    jets_per_class: int = 1500
     seed: int = 1
     workers: int = 2
     teacher: str = "particlenet-lite"
