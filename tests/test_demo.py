@@ -35,6 +35,9 @@ def test_demo_artifacts_consistent(demo_run, jets_file):
     dist = _json(demo_run / "distilled" / "metrics.json")
     assert rows["distilled"]["auc"] == dist["auc"] and rows["distilled"]["rej@0.5"] == dist["rejection_at_50"]
     assert rows["distilled"]["bit_exact"] == val["bit_exact_fraction"]
+    for key in ("lut", "dsp", "ff", "bram18"):
+        assert rows["distilled"][key] == est[key]
+        assert rows["distilled"][f"{key}%"] == round(100 * est["fraction"][key], 2)
     assert rows["distilled"]["kind"] == "student (distilled)" and rows["scratch"]["kind"] == "student (scratch)"
     summary = _json(demo_run / "demo.json")
     assert summary["report"].endswith("report.html")

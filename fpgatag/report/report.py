@@ -35,10 +35,10 @@ def est_total(est: dict[str, Any] | None, key: str) -> Any:
 
 
 def est_fraction(est: dict[str, Any] | None, key: str) -> float | None:
-    """A total as a fraction of the part (``fractions`` block, or ``<key>_fraction``)."""
+    """A total as a fraction of the part (estimate.json's ``fraction`` block, or ``<key>_fraction``)."""
     if not est:
         return None
-    candidates = [(est.get("fractions") or {}).get(key)]
+    candidates = [(est.get("fraction") or {}).get(key)]
     for block in (est.get("totals") or {}, est):
         candidates.append(block.get(f"{key}_fraction"))
     return next((float(v) for v in candidates if isinstance(v, (int, float))), None)
