@@ -68,7 +68,7 @@ def summary_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
             "rej@0.3": m.get("rejection_at_30"),
             "rej@0.5": m.get("rejection_at_50"),
             "n_test": m.get("n_test"),
-            "params": m.get("n_params", m.get("params")),
+            "params": m.get("n_parameters", m.get("n_params")),
             "bits": m.get("bits"),
         }
         if e is not None:
