@@ -81,15 +81,7 @@ def load_any_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
         wpath = Path(weights) if weights else path.with_name(path.stem + "_weights.h5")
         if not wpath.is_file():
             raise FpgatagError(f"{wpath}: weights file not found for {path.name} (give --weights W.h5)")
-        try:
-            model = tf.keras.models.model_from_json(json.dumps(arch), custom_objects=co)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise FpgatagError(f"{path}: not a loadable Keras model architecture ({exc})") from None
-        try:
-            model.load_weights(str(wpath))
-        except (OSError, ValueError) as exc:
-            raise FpgatagError(f"{wpath}: weights do not load into {path.name} ({exc})") from None
-        return LoadedModel(model, path)
+        return LoadedModel(nnio.model_from_json_and_weights(json.dumps(arch), path, wpath, co), path)
 
     if not _is_hdf5(path):
         raise FpgatagError(f"{path}: not a model (expected a run directory, a Keras .h5 model, or a Keras JSON + weights .h5)")

@@ -55,21 +55,26 @@ def save_model(model, directory: str | Path, inputs: InputSpec | None = None) ->
 
 def load_model(directory: str | Path):
     """Load a model saved by :func:`save_model` (architecture JSON + weights)."""
-    import tensorflow as tf
-
     directory = Path(directory)
     arch, weights = directory / MODEL_JSON, directory / MODEL_WEIGHTS
     for path in (arch, weights):
         if not path.is_file():
             raise FpgatagError(f"{path}: not found (a model directory holds {MODEL_JSON} and {MODEL_WEIGHTS})")
+    return model_from_json_and_weights(arch.read_text(), arch, weights)
+
+
+def model_from_json_and_weights(arch_json: str, arch_path: Path, weights: Path, co: dict[str, Any] | None = None):
+    """A Keras model from an architecture JSON string and a weights file; errors name the file."""
+    import tensorflow as tf
+
     try:
-        model = tf.keras.models.model_from_json(arch.read_text(), custom_objects=custom_objects())
+        model = tf.keras.models.model_from_json(arch_json, custom_objects=custom_objects() if co is None else co)
     except (ValueError, TypeError, KeyError) as exc:
-        raise FpgatagError(f"{arch}: not a Keras model architecture ({exc})") from None
+        raise FpgatagError(f"{arch_path}: not a loadable Keras model architecture ({exc})") from None
     try:
         model.load_weights(str(weights))
     except (OSError, ValueError) as exc:
-        raise FpgatagError(f"{weights}: weights do not load into {arch.name} ({exc})") from None
+        raise FpgatagError(f"{weights}: weights do not load into {Path(arch_path).name} ({exc})") from None
     return model
 
 
