@@ -68,3 +68,26 @@ def test_inputspec_validation():
         InputSpec(kind="trigger", features=["pt"], bits=8)
     with pytest.raises(FpgatagError, match="unknown setting"):
         InputSpec.from_dict({"kind": "trigger", "features": ["pt"], "colour": 1})
+
+
+def test_folds_are_uid_keyed_balanced_and_independent_of_the_split():
+    from fpgatag.core.splits import assign_folds, assign_splits
+
+    uids = np.arange(10_000, dtype=np.int64) * 7919 + 13
+    folds = assign_folds(uids, 3)
+    assert folds.min() == 0 and folds.max() == 2
+    np.testing.assert_allclose(np.bincount(folds) / uids.size, 1 / 3, atol=0.02)
+    perm = np.random.default_rng(0).permutation(uids.size)
+    np.testing.assert_array_equal(assign_folds(uids[perm], 3), folds[perm])  # order does not matter
+    assert not np.array_equal(assign_folds(uids, 3, salt=1), folds)
+    # every split is spread evenly over the folds
+    splits = assign_splits(uids)
+    for s in range(3):
+        np.testing.assert_allclose(np.bincount(folds[splits == s], minlength=3) / np.sum(splits == s), 1 / 3, atol=0.05)
+    with pytest.raises(ValueError):
+        assign_folds(uids, 0)
+
+
+def test_parse_fold_names_the_option():
+    with pytest.raises(FpgatagError, match=r"^--fold 2/2: .*folds are numbered"):
+        parse_shard("2/2", option="--fold", what="folds")

@@ -60,6 +60,7 @@ def test_student_runs_beat_chance(students, jets_file, teacher, kind):
     assert saved["bits"] == 8 and saved["n_objects"] == 16 and saved["student"] == "deepsets"
     assert saved["distilled"] is (kind == "distilled")
     assert saved["alpha"] == (0.2 if kind == "distilled" else 1.0)
+    assert saved["out_of_fold"] == 0  # logits of one teacher (out-of-fold ones: tests/test_teacher_soft_targets.py)
     # the teacher's uid-keyed test split
     source = as_source(jets_file)
     test = split_indices(source.uids())["test"]

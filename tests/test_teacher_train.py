@@ -114,3 +114,11 @@ def test_strategy_on_this_machine():
     gpus = tf.config.list_physical_devices("GPU")
     assert name.startswith("mirrored" if len(gpus) > 1 else "default")
     assert strategy.num_replicas_in_sync == (len(gpus) if len(gpus) > 1 else 1)
+
+
+def test_cli_bad_fold(capsys, jets_file, tmp_path):
+    for fold in ("2/2", "0/1", "x"):
+        code, out, err = _run_cli(capsys, "train-teacher", "--data", str(jets_file), "--model", "dense-teacher",
+                                  "--fold", fold, "-o", str(tmp_path / "r"))
+        assert code != 0 and out == "" and err.count("\n") == 1 and "--fold" in err
+    assert not (tmp_path / "r").exists()

@@ -30,6 +30,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
     p.add_argument("--max-jets", type=int, default=None, help="use a random subset of this many jets")
     p.add_argument("--n-particles", type=int, default=None, help="particles per jet (default: the preset's)")
+    p.add_argument("--fold", default=None, metavar="i/K",
+                   help="leave the training jets of fold i (of K, uid-keyed) out: train K such teachers and give all "
+                        "K run directories to teacher-predict for out-of-fold soft targets")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--stream", dest="stream", action="store_const", const=True, default=None,
                    help="always stream batches from the file (default: stream when inputs exceed $FPGATAG_IN_MEMORY_MB)")
@@ -44,7 +47,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                     "<data>.logits.<teacher-name>.h5 (or -o FILE). Students load them with the data file's "
                     "fingerprint checked, so logits of other jets are refused.",
     )
-    q.add_argument("--teacher", required=True, type=Path, help="teacher run directory (from train-teacher)")
+    q.add_argument("--teacher", required=True, type=Path, nargs="+", metavar="DIR",
+                   help="teacher run directory (from train-teacher), or the K directories of a K-fold teacher "
+                        "(train-teacher --fold i/K): each jet then gets the logits of the teacher that never trained on it")
     q.add_argument("--data", required=True, type=Path, help="jet file")
     q.add_argument("-o", "--output", type=Path, default=None, help="logits file (default: <data>.logits.<teacher-name>.h5)")
     q.add_argument("--batch-size", type=int, default=1024, help="inference batch size")
@@ -66,13 +71,21 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
 
     _check_file(args.data, "data file")
     load_preset(args.model, role="teacher")  # unknown names fail before TensorFlow loads
+    fold = None
+    if args.fold is not None:
+        from fpgatag.core.config import parse_shard
+        from fpgatag.core.errors import FpgatagError
+
+        fold = parse_shard(args.fold, option="--fold", what="folds")
+        if fold[1] < 2:
+            raise FpgatagError(f"--fold {args.fold}: need K >= 2 folds")
     from fpgatag.train.teacher import train_teacher
 
     metrics = train_teacher(args.data, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                             out_dir=args.out, lr=args.lr, early_stopping=args.early_stopping,
                             mixed_precision=args.mixed_precision, seed=args.seed, max_jets=args.max_jets,
                             n_particles=args.n_particles, schedule=args.schedule, stream=args.stream,
-                            command=" ".join(["fpgatag"] + sys.argv[1:]))
+                            command=" ".join(["fpgatag"] + sys.argv[1:]), fold=fold)
     if args.json:
         sys.stdout.write(to_json({**metrics, "run_dir": str(args.out)}))
     else:
@@ -87,13 +100,15 @@ def cmd_teacher_predict(args: argparse.Namespace) -> int:
     from fpgatag.core.io import to_json
     from fpgatag.core.metrics import format_table
 
-    _check_file(args.teacher, "teacher run directory")
+    for teacher in args.teacher:
+        _check_file(teacher, "teacher run directory")
     _check_file(args.data, "data file")
     from fpgatag.train.soft_targets import read_soft_targets, teacher_predict
 
     out = teacher_predict(args.teacher, args.data, output=args.output, batch_size=args.batch_size)
     rec = read_soft_targets(out)
-    row = {"teacher": rec["teacher_name"], "n_jets": int(rec["n_jets"]), "classes": rec["classes"],
+    row = {"teacher": rec["teacher_name"], "out_of_fold": int(rec.get("out_of_fold", 0)),
+           "n_jets": int(rec["n_jets"]), "classes": rec["classes"],
            "uid_fingerprint": rec["uid_fingerprint"], "logits": str(out)}
     if args.json:
         sys.stdout.write(to_json(row))

@@ -31,14 +31,14 @@ def to_dict(obj: Any) -> dict[str, Any]:
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
-def parse_shard(text: str | None) -> tuple[int, int]:
+def parse_shard(text: str | None, option: str = "--shard", what: str = "shards") -> tuple[int, int]:
     """Parse ``"i/N"`` (0 <= i < N) into ``(i, N)``; ``None`` means the whole job, ``(0, 1)``."""
     if text is None:
         return 0, 1
     m = _SHARD.match(str(text))
     if not m:
-        raise FpgatagError(f"--shard {text!r}: expected i/N, for example 0/4")
+        raise FpgatagError(f"{option} {text!r}: expected i/N, for example 0/4")
     i, n = int(m.group(1)), int(m.group(2))
     if n < 1 or not 0 <= i < n:
-        raise FpgatagError(f"--shard {text}: need 0 <= i < N (shards are numbered 0..N-1)")
+        raise FpgatagError(f"{option} {text}: need 0 <= i < N ({what} are numbered 0..N-1)")
     return i, n

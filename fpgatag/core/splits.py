@@ -48,3 +48,17 @@ def select_jets(n_jets: int, max_jets: int | None, seed: int) -> np.ndarray:
     if max_jets < 1:
         raise FpgatagError(f"--max-jets must be positive, got {max_jets}")
     return np.sort(np.random.default_rng(seed).choice(n_jets, size=int(max_jets), replace=False))
+
+
+# Folds for out-of-fold soft targets: a second hash of the uid, independent of the split's, so every
+# split (train, val, test) is spread evenly over the folds.
+FOLD_SALT = 0x5F0D5
+
+
+def assign_folds(uids: np.ndarray, n_folds: int, salt: int = 0) -> np.ndarray:
+    """Fold index (0..n_folds-1) of each jet; depends only on the uid, ``n_folds`` and ``salt``."""
+    if int(n_folds) < 1:
+        raise ValueError(f"the number of folds must be positive, got {n_folds}")
+    u = _splitmix64(np.asarray(uids, dtype=np.int64).view(np.uint64) ^ np.uint64(salt ^ FOLD_SALT))
+    u = _splitmix64(u)
+    return ((u >> np.uint64(11)) % np.uint64(n_folds)).astype(np.int64)

@@ -267,6 +267,11 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         teacher_logits, logits_source = load_teacher_logits(teacher_dir, source, data_path, logits_file)
         if teacher_logits.shape[1] != n_classes:
             raise FpgatagError(f"{logits_source}: {teacher_logits.shape[1]} logits per jet, the data has {n_classes} classes")
+        from fpgatag.train.soft_targets import read_soft_targets
+
+        out_of_fold = int(read_soft_targets(logits_source).get("out_of_fold", 0))
+    else:
+        out_of_fold = 0
 
     # ---- splits: uid-keyed, with the teacher's salt and fractions ----
     fractions, salt = teacher_splits(teacher_dir)
@@ -345,7 +350,8 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         "input_precision": None if spec.bits is None else [spec.bits, spec.integer_bits],
         "n_objects": spec.n_objects if spec.kind in PER_OBJECT_KINDS else None,
         "features": list(spec.features), "teacher_dir": None if teacher_dir is None else str(Path(teacher_dir).resolve()),
-        "distilled": teacher_dir is not None, "alpha": float(alpha), "temperature": float(temperature),
+        "distilled": teacher_dir is not None, "out_of_fold": out_of_fold,
+        "alpha": float(alpha), "temperature": float(temperature),
         "init_from": None if init_from is None else str(Path(init_from).resolve()), "freeze": bool(freeze),
         "seed": int(seed), "n_train": int(splits["train"].size), "best_epoch": best.best_epoch + 1,
         "train_seconds": round(train_seconds, 3),

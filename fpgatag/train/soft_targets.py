@@ -5,8 +5,13 @@
 
     /uid       int64   (n,)      the data file's jet uids, in file order
     /logits    float32 (n, C)    the teacher's pre-softmax outputs (its layer named "logits")
-    attrs: format, version, teacher_dir, teacher_name, data_path, n_jets, uid_fingerprint,
-           classes (JSON), provenance (JSON)
+    attrs: format, version, teacher_dir, teacher_dirs (JSON), teacher_name, out_of_fold (K, 0 for
+           one teacher), data_path, n_jets, uid_fingerprint, classes (JSON), provenance (JSON)
+
+With the K run directories of a K-fold teacher (``train-teacher --fold i/K``) every jet's logits come
+from the teacher of its fold, which never saw it in training: out-of-fold soft targets. A teacher's
+logits on its own training jets are sharper and more often right than on new jets; a student distilled
+from them learns that over-confidence, not the teacher's knowledge of unseen jets.
 
 ``load_soft_targets`` returns the logits aligned to a data file's rows and refuses a file whose
 jets don't match (another count, other uids, other classes), so a student can never be distilled
@@ -18,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +54,54 @@ def _data_path(data: Any) -> Path | None:
     return Path(p) if p is not None else None
 
 
-def default_output(data: Any, teacher_dir: str | Path) -> Path:
-    """``<data>.logits.<teacher-name>.h5`` beside the data file (teacher name: the run directory's name)."""
+def _teacher_name(teacher_dirs: list[Path]) -> str:
+    """One teacher: its run directory's name. K fold teachers: their names' common stem + ``-oof<K>``."""
+    names = [Path(d).resolve().name for d in teacher_dirs]
+    if len(names) == 1:
+        return names[0]
+    stem = os.path.commonprefix(names).rstrip("-_.") or names[0]
+    return f"{stem}-oof{len(names)}"
+
+
+def default_output(data: Any, teacher_dir: str | Path | Sequence[str | Path]) -> Path:
+    """``<data>.logits.<teacher-name>.h5`` beside the data file (teacher name: the run directory's name;
+    for K fold teachers, their common name stem + ``-oof<K>``)."""
     path = _data_path(data)
     if path is None:
         raise FpgatagError("teacher-predict: the data source has no file path; give an output file")
-    return path.with_name(f"{path.name}.logits.{Path(teacher_dir).resolve().name}.h5")
+    return path.with_name(f"{path.name}.logits.{_teacher_name(_as_dirs(teacher_dir))}.h5")
+
+
+def _as_dirs(teacher_dir: str | Path | Sequence[str | Path]) -> list[Path]:
+    if isinstance(teacher_dir, (str, Path)):
+        return [Path(teacher_dir)]
+    return [Path(d) for d in teacher_dir]
+
+
+def fold_teachers(teacher_dirs: Sequence[Path]) -> tuple[int, int, list[Path]]:
+    """Check that ``teacher_dirs`` are the K fold teachers of one K-fold run (``train-teacher --fold i/K``):
+    every fold 0..K-1 once, the same K, fold salt and split salt. Returns (K, salt, dirs ordered by fold)."""
+    from fpgatag.core.io import read_json
+
+    records = []
+    for d in teacher_dirs:
+        settings = read_json(d / "run.json", "teacher run record").get("settings") or {}
+        fold = settings.get("fold")
+        if not fold:
+            raise FpgatagError(f"{d}: not a fold teacher (no fold in run.json); out-of-fold logits need teachers "
+                               "trained with train-teacher --fold i/K, one per fold")
+        records.append((int(fold["index"]), int(fold["count"]), int(fold.get("salt", 0)), d))
+    counts = {r[1] for r in records}
+    salts = {r[2] for r in records}
+    if len(counts) != 1 or len(salts) != 1:
+        raise FpgatagError("fold teachers come from different K-fold runs: "
+                           + ", ".join(f"{d} is fold {i}/{k}" for i, k, _, d in records))
+    k = counts.pop()
+    indices = sorted(r[0] for r in records)
+    if indices != list(range(k)):
+        raise FpgatagError(f"out-of-fold logits need each of the {k} folds once, got folds {indices} "
+                           f"({', '.join(str(r[3]) for r in records)})")
+    return k, salts.pop(), [r[3] for r in sorted(records, key=lambda r: r[0])]
 
 
 def logits_model(model):
@@ -75,21 +124,46 @@ def predict_logits(model, source, spec, indices=None, batch_size: int = 1024) ->
     return np.asarray(logits_model(model).predict(ds, verbose=0), dtype=np.float32)
 
 
-def teacher_predict(teacher_dir: str | Path, data: Any, output: str | Path | None = None,
+def teacher_predict(teacher_dir: str | Path | Sequence[str | Path], data: Any, output: str | Path | None = None,
                     batch_size: int = 1024) -> Path:
-    """Store the teacher's logits for every jet of ``data`` in a side file; return its path."""
+    """Store the teacher's logits for every jet of ``data`` in a side file; return its path.
+
+    ``teacher_dir`` is one run directory, or the K run directories of a K-fold teacher
+    (``train-teacher --fold i/K``): then each jet's logits come from the teacher of its fold, the one
+    that never trained on it (out-of-fold soft targets; validation and test jets are unseen by all).
+    """
+    from fpgatag.core.splits import assign_folds
     from fpgatag.nn.io import load_inputs, load_model
     from fpgatag.train.data import as_source
 
-    teacher_dir = Path(teacher_dir)
-    if not teacher_dir.is_dir():
-        raise FpgatagError(f"{teacher_dir}: teacher run directory not found")
+    dirs = _as_dirs(teacher_dir)
+    if not dirs:
+        raise FpgatagError("teacher-predict: no teacher run directory given")
+    for d in dirs:
+        if not d.is_dir():
+            raise FpgatagError(f"{d}: teacher run directory not found")
+    if len({d.resolve() for d in dirs}) != len(dirs):
+        raise FpgatagError("teacher-predict: the same teacher run directory is given twice")
+    n_folds, fold_salt = 0, 0
+    if len(dirs) > 1:
+        n_folds, fold_salt, dirs = fold_teachers(dirs)
     source = as_source(data)
-    out = Path(output) if output is not None else default_output(data, teacher_dir)
-    model = load_model(teacher_dir)
-    spec = load_inputs(teacher_dir)
-    logits = predict_logits(model, source, spec, batch_size=batch_size)
+    out = Path(output) if output is not None else default_output(data, dirs)
     uids = np.asarray(source.uids(), dtype=np.int64)
+    if n_folds:
+        folds = assign_folds(uids, n_folds, fold_salt)
+        logits = None
+        for i, d in enumerate(dirs):
+            rows = np.flatnonzero(folds == i)
+            if rows.size == 0:
+                continue
+            part = predict_logits(load_model(d), source, load_inputs(d), indices=rows, batch_size=batch_size)
+            if logits is None:
+                logits = np.zeros((source.n_jets, part.shape[1]), dtype=np.float32)
+            logits[rows] = part
+            log.info("fold %d/%d: logits of %d jets from %s", i, n_folds, rows.size, d)
+    else:
+        logits = predict_logits(load_model(dirs[0]), source, load_inputs(dirs[0]), batch_size=batch_size)
     data_path = _data_path(data)
     import h5py
 
@@ -99,14 +173,17 @@ def teacher_predict(teacher_dir: str | Path, data: Any, output: str | Path | Non
             f.create_dataset("logits", data=logits)
             f.attrs["format"] = FORMAT
             f.attrs["version"] = VERSION
-            f.attrs["teacher_dir"] = str(teacher_dir.resolve())
-            f.attrs["teacher_name"] = teacher_dir.resolve().name
+            f.attrs["teacher_dir"] = str(dirs[0].resolve())
+            f.attrs["teacher_dirs"] = json.dumps([str(d.resolve()) for d in dirs])
+            f.attrs["teacher_name"] = _teacher_name(dirs)
+            f.attrs["out_of_fold"] = int(n_folds)
             f.attrs["data_path"] = str(data_path.resolve()) if data_path is not None else ""
             f.attrs["n_jets"] = int(source.n_jets)
             f.attrs["uid_fingerprint"] = uid_fingerprint(uids)
             f.attrs["classes"] = json.dumps(list(source.classes))
-            f.attrs["provenance"] = json.dumps(provenance({"teacher_dir": str(teacher_dir.resolve())}))
-    log.info("wrote logits of %d jets to %s", source.n_jets, out)
+            f.attrs["provenance"] = json.dumps(provenance({"teacher_dirs": [str(d.resolve()) for d in dirs]}))
+    log.info("wrote %slogits of %d jets to %s", f"out-of-fold ({n_folds} folds) " if n_folds else "",
+             source.n_jets, out)
     return out
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_dir
-from fpgatag.core.splits import DEFAULT_FRACTIONS, select_jets, split_indices
+from fpgatag.core.splits import DEFAULT_FRACTIONS, assign_folds, select_jets, split_indices
 from fpgatag.nn.inputs import InputSpec
 from fpgatag.nn.presets import get_builder, load_preset
 
@@ -159,12 +159,16 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
                   out_dir: str | Path = "runs/teacher", lr: float | None = None, early_stopping: int | None = None,
                   mixed_precision: bool = False, seed: int = 0, max_jets: int | None = None,
                   n_particles: int | None = None, schedule: str | None = None, stream: bool | None = None,
-                  split_salt: int = 0, fractions=DEFAULT_FRACTIONS, command: str | None = None) -> dict[str, Any]:
+                  split_salt: int = 0, fractions=DEFAULT_FRACTIONS, command: str | None = None,
+                  fold: tuple[int, int] | None = None) -> dict[str, Any]:
     """Train a teacher preset on ``data`` and write its run directory ``out_dir``; return the test metrics.
 
     ``max_jets`` trains on a random subset of the file (the splits stay uid-keyed); ``n_particles``
     overrides the preset's number of particles; ``stream`` forces (True) or forbids (False) streaming
     from the file, default: stream when the inputs would take more than ``IN_MEMORY_LIMIT`` bytes.
+    ``fold=(i, K)`` leaves the training jets of fold i out of training (folds: uid-keyed, see
+    ``fpgatag.core.splits.assign_folds``): K such teachers give out-of-fold soft targets, every jet's
+    logits coming from a teacher that never trained on it (``teacher_predict`` with the K run directories).
     """
     import tensorflow as tf
 
@@ -195,6 +199,16 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
     chosen = select_jets(source.n_jets, max_jets, seed)
     parts = split_indices(uids[chosen], fractions, split_salt)
     splits = {k: chosen[v] for k, v in parts.items()}
+    fold_record = None
+    if fold is not None:
+        k_index, k_count = int(fold[0]), int(fold[1])
+        if k_count < 2 or not 0 <= k_index < k_count:
+            raise FpgatagError(f"--fold {k_index}/{k_count}: need K >= 2 folds and 0 <= i < K")
+        in_fold = assign_folds(uids[splits["train"]], k_count, split_salt) == k_index
+        fold_record = {"index": k_index, "count": k_count, "salt": int(split_salt),
+                       "held_out_train_jets": int(in_fold.sum())}
+        splits["train"] = splits["train"][~in_fold]
+        log.info("fold %d/%d: %d training jets of this fold left out", k_index, k_count, int(in_fold.sum()))
     for name in ("train", "val", "test"):
         if splits[name].size == 0:
             raise FpgatagError(f"{getattr(source, 'path', 'data')}: the {name} split is empty "
@@ -244,7 +258,12 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
                 "best_epoch": best.best_epoch + 1, "seed": seed, "max_jets": max_jets, "n_particles": spec.n_objects,
                 "mixed_precision": bool(mixed_precision), "strategy": strategy_name, "streamed": bool(stream),
                 "early_stopping": early_stopping, "train_seconds": round(train_seconds, 3),
-                "n_parameters": int(final.count_params())}
+                "n_parameters": int(final.count_params()), "fold": fold_record}
+    extra = {"role": "teacher", "model": preset["name"], "best_epoch": best.best_epoch + 1,
+             "train_seconds": round(train_seconds, 3),
+             "jets_per_second": round(splits["train"].size * len(hist.get("loss", [])) / max(train_seconds, 1e-9), 1)}
+    if fold_record is not None:
+        extra["fold"] = f"{fold_record['index']}/{fold_record['count']}"
     out_dir = Path(out_dir)
     if not _is_chief(strategy):  # other workers of a multi-worker run write nothing
         out_dir = out_dir.with_name(f".{out_dir.name}.worker-{strategy.cluster_resolver.task_id}")
@@ -254,9 +273,7 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
                             splits=split_record(splits, fractions, split_salt, labels),
                             data=data_record(source),
                             uids=uids[np.unique(splits["test"])],
-                            extra_metrics={"role": "teacher", "model": preset["name"], "best_epoch": best.best_epoch + 1, "train_seconds": round(train_seconds, 3),
-                                           "jets_per_second": round(splits["train"].size * len(hist.get("loss", [])) / max(train_seconds, 1e-9), 1)},
-                            command=command)
+                            extra_metrics=extra, command=command)
     if not _is_chief(strategy):
         import shutil
 

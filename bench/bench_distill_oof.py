@@ -1,0 +1,215 @@
+"""Benchmark: in-sample vs out-of-fold soft targets for the distilled 8-bit Deep Sets student.
+
+Session 1's distillation benchmark (bench/results/distill.md) found the distilled student no better,
+and on an independent file worse, than the same student trained from scratch. The suspected cause:
+the teacher's logits on its own training jets are memorised (sharper and more often right than on new
+jets), so on exactly the jets the student learns from, the soft targets say little more than the labels.
+
+This benchmark measures that, in one run, on one data file and an independent file:
+
+* teacher calibration: accuracy, mean confidence and cross-entropy of the stored logits on the
+  training jets vs the test jets, for the in-sample teacher and for K-fold out-of-fold logits;
+* the student from scratch, distilled from the in-sample logits, and distilled from out-of-fold
+  logits (``train-teacher --fold i/K`` + ``teacher-predict`` with the K run directories), over seeds,
+  on the shared uid-keyed test split and on every jet of the independent file.
+
+    python bench/bench_distill_oof.py --data jets.h5 --eval-data eval.h5 [--reuse]
+
+Teachers are trained into --work when missing (or always, without --reuse). Writes
+bench/results/distill_oof.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fpgatag.core.io import write_json, write_text  # noqa: E402
+from fpgatag.core.logs import setup_logging  # noqa: E402
+from fpgatag.core.metrics import classification_metrics, format_table  # noqa: E402
+
+log = logging.getLogger("bench_distill_oof")
+KINDS = ("scratch", "distilled_insample", "distilled_oof")
+
+
+def calibration(logits: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> dict:
+    """Accuracy, mean max-softmax confidence and mean cross-entropy of logits on ``rows``."""
+    z = logits[rows] - logits[rows].max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    y = labels[rows]
+    return {"n": int(rows.size), "accuracy": float(np.mean(p.argmax(1) == y)),
+            "confidence": float(np.mean(p.max(1))),
+            "cross_entropy": float(np.mean(-np.log(np.clip(p[np.arange(y.size), y], 1e-12, None))))}
+
+
+def ensure_teacher(out: Path, reuse: bool, **kw) -> Path:
+    from fpgatag.train.teacher import train_teacher
+
+    if reuse and (out / "metrics.json").is_file():
+        log.info("reusing teacher %s", out)
+    else:
+        train_teacher(out_dir=out, **kw)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, type=Path, help="jet file (the issue asks for >= 50k jets per class)")
+    ap.add_argument("--eval-data", type=Path, default=None, help="an independent jet file (other seed)")
+    ap.add_argument("--teacher-model", default="particlenet-lite")
+    ap.add_argument("--teacher-epochs", type=int, default=8)
+    ap.add_argument("--n-particles", type=int, default=64)
+    ap.add_argument("--folds", type=int, default=2)
+    ap.add_argument("--student", default="deepsets")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--epochs", type=int, default=None, help="student epochs max (default: the preset's)")
+    ap.add_argument("--alpha", type=float, default=None)
+    ap.add_argument("--temperature", type=float, default=None)
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-distill-oof")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--reuse", action="store_true", help="reuse finished teachers and students found in --work")
+    args = ap.parse_args(argv)
+    setup_logging(0)
+
+    from fpgatag.nn.io import load_inputs, load_model
+    from fpgatag.nn.students import softmax
+    from fpgatag.train import distill as D
+    from fpgatag.train.data import as_source, load_arrays
+    from fpgatag.train.soft_targets import load_soft_targets, teacher_predict
+
+    t_start = time.perf_counter()
+    alpha = D.DEFAULT_ALPHA if args.alpha is None else args.alpha
+    temp = D.DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    tkw = dict(data=args.data, model=args.teacher_model, epochs=args.teacher_epochs, n_particles=args.n_particles, seed=0)
+    teacher = ensure_teacher(work / "teacher", args.reuse, **tkw)
+    folds = [ensure_teacher(work / f"teacher-fold{i}", args.reuse, fold=(i, args.folds), **tkw) for i in range(args.folds)]
+
+    logits_files = {"insample": work / "logits-insample.h5", "oof": work / "logits-oof.h5"}
+    if not (args.reuse and logits_files["insample"].is_file()):
+        teacher_predict(teacher, args.data, output=logits_files["insample"])
+    if not (args.reuse and logits_files["oof"].is_file()):
+        teacher_predict(folds, args.data, output=logits_files["oof"])
+
+    # ---- teacher calibration on training vs test jets ----
+    source = as_source(args.data)
+    labels = np.asarray(source.labels()).astype(int)
+    run = json.loads((teacher / "run.json").read_text())
+    from fpgatag.core.splits import split_indices
+
+    splits = split_indices(np.asarray(source.uids()), tuple(run["splits"]["fractions"]), int(run["splits"]["salt"]))
+    calib = {}
+    for name, lf in logits_files.items():
+        z = load_soft_targets(lf, source)
+        calib[name] = {s: calibration(z, labels, splits[s]) for s in ("train", "test")}
+
+    # ---- students ----
+    rows = []
+    for seed in args.seeds:
+        for kind in KINDS:
+            out = work / f"{kind}_s{seed}"
+            if args.reuse and (out / "metrics.json").is_file():
+                m = json.loads((out / "metrics.json").read_text())
+            else:
+                tdir = None if kind == "scratch" else (teacher if kind == "distilled_insample" else folds[0])
+                lf = None if kind == "scratch" else logits_files["insample" if kind == "distilled_insample" else "oof"]
+                m = D.train_student(args.data, student=args.student, n_objects=16, bits=8, out_dir=out,
+                                    teacher_dir=tdir, logits_file=lf, alpha=alpha, temperature=temp,
+                                    epochs=args.epochs, seed=seed)
+            rows.append({"run": out.name, "kind": kind, "seed": seed, "alpha": m["alpha"],
+                         **{k: m[k] for k in ("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test",
+                                              "n_parameters", "best_epoch", "train_seconds")}})
+            log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
+
+    teachers = {"teacher": json.loads((teacher / "metrics.json").read_text())}
+    for i, d in enumerate(folds):
+        teachers[f"fold{i}"] = json.loads((d / "metrics.json").read_text())
+
+    # ---- independent file ----
+    if args.eval_data is not None:
+        ev = as_source(args.eval_data)
+        ev_labels = np.asarray(ev.labels()).astype(int)
+        every = np.arange(ev.n_jets)
+        for name, d in [("teacher", teacher)] + [(f"fold{i}", d) for i, d in enumerate(folds)]:
+            x, _ = load_arrays(ev, load_inputs(d), every)
+            m = classification_metrics(ev_labels, load_model(d).predict(x, batch_size=1024, verbose=0))
+            teachers[name].update({f"eval_{k}": m[k] for k in ("auc", "rejection_at_30", "rejection_at_50")})
+        for r in rows:
+            d = work / r["run"]
+            x, y = load_arrays(ev, load_inputs(d), every)
+            m = classification_metrics(y, softmax(load_model(d).predict(x, batch_size=1024, verbose=0)))
+            r.update({f"eval_{k}": m[k] for k in ("auc", "rejection_at_30", "rejection_at_50")})
+
+    # ---- summary ----
+    def stats(kind, key):
+        v = [r[key] for r in rows if r["kind"] == kind]
+        return [float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0]
+
+    keys = ["auc", "rejection_at_50"] + (["eval_auc", "eval_rejection_at_50"] if args.eval_data else [])
+    summary = {kind: {k: stats(kind, k) for k in keys} for kind in KINDS}
+    verdict = {}
+    for kind in KINDS[1:]:
+        for prefix in ("", "eval_") if args.eval_data else ("",):
+            s, d = summary["scratch"][f"{prefix}rejection_at_50"][0], summary[kind][f"{prefix}rejection_at_50"][0]
+            t = teachers["teacher"][f"{prefix}rejection_at_50"]
+            per_seed = [next(r for r in rows if r["kind"] == kind and r["seed"] == sd)[f"{prefix}auc"]
+                        - next(r for r in rows if r["kind"] == "scratch" and r["seed"] == sd)[f"{prefix}auc"]
+                        for sd in args.seeds]
+            verdict[f"{kind}_{prefix or 'test_'}"] = {
+                "r50_gain": d / s - 1.0, "gap_closed": (d - s) / (t - s) if t > s else None,
+                "auc_gain_per_seed": per_seed}
+    setup = {"data": str(args.data.resolve()), "n_jets": int(source.n_jets),
+             "jets_per_class": np.bincount(labels).tolist(), "splits": {k: int(v.size) for k, v in splits.items()},
+             "eval_data": None if args.eval_data is None else str(args.eval_data.resolve()),
+             "teacher_model": args.teacher_model, "teacher_epochs": args.teacher_epochs, "n_particles": args.n_particles,
+             "folds": args.folds, "student": args.student, "bits": 8, "n_objects": 16, "alpha": alpha,
+             "temperature": temp, "seeds": args.seeds, "wall_seconds": round(time.perf_counter() - t_start, 1)}
+    result = {"benchmark": "distill_oof", "setup": setup, "teachers": teachers, "calibration": calib,
+              "summary": summary, "verdict": verdict, "runs": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "distill_oof.json", result)
+
+    def f(x, nd=3):
+        return "n/a" if x is None else f"{x:.{nd}f}"
+
+    md = ["# Distillation with in-sample vs out-of-fold soft targets", "",
+          f"Data: `{args.data.name}`, {source.n_jets} jets ({setup['jets_per_class']} per class), splits "
+          f"{setup['splits']}; independent file: `{args.eval_data.name if args.eval_data else 'none'}`. Teacher "
+          f"{args.teacher_model}, {args.n_particles} particles, {args.teacher_epochs} epochs; {args.folds} fold teachers "
+          f"each trained without one fold of the training jets. Student: {args.student}, 8 bits, 16 candidates, "
+          f"alpha = {alpha:g}, T = {temp:g}, seeds {args.seeds}. Wall time {setup['wall_seconds'] / 60:.1f} min.", "",
+          "## Teacher logits on its training jets vs the test jets", "",
+          "| logits | jets | n | accuracy | mean confidence | cross-entropy |", "|---|---|---|---|---|---|"]
+    for name, c in calib.items():
+        for s, v in c.items():
+            md.append(f"| {name} | {s} | {v['n']} | {f(v['accuracy'])} | {f(v['confidence'])} | {f(v['cross_entropy'])} |")
+    md += ["", "## Teachers", "",
+           format_table([{"teacher": k, **{c: v.get(c) for c in ["auc", "rejection_at_50"] + keys[2:]}}
+                         for k, v in teachers.items()], ["teacher", "auc", "rejection_at_50"] + keys[2:]), "",
+           "## Students (mean +- std over seeds)", "", "| student | " + " | ".join(keys) + " |",
+           "|---" * (len(keys) + 1) + "|"]
+    for kind in KINDS:
+        md.append(f"| {kind} | " + " | ".join(f"{f(summary[kind][k][0])} +- {f(summary[kind][k][1])}" for k in keys) + " |")
+    md += [""]
+    for name, v in verdict.items():
+        md.append(f"- {name.rstrip('_')}: R50 distilled / scratch - 1 = **{v['r50_gain'] * 100:+.1f} %**, gap closed "
+                  f"{f(v['gap_closed'], 2)}; AUC gain per seed {', '.join(f'{x:+.4f}' for x in v['auc_gain_per_seed'])}")
+    md += ["", "## Every run", "", format_table(rows, ["run", "alpha", "accuracy", "auc", "rejection_at_50", "best_epoch",
+                                                         "train_seconds"] + keys[2:]), ""]
+    write_text(args.out / "distill_oof.md", "\n".join(md))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
