@@ -148,6 +148,9 @@ def main(argv=None) -> int:
     models = {
         "deep_sets 16x8, phi 32-32, rho 32-16, 2 logits, 8 bit": (deep_sets(16, 8, (32, 32), (32, 16), 2, bits=8, seed=0),
                                                                  (1000, 4000) if args.quick else (5000, 20000)),
+        "deep_sets 16x8, phi 16-16, rho 16, 8 bit, 75% pruned (deepsets-l1 shape)": (
+            deep_sets(16, 8, (16, 16), (16,), 2, bits=8, seed=0, l1_like=True, sparsity=0.75),
+            (2000, 10000) if args.quick else (10000, 50000)),
         "mlp 16-32-16-2, 8 bit": (mlp(16, (32, 16), 2, bits=8, seed=0), (2000, 20000) if args.quick else (10000, 100000)),
     }
     tps = {}

@@ -156,3 +156,33 @@ def test_cli_defaults_match_settings():
     defaults.update({f.name: f.default for f in dataclasses.fields(ViewSettings)})
     for _, key, _, default, _ in data_cmds._GEN_OPTIONS + data_cmds._VIEW_OPTIONS:
         assert defaults[key] == pytest.approx(default) if default is not None else defaults[key] is None, key
+
+
+def test_views_rebuilds_the_trigger_view_from_the_particles(jets_file, tmp_path):
+    from fpgatag.data.io import open_jets
+
+    out = tmp_path / "n32.h5"
+    res = fpgatag("views", jets_file, "-o", out, "--n-candidates", "32", check=True)
+    assert res.stdout.strip() == str(out)
+    with open_jets(jets_file) as a, open_jets(out) as b:
+        assert b.n_jets == a.n_jets and b.classes == a.classes
+        assert b.view_settings.n_candidates == 32 and b.view_settings.n_towers == a.view_settings.n_towers
+        x, y = a.read(0, 300), b.read(0, 300)
+        for key in ("uid", "label", "particles", "n_particles", "towers", "n_towers", "jet"):
+            np.testing.assert_array_equal(x[key], y[key], err_msg=key)
+        # the view is a pure function of the particles: the 16 hardest candidates are the stored ones
+        np.testing.assert_array_equal(y["candidates"][:, :16], x["candidates"])
+        assert y["candidates"].shape[1] == 32 and np.all(y["n_candidates"] >= x["n_candidates"])
+        assert np.any(y["n_candidates"] > 16)
+        assert b.attrs["views_from"]["views"]["n_candidates"] == 16
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--n-candidates", "0"], "n_candidates"),
+    ([], "at least one view setting"),
+])
+def test_views_bad_arguments(jets_file, tmp_path, args, needle):
+    res = fpgatag("views", jets_file, "-o", tmp_path / "out.h5", *args)
+    assert_clean_failure(res, tmp_path, needle)
+    res = fpgatag("views", tmp_path / "missing.h5", "-o", tmp_path / "out.h5", "--n-candidates", "32")
+    assert_clean_failure(res, tmp_path, "missing.h5")

@@ -1,4 +1,4 @@
-"""Data commands: ``fpgatag generate``, ``fpgatag merge``, ``fpgatag inspect``."""
+"""Data commands: ``fpgatag generate``, ``fpgatag merge``, ``fpgatag views``, ``fpgatag inspect``."""
 
 from __future__ import annotations
 
@@ -74,6 +74,20 @@ def register(subparsers, formatter_class) -> None:
     p.set_defaults(func=cmd_merge)
 
     p = subparsers.add_parser(
+        "views", formatter_class=formatter_class,
+        help="rebuild a file's trigger views from its particles with other settings (no new simulation)",
+        description="Recompute both trigger views (towers, L1 candidates) of every jet from its stored particles with "
+                    "other view settings, for example 32 candidates instead of 16, and write a new native file. "
+                    "Settings not given keep the input file's. Any readable format works as input.")
+    p.add_argument("file", help="input jet file (any format `fpgatag inspect` reads)")
+    p.add_argument("-o", "--output", required=True, help="output native HDF5 file")
+    p.add_argument("--n-trigger", type=int, default=None, help="set both --n-towers and --n-candidates")
+    for flag, key, typ, _default, text in _VIEW_OPTIONS:
+        p.add_argument(flag, dest=f"set_{key}", type=typ, default=None, metavar=key.upper(),
+                       help=text + " (default: the input file's)")
+    p.set_defaults(func=cmd_views)
+
+    p = subparsers.add_parser(
         "inspect", formatter_class=formatter_class, help="summarise a jet file (any supported format)",
         description="Detect a jet file's format (native, toptagging, hls4ml, jetclass) and print the number of jets, "
                     "and per class the jets, median jet mass and mean multiplicity of both views.")
@@ -117,6 +131,19 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from fpgatag.data.merge import merge
 
     print(merge(args.output, args.shards, copy=args.copy))
+    return 0
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    from fpgatag.core.errors import FpgatagError
+    from fpgatag.data.reviews import remake_views
+
+    settings = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
+    if args.n_trigger is not None:
+        settings["n_towers"] = settings["n_candidates"] = args.n_trigger
+    if not settings:
+        raise FpgatagError("views: give at least one view setting to change (for example --n-candidates 32)")
+    print(remake_views(args.file, args.output, settings))
     return 0
 
 
