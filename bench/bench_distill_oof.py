@@ -11,9 +11,11 @@ This benchmark measures that, in one run, on one data file and an independent fi
   training jets vs the test jets, for the in-sample teacher and for K-fold out-of-fold logits;
 * the student from scratch, distilled from the in-sample logits, and distilled from out-of-fold
   logits (``train-teacher --fold i/K`` + ``teacher-predict`` with the K run directories), over seeds,
-  on the shared uid-keyed test split and on every jet of the independent file.
+  on the shared uid-keyed test split and on every jet of the independent file;
+* with ``--scan-data`` (the same jets with 32 candidates): bits 4, 6, 8, 16 and N = 8, 16, 32,
+  scratch and out-of-fold distilled.
 
-    python bench/bench_distill_oof.py --data jets.h5 --eval-data eval.h5 [--reuse]
+    python bench/bench_distill_oof.py --data jets.h5 --eval-data eval.h5 [--scan-data jets-n32.h5] [--reuse]
 
 Teachers are trained into --work when missing (or always, without --reuse). Writes
 bench/results/distill_oof.{json,md}.
@@ -51,6 +53,17 @@ def calibration(logits: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> dic
             "cross_entropy": float(np.mean(-np.log(np.clip(p[np.arange(y.size), y], 1e-12, None))))}
 
 
+def _score(run_dir: Path, source, row: dict) -> None:
+    """Add eval_* metrics of a student run on every jet of ``source`` to ``row``."""
+    from fpgatag.nn.io import load_inputs, load_model
+    from fpgatag.nn.students import softmax
+    from fpgatag.train.data import load_arrays
+
+    x, y = load_arrays(source, load_inputs(run_dir), np.arange(source.n_jets))
+    m = classification_metrics(y, softmax(load_model(run_dir).predict(x, batch_size=1024, verbose=0)))
+    row.update({f"eval_{k}": m[k] for k in ("auc", "rejection_at_30", "rejection_at_50")})
+
+
 def ensure_teacher(out: Path, reuse: bool, **kw) -> Path:
     from fpgatag.train.teacher import train_teacher
 
@@ -77,11 +90,15 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-distill-oof")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--reuse", action="store_true", help="reuse finished teachers and students found in --work")
+    ap.add_argument("--scan-eval-data", type=Path, default=None,
+                    help="the independent file with >= 32 candidates, to score the scan's students on")
+    ap.add_argument("--scan-data", type=Path, default=None,
+                    help="the same jets with >= 32 candidates (`fpgatag views DATA -o FILE --n-candidates 32`): "
+                         "also scan bits (4, 6, 8, 16) and N (8, 16, 32), scratch and distilled (out-of-fold), first seed")
     args = ap.parse_args(argv)
     setup_logging(0)
 
     from fpgatag.nn.io import load_inputs, load_model
-    from fpgatag.nn.students import softmax
     from fpgatag.train import distill as D
     from fpgatag.train.data import as_source, load_arrays
     from fpgatag.train.soft_targets import load_soft_targets, teacher_predict
@@ -131,6 +148,25 @@ def main(argv=None) -> int:
                                               "n_parameters", "best_epoch", "train_seconds")}})
             log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
 
+    # ---- bits and N scans (scratch and out-of-fold distilled, first seed) ----
+    scan = []
+    if args.scan_data is not None:
+        seed = args.seeds[0]
+        points = [(b, 16) for b in (4, 6, 8, 16)] + [(8, n) for n in (8, 32)]
+        for bits, n in points:
+            for kind in ("scratch", "distilled_oof"):
+                out = work / f"scan_{kind}_b{bits}_n{n}_s{seed}"
+                if args.reuse and (out / "metrics.json").is_file():
+                    m = json.loads((out / "metrics.json").read_text())
+                else:
+                    m = D.train_student(args.scan_data, student=args.student, n_objects=n, bits=bits, out_dir=out,
+                                        teacher_dir=None if kind == "scratch" else folds[0],
+                                        logits_file=None if kind == "scratch" else logits_files["oof"],
+                                        alpha=alpha, temperature=temp, epochs=args.epochs, seed=seed)
+                scan.append({"run": out.name, "kind": kind, "bits": bits, "n_objects": n, "seed": seed,
+                             **{k: m[k] for k in ("accuracy", "auc", "rejection_at_50", "n_parameters", "best_epoch")}})
+                log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
+
     teachers = {"teacher": json.loads((teacher / "metrics.json").read_text())}
     for i, d in enumerate(folds):
         teachers[f"fold{i}"] = json.loads((d / "metrics.json").read_text())
@@ -145,10 +181,11 @@ def main(argv=None) -> int:
             m = classification_metrics(ev_labels, load_model(d).predict(x, batch_size=1024, verbose=0))
             teachers[name].update({f"eval_{k}": m[k] for k in ("auc", "rejection_at_30", "rejection_at_50")})
         for r in rows:
-            d = work / r["run"]
-            x, y = load_arrays(ev, load_inputs(d), every)
-            m = classification_metrics(y, softmax(load_model(d).predict(x, batch_size=1024, verbose=0)))
-            r.update({f"eval_{k}": m[k] for k in ("auc", "rejection_at_30", "rejection_at_50")})
+            _score(work / r["run"], ev, r)
+    if scan and args.scan_eval_data is not None:
+        ev32 = as_source(args.scan_eval_data)
+        for r in scan:
+            _score(work / r["run"], ev32, r)
 
     # ---- summary ----
     def stats(kind, key):
@@ -175,7 +212,7 @@ def main(argv=None) -> int:
              "folds": args.folds, "student": args.student, "bits": 8, "n_objects": 16, "alpha": alpha,
              "temperature": temp, "seeds": args.seeds, "wall_seconds": round(time.perf_counter() - t_start, 1)}
     result = {"benchmark": "distill_oof", "setup": setup, "teachers": teachers, "calibration": calib,
-              "summary": summary, "verdict": verdict, "runs": rows}
+              "summary": summary, "verdict": verdict, "runs": rows, "scan": scan}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "distill_oof.json", result)
 
@@ -206,6 +243,13 @@ def main(argv=None) -> int:
                   f"{f(v['gap_closed'], 2)}; AUC gain per seed {', '.join(f'{x:+.4f}' for x in v['auc_gain_per_seed'])}")
     md += ["", "## Every run", "", format_table(rows, ["run", "alpha", "accuracy", "auc", "rejection_at_50", "best_epoch",
                                                          "train_seconds"] + keys[2:]), ""]
+    if scan:
+        md += ["## Bits and N", "", f"`{args.scan_data.name}`: the same jets with 32 L1 candidates (rebuilt by "
+               "`fpgatag views`; N = 8 and 16 read the first 8 and 16 of them, identical to the 16-candidate file's). "
+               f"Seed {args.seeds[0]}; scratch and distilled from the out-of-fold logits. Bits: weights, biases and "
+               "activations; N: trigger-view candidates per jet.", "",
+               format_table(scan, ["run", "kind", "bits", "n_objects", "accuracy", "auc", "rejection_at_50",
+                                   "n_parameters"] + (keys[2:] if args.scan_eval_data else [])), ""]
     write_text(args.out / "distill_oof.md", "\n".join(md))
     print("\n".join(md))
     return 0
