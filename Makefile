@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fpgatag-installed
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench bench-distill-full clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# issue #4's distillation benchmark at >= 50k jets per class (hours on a few cores; see the script)
+bench-distill-full: $(STAMP)
+	bench/distill_full.sh
 
 clean:
 	rm -rf runs .pytest_cache

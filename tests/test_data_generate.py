@@ -120,3 +120,25 @@ def test_other_processes(tmp_path):
 def test_classes_alternate_in_file(tiny):
     labels = _content(tiny)["label"]
     np.testing.assert_array_equal(labels, np.tile([0, 1], 20))
+
+
+def test_merge_compares_view_settings_as_values(tmp_path):
+    """Files written by the CLI and by the Python API store pi/720 with other last digits: same setting."""
+    import json
+
+    import h5py
+
+    from fpgatag.data.merge import _same_settings
+
+    shards = [generate(tmp_path / f"s{i}.h5", shard=(i, 2), workers=1, **TINY) for i in range(2)]
+    with h5py.File(shards[1], "r+") as f:
+        views = json.loads(f.attrs["views"])
+        views["angle_lsb"] = float(repr(views["angle_lsb"])[:-1])  # one digit fewer, same value to 1e-15
+        f.attrs["views"] = json.dumps(views)
+    assert merge(tmp_path / "m.h5", shards).is_file()
+    with h5py.File(shards[1], "r+") as f:
+        views["n_candidates"] = 8
+        f.attrs["views"] = json.dumps(views)
+    with pytest.raises(FpgatagError, match="trigger-view settings"):
+        merge(tmp_path / "m2.h5", shards)
+    assert _same_settings({"a": 1, "b": [1, 2]}, {"a": 1, "b": [1, 2]}) and not _same_settings({"a": 1}, {"a": 2})

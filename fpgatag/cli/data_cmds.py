@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ _VIEW_OPTIONS = (
     ("--had-stochastic", "had_stochastic", float, 0.50, "hadronic resolution stochastic term"),
     ("--had-constant", "had_constant", float, 0.05, "hadronic resolution constant term"),
     ("--pt-lsb", "pt_lsb", float, 0.25, "candidate pT LSB (GeV)"),
-    ("--angle-lsb", "angle_lsb", float, 0.00436332312998582, "candidate eta/phi LSB (pi/720)"),
+    ("--angle-lsb", "angle_lsb", float, math.pi / 720, "candidate eta/phi LSB (pi/720)"),
 )
 
 

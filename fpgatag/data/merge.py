@@ -22,6 +22,19 @@ from fpgatag.data.io import NativeSource, NativeWriter, open_jets
 log = logging.getLogger(__name__)
 
 
+def _same_settings(a, b) -> bool:
+    """Equal settings dicts, floats compared to 1e-12 relative (a value written as pi/720 by one
+    writer and as its 17-digit decimal by another is the same setting)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_settings(a[k], b[k]) for k in a)
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return bool(np.isclose(float(a), float(b), rtol=1e-12, atol=0.0))
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
 def _check_compatible(sources: list[NativeSource]) -> None:
     first = sources[0]
     for s in sources:
@@ -30,7 +43,7 @@ def _check_compatible(sources: list[NativeSource]) -> None:
     for s in sources[1:]:
         if s.classes != first.classes:
             raise FpgatagError(f"{s.path}: classes {s.classes} differ from {first.path}'s {first.classes}")
-        if s.attrs.get("views") != first.attrs.get("views"):
+        if not _same_settings(s.attrs.get("views"), first.attrs.get("views")):
             raise FpgatagError(f"{s.path}: trigger-view settings ('views') differ from {first.path}'s")
         for key in schema.BATCH_KEYS:
             if s.ds[key].shape[1:] != first.ds[key].shape[1:]:
