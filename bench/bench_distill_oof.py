@@ -12,6 +12,9 @@ This benchmark measures that, in one run, on one data file and an independent fi
 * the student from scratch, distilled from the in-sample logits, and distilled from out-of-fold
   logits (``train-teacher --fold i/K`` + ``teacher-predict`` with the K run directories), over seeds,
   on the shared uid-keyed test split and on every jet of the independent file;
+* a teacher of the same architecture on the student's trigger view (``--view-teacher``): how much
+  of the teacher-student gap is the view (information the student never sees) and how much the
+  student's size and bits, and a second teacher to distil from;
 * with ``--scan-data`` (the same jets with 32 candidates): bits 4, 6, 8, 16 and N = 8, 16, 32,
   scratch and out-of-fold distilled.
 
@@ -40,7 +43,7 @@ from fpgatag.core.logs import setup_logging  # noqa: E402
 from fpgatag.core.metrics import classification_metrics, format_table  # noqa: E402
 
 log = logging.getLogger("bench_distill_oof")
-KINDS = ("scratch", "distilled_insample", "distilled_oof")
+KINDS = ("scratch", "distilled_insample", "distilled_oof", "distilled_trigger")
 
 
 def calibration(logits: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> dict:
@@ -82,6 +85,9 @@ def main(argv=None) -> int:
     ap.add_argument("--teacher-epochs", type=int, default=8)
     ap.add_argument("--n-particles", type=int, default=64)
     ap.add_argument("--folds", type=int, default=2)
+    ap.add_argument("--view-teacher", default="particlenet-lite-trigger",
+                    help="a teacher preset on the student's trigger view: the reference splitting the teacher-student "
+                         "gap into view and capacity, and a second teacher to distil from ('none': skip)")
     ap.add_argument("--student", default="deepsets")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--epochs", type=int, default=None, help="student epochs max (default: the preset's)")
@@ -111,12 +117,21 @@ def main(argv=None) -> int:
     tkw = dict(data=args.data, model=args.teacher_model, epochs=args.teacher_epochs, n_particles=args.n_particles, seed=0)
     teacher = ensure_teacher(work / "teacher", args.reuse, **tkw)
     folds = [ensure_teacher(work / f"teacher-fold{i}", args.reuse, fold=(i, args.folds), **tkw) for i in range(args.folds)]
+    kinds = KINDS if args.view_teacher != "none" else KINDS[:3]
+    vteacher = None
+    if args.view_teacher != "none":
+        vteacher = ensure_teacher(work / "teacher-trigger", args.reuse, data=args.data, model=args.view_teacher,
+                                  epochs=args.teacher_epochs, seed=0)
 
     logits_files = {"insample": work / "logits-insample.h5", "oof": work / "logits-oof.h5"}
     if not (args.reuse and logits_files["insample"].is_file()):
         teacher_predict(teacher, args.data, output=logits_files["insample"])
     if not (args.reuse and logits_files["oof"].is_file()):
         teacher_predict(folds, args.data, output=logits_files["oof"])
+    if vteacher is not None:
+        logits_files["trigger"] = work / "logits-trigger.h5"
+        if not (args.reuse and logits_files["trigger"].is_file()):
+            teacher_predict(vteacher, args.data, output=logits_files["trigger"])
 
     # ---- teacher calibration on training vs test jets ----
     source = as_source(args.data)
@@ -133,13 +148,14 @@ def main(argv=None) -> int:
     # ---- students ----
     rows = []
     for seed in args.seeds:
-        for kind in KINDS:
+        for kind in kinds:
             out = work / f"{kind}_s{seed}"
             if args.reuse and (out / "metrics.json").is_file():
                 m = json.loads((out / "metrics.json").read_text())
             else:
-                tdir = None if kind == "scratch" else (teacher if kind == "distilled_insample" else folds[0])
-                lf = None if kind == "scratch" else logits_files["insample" if kind == "distilled_insample" else "oof"]
+                tdir = {"scratch": None, "distilled_insample": teacher, "distilled_oof": folds[0],
+                        "distilled_trigger": vteacher}[kind]
+                lf = None if kind == "scratch" else logits_files[kind.split("_")[1]]
                 m = D.train_student(args.data, student=args.student, n_objects=16, bits=8, out_dir=out,
                                     teacher_dir=tdir, logits_file=lf, alpha=alpha, temperature=temp,
                                     epochs=args.epochs, seed=seed)
@@ -170,13 +186,16 @@ def main(argv=None) -> int:
     teachers = {"teacher": json.loads((teacher / "metrics.json").read_text())}
     for i, d in enumerate(folds):
         teachers[f"fold{i}"] = json.loads((d / "metrics.json").read_text())
+    if vteacher is not None:
+        teachers["trigger-view"] = json.loads((vteacher / "metrics.json").read_text())
 
     # ---- independent file ----
     if args.eval_data is not None:
         ev = as_source(args.eval_data)
         ev_labels = np.asarray(ev.labels()).astype(int)
         every = np.arange(ev.n_jets)
-        for name, d in [("teacher", teacher)] + [(f"fold{i}", d) for i, d in enumerate(folds)]:
+        named = [("teacher", teacher)] + [(f"fold{i}", d) for i, d in enumerate(folds)]
+        for name, d in named + ([("trigger-view", vteacher)] if vteacher is not None else []):
             x, _ = load_arrays(ev, load_inputs(d), every)
             m = classification_metrics(ev_labels, load_model(d).predict(x, batch_size=1024, verbose=0))
             teachers[name].update({f"eval_{k}": m[k] for k in ("auc", "rejection_at_30", "rejection_at_50")})
@@ -193,9 +212,9 @@ def main(argv=None) -> int:
         return [float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0]
 
     keys = ["auc", "rejection_at_50"] + (["eval_auc", "eval_rejection_at_50"] if args.eval_data else [])
-    summary = {kind: {k: stats(kind, k) for k in keys} for kind in KINDS}
+    summary = {kind: {k: stats(kind, k) for k in keys} for kind in kinds}
     verdict = {}
-    for kind in KINDS[1:]:
+    for kind in kinds[1:]:
         for prefix in ("", "eval_") if args.eval_data else ("",):
             s, d = summary["scratch"][f"{prefix}rejection_at_50"][0], summary[kind][f"{prefix}rejection_at_50"][0]
             t = teachers["teacher"][f"{prefix}rejection_at_50"]
@@ -235,7 +254,7 @@ def main(argv=None) -> int:
                          for k, v in teachers.items()], ["teacher", "auc", "rejection_at_50"] + keys[2:]), "",
            "## Students (mean +- std over seeds)", "", "| student | " + " | ".join(keys) + " |",
            "|---" * (len(keys) + 1) + "|"]
-    for kind in KINDS:
+    for kind in kinds:
         md.append(f"| {kind} | " + " | ".join(f"{f(summary[kind][k][0])} +- {f(summary[kind][k][1])}" for k in keys) + " |")
     md += [""]
     for name, v in verdict.items():

@@ -13,7 +13,8 @@ from fpgatag.train.data import as_source
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model,epochs,stream", [("particlenet-lite", 4, False), ("dense-teacher", 6, True)])
+@pytest.mark.parametrize("model,epochs,stream", [("particlenet-lite", 4, False), ("dense-teacher", 6, True),
+                                                ("particlenet-lite-trigger", 4, False)])
 def test_teacher_learns(jets_file, tmp_path, model, epochs, stream):
     from fpgatag.train.teacher import train_teacher
 
