@@ -102,7 +102,7 @@ def test_interrupted_generate_leaves_nothing(tmp_path, sig, workers):
         assert list(tmp_path.glob(".out.h5.*")), "generate never started writing"
         time.sleep(1.0)
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,6 +426,8 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         batch = pythia.nextBatch(nb)
         pythia_cpu += time.process_time() - t0
         events += len(batch)
+        if _STOP.is_set():
+            raise KeyboardInterrupt
         if len(batch) == 0:
             raise FpgatagError(f"generate: Pythia produced no {proc.name} events (every event failed)")
         out = process_events(batch, proc, gen, charges)
@@ -453,6 +456,39 @@ def plan_chunks(processes: Sequence[str], jets_per_class: int, seed: int, shard:
         for label, name in enumerate(processes):
             tasks.append(ChunkTask(name, label, c, size, int(seed), gen.to_dict(), views.to_dict()))
     return tasks
+
+
+# Set by SIGINT/SIGTERM while generate() runs in this process. A signal that arrives inside a long C++
+# call (Pythia's nextBatch, FastJet) raises KeyboardInterrupt only when Python runs again, and native
+# code that checks and clears Python's error state can swallow it; the flag survives that, and the
+# event loop checks it after every batch.
+_STOP = threading.Event()
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def handler(signum, frame):
+        _STOP.set()
+        old = previous.get(signum)
+        if callable(old):
+            old(signum, frame)
+        raise KeyboardInterrupt
+
+    _STOP.clear()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.getsignal(sig)
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        _STOP.clear()
 
 
 def _worker_init() -> None:
@@ -508,7 +544,7 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
     log.info("generating %d jets (%s) in %d chunk(s) with %d worker(s) -> %s",
              total, ", ".join(processes), len(tasks), workers, output)
     n_events = 0
-    with atomic_path(output) as tmp:
+    with _stop_on_signals(), atomic_path(output) as tmp:
         with NativeWriter(tmp, attrs, n_particles=gen.max_particles, n_towers=views.n_towers,
                           n_candidates=views.n_candidates) as writer:
             with progress(total=total, unit="jet", desc="generate") as bar:
