@@ -24,6 +24,7 @@ BENCHES = {
     "teacher": "bench_teacher.py",
     "distill": "bench_distill.py",
     "l1_student": None,  # measured by hand with the CLI (commands in its .md); not re-run here
+    "distill_oof": None,  # needs data files: bench/bench_distill_oof.py or bench/distill_full.sh
     "fpga": "bench_fpga.py",
     "estimator": "bench_estimator.py",
 }
