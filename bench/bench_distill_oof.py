@@ -56,14 +56,16 @@ def calibration(logits: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> dic
             "cross_entropy": float(np.mean(-np.log(np.clip(p[np.arange(y.size), y], 1e-12, None))))}
 
 
-def _score(run_dir: Path, source, row: dict) -> None:
-    """Add eval_* metrics of a student run on every jet of ``source`` to ``row``."""
+def _score(run_dir: Path, source, row: dict, logits: bool = True) -> None:
+    """Add eval_* metrics of a run on every jet of ``source`` to ``row`` (students output logits,
+    teachers probabilities)."""
     from fpgatag.nn.io import load_inputs, load_model
     from fpgatag.nn.students import softmax
     from fpgatag.train.data import load_arrays
 
     x, y = load_arrays(source, load_inputs(run_dir), np.arange(source.n_jets))
-    m = classification_metrics(y, softmax(load_model(run_dir).predict(x, batch_size=1024, verbose=0)))
+    out = load_model(run_dir).predict(x, batch_size=1024, verbose=0)
+    m = classification_metrics(y, softmax(out) if logits else out)
     row.update({f"eval_{k}": m[k] for k in ("auc", "rejection_at_30", "rejection_at_50")})
 
 
@@ -104,9 +106,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     setup_logging(0)
 
-    from fpgatag.nn.io import load_inputs, load_model
     from fpgatag.train import distill as D
-    from fpgatag.train.data import as_source, load_arrays
+    from fpgatag.train.data import as_source
     from fpgatag.train.soft_targets import load_soft_targets, teacher_predict
 
     t_start = time.perf_counter()
@@ -192,13 +193,9 @@ def main(argv=None) -> int:
     # ---- independent file ----
     if args.eval_data is not None:
         ev = as_source(args.eval_data)
-        ev_labels = np.asarray(ev.labels()).astype(int)
-        every = np.arange(ev.n_jets)
         named = [("teacher", teacher)] + [(f"fold{i}", d) for i, d in enumerate(folds)]
         for name, d in named + ([("trigger-view", vteacher)] if vteacher is not None else []):
-            x, _ = load_arrays(ev, load_inputs(d), every)
-            m = classification_metrics(ev_labels, load_model(d).predict(x, batch_size=1024, verbose=0))
-            teachers[name].update({f"eval_{k}": m[k] for k in ("auc", "rejection_at_30", "rejection_at_50")})
+            _score(d, ev, teachers[name], logits=False)
         for r in rows:
             _score(work / r["run"], ev, r)
     if scan and args.scan_eval_data is not None:

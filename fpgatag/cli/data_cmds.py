@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import signal
 
 log = logging.getLogger(__name__)
 
@@ -107,23 +106,15 @@ def _settings(args: argparse.Namespace) -> dict:
     return settings
 
 
-def _terminate_as_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from fpgatag.core.config import parse_shard
     from fpgatag.data.generate import generate
 
     shard = parse_shard(args.shard) if args.shard is not None else None
     processes = tuple(args.processes) if args.processes else ("qcd", "top")
-    # SIGTERM (batch systems, timeouts) unwinds like Ctrl-C, so no partial output is left
-    old = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    try:
-        path = generate(args.output, processes=processes, jets_per_class=args.jets_per_class, seed=args.seed,
-                        workers=args.workers, shard=shard, settings=_settings(args))
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    # SIGTERM unwinds like Ctrl-C (cli.main and generate's own stop flag), so no partial output is left
+    path = generate(args.output, processes=processes, jets_per_class=args.jets_per_class, seed=args.seed,
+                    workers=args.workers, shard=shard, settings=_settings(args))
     print(path)
     return 0
 

@@ -267,9 +267,9 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         teacher_logits, logits_source = load_teacher_logits(teacher_dir, source, data_path, logits_file)
         if teacher_logits.shape[1] != n_classes:
             raise FpgatagError(f"{logits_source}: {teacher_logits.shape[1]} logits per jet, the data has {n_classes} classes")
-        from fpgatag.train.soft_targets import read_soft_targets
+        from fpgatag.train.soft_targets import read_logits_attrs
 
-        out_of_fold = int(read_soft_targets(logits_source).get("out_of_fold", 0))
+        out_of_fold = int(read_logits_attrs(logits_source).get("out_of_fold", 0))
     else:
         out_of_fold = 0
 

@@ -187,6 +187,17 @@ def teacher_predict(teacher_dir: str | Path | Sequence[str | Path], data: Any, o
     return out
 
 
+def read_logits_attrs(path: str | Path) -> dict[str, Any]:
+    """The attributes of a logits file (no arrays read)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    except OSError as exc:
+        raise FpgatagError(f"{path}: not a readable HDF5 file ({exc})") from None
+
+
 def read_soft_targets(path: str | Path) -> dict[str, Any]:
     """The raw contents of a logits file: ``uid``, ``logits`` and its attributes."""
     import h5py
