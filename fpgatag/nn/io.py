@@ -26,7 +26,7 @@ MODEL_JSON = "model.json"
 MODEL_WEIGHTS = "model.h5"
 INPUTS_JSON = "inputs.json"
 
-CUSTOM_LAYER_MODULES: tuple[str, ...] = ("fpgatag.nn.layers",)
+CUSTOM_LAYER_MODULES: tuple[str, ...] = ("fpgatag.nn.layers", "fpgatag.nn.recurrent")  # recurrent: QKeras/TF 2.14 compat
 
 
 def custom_objects() -> dict[str, Any]:
@@ -65,9 +65,14 @@ def load_model(directory: str | Path):
 
 def model_from_json_and_weights(arch_json: str, arch_path: Path, weights: Path, co: dict[str, Any] | None = None):
     """A Keras model from an architecture JSON string and a weights file; errors name the file."""
+    import json
+
     import tensorflow as tf
 
+    from fpgatag.nn.recurrent import loadable_architecture
+
     try:
+        arch_json = json.dumps(loadable_architecture(json.loads(arch_json)))
         model = tf.keras.models.model_from_json(arch_json, custom_objects=custom_objects() if co is None else co)
     except (ValueError, TypeError, KeyError) as exc:
         raise FpgatagError(f"{arch_path}: not a loadable Keras model architecture ({exc})") from None
