@@ -200,6 +200,24 @@ def _recurrent_types(cfg: dict, layer, ir_layer, ctx: dict) -> None:
                                             "static": cfg["Static"], "table_size": int(cfg.get("TableSize", 1024))})
 
 
+def _fold_linear_quantizers(model, cfg: dict, ctx: dict) -> None:
+    """A ``QActivation(quantized_bits(...))`` after a Dense/Conv layer is a linear activation to
+    hls4ml, which removes it without its rounding and saturation when the parent's result type is
+    ``auto``: the parent's result then takes the quantizer's type (hls4ml's RND_CONV, SAT), which
+    is what QKeras computes (round half to even, clip)."""
+    names = cfg["LayerName"]
+    for layer in model.layers:
+        if type(layer).__name__ != "QActivation" or type(getattr(layer, "quantizer", None)).__name__ != "quantized_bits":
+            continue
+        parent = layer.inbound_nodes[0].inbound_layers
+        own = names.get(layer.name, {}).get("Precision", {}).get("result")
+        if isinstance(parent, list) or parent.name not in names or not own or own == "auto":
+            continue
+        if type(parent).__name__ in ("QDense", "QConv1D", "Dense", "Conv1D"):
+            names[parent.name].setdefault("Precision", {})["result"] = own
+            ctx.setdefault("folded", []).append({"layer": parent.name, "quantizer": layer.name, "result": own})
+
+
 # --------------------------------------------------------------------------- weights
 def _requantize_weights(model, hls_model) -> list[str]:
     """Put the QKeras-quantized kernel and bias into every IR layer that lost its quantizer.
@@ -310,6 +328,8 @@ def convert(model, output_dir: str | os.PathLike | None = None, part: str = "xcv
             root.setLevel(level)
 
     notes: dict[str, Any] = {"recurrent_static": bool(recurrent_static)}
+    if hls_config is None:
+        _fold_linear_quantizers(model, cfg, notes)
     hls_model = _convert(cfg)
     if hls_config is None:
         changed = False
