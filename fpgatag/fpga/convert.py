@@ -215,6 +215,8 @@ def _fold_linear_quantizers(model, cfg: dict, ctx: dict) -> None:
             continue
         if type(parent).__name__ in ("QDense", "QConv1D", "Dense", "Conv1D"):
             names[parent.name].setdefault("Precision", {})["result"] = own
+            # hls4ml gives a linear Dense an activation node "<name>_linear"; typed alike, it is removed
+            names.setdefault(f"{parent.name}_linear", {}).setdefault("Precision", {})["result"] = own
             ctx.setdefault("folded", []).append({"layer": parent.name, "quantizer": layer.name, "result": own})
 
 
