@@ -170,38 +170,22 @@ def evaluate(encoder, decoder, spec: InputSpec, batch: dict[str, np.ndarray], x:
     return out, arrays
 
 
-def train_autoencoder(data, preset: str = "ae-jet", out_dir: str | Path = "runs/ae", variables: Sequence[str] | None = None,
-                      latent: int | None = None, bits: int | None = None, latent_bits: int | None = None,
-                      n_objects: int | None = None, train_on: str | None = None, epochs: int | None = None,
-                      batch_size: int | None = None, learning_rate: float | None = None, patience: int | None = None,
-                      seed: int = 0, max_jets: int | None = None, command: str | None = None) -> dict[str, Any]:
-    """Train the autoencoder preset on ``data`` and write the run directory ``out_dir``; return its metrics."""
-    import tensorflow as tf
-
-    from fpgatag.core.provenance import provenance
-    from fpgatag.nn.autoencoder import build_autoencoder, latent_quantizer
-    from fpgatag.nn.io import save_model
+def _options(data, preset: str, variables, n_objects, model_overrides: dict, training_overrides: dict):
+    """Preset, parameters, training settings, input spec and source, every option checked."""
+    from fpgatag.nn.autoencoder import latent_quantizer
     from fpgatag.nn.presets import load_preset
     from fpgatag.nn.students import check_bits
-    from fpgatag.train.data import _read_rows, as_source, input_keys, load_arrays
-    from fpgatag.train.runs import data_record, split_record
+    from fpgatag.train.data import as_source
 
-    # ---- cheap checks first ----
     p = load_preset(preset, role="autoencoder")
     if p.get("builder") != "autoencoder":
         raise FpgatagError(f"preset {p['name']}: builder {p.get('builder')!r} is not 'autoencoder'")
     params = {"latent": 3, "encoder": [32, 16], "decoder": [16, 32], "bits": 8, "latent_bits": 8, "latent_integer": 3,
-              **p["params"]}
-    for key, value in (("latent", latent), ("bits", bits), ("latent_bits", latent_bits)):
-        if value is not None:
-            params[key] = value
+              **p["params"], **{k: v for k, v in model_overrides.items() if v is not None}}
     params["bits"] = check_bits(params["bits"])
     latent_quantizer(params["latent_bits"], params["latent_integer"])
-    training = {**DEFAULT_TRAINING, **(p.get("training") or {})}
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("learning_rate", learning_rate),
-                       ("patience", patience), ("train_on", train_on)):
-        if value is not None:
-            training[key] = value
+    training = {**DEFAULT_TRAINING, **(p.get("training") or {}),
+                **{k: v for k, v in training_overrides.items() if v is not None}}
     if int(training["epochs"]) < 1 or int(training["batch_size"]) < 1:
         raise FpgatagError(f"epochs and batch size must be positive (got {training['epochs']}, {training['batch_size']})")
     spec = _spec(p, variables, n_objects)
@@ -214,6 +198,30 @@ def train_autoencoder(data, preset: str = "ae-jet", out_dir: str | Path = "runs/
     train_on = str(training["train_on"])
     if train_on != "all" and train_on not in source.classes:
         raise FpgatagError(f"--train-on {train_on!r}: {data_path} has classes {', '.join(source.classes)} (or use 'all')")
+    return p, params, training, spec, source, data_path
+
+
+def train_autoencoder(data, preset: str = "ae-jet", out_dir: str | Path = "runs/ae", variables: Sequence[str] | None = None,
+                      latent: int | None = None, bits: int | None = None, latent_bits: int | None = None,
+                      n_objects: int | None = None, train_on: str | None = None, epochs: int | None = None,
+                      batch_size: int | None = None, learning_rate: float | None = None, patience: int | None = None,
+                      seed: int = 0, max_jets: int | None = None, command: str | None = None) -> dict[str, Any]:
+    """Train the autoencoder preset on ``data`` and write the run directory ``out_dir``; return its metrics."""
+    import tensorflow as tf
+
+    from fpgatag.core.provenance import provenance
+    from fpgatag.nn.autoencoder import build_autoencoder
+    from fpgatag.nn.io import save_model
+    from fpgatag.train.data import _read_rows, input_keys, load_arrays
+    from fpgatag.train.runs import data_record, split_record
+
+    # ---- cheap checks first ----
+    p, params, training, spec, source, data_path = _options(
+        data, preset, variables, n_objects, {"latent": latent, "bits": bits, "latent_bits": latent_bits},
+        {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "patience": patience,
+         "train_on": train_on})
+    n_inputs = int(np.prod(spec.shape))
+    train_on = str(training["train_on"])
 
     # ---- data ----
     splits, trained_class = _splits(source, train_on, max_jets, seed)
