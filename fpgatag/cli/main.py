@@ -17,7 +17,7 @@ import sys
 
 from fpgatag import __version__
 from fpgatag.core.errors import FpgatagError
-from fpgatag.core.io import interrupt_on_sigterm
+from fpgatag.core.io import forcing, interrupt_on_sigterm
 from fpgatag.core.logs import setup_logging
 
 # Pipeline order: data, nn/train (teacher, students), fpga, report.
@@ -36,8 +36,15 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``fpgatag CMD: error: ...``), like every other fpgatag error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fpgatag",
         description="Jet tagging for Level-1 triggers: jets -> teacher -> distilled quantized student -> FPGA firmware.",
         formatter_class=_Formatter,
@@ -48,7 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub, _Formatter)
+    for command in sub.choices.values():
+        command.add_argument("--force", action="store_true",
+                             help="replace an existing output even when it is not a previous fpgatag output of "
+                                  "the same kind (an input is never replaced)")
     return parser
+
+
+def _os_error(exc: OSError) -> str:
+    """One line naming the path of an OS error (read-only file system, full disk, ...)."""
+    what = exc.strerror or str(exc) or exc.__class__.__name__
+    if exc.filename is not None:
+        return f"{exc.filename}: {what}"
+    return what
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     interrupt_on_sigterm()
     try:
-        code = args.func(args)
+        with forcing(getattr(args, "force", False)):
+            code = args.func(args)
     except FpgatagError as exc:
         print(f"fpgatag {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -67,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:   # a file system refusing the write: one line naming the path, no traceback
+        print(f"fpgatag {args.command}: error: {' '.join(_os_error(exc).split())}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"fpgatag {args.command}: error: out of memory (ask for less: fewer jets, a smaller batch)",
+              file=sys.stderr)
+        return 1
     return int(code or 0)
 
 
