@@ -16,6 +16,7 @@ import os
 import sys
 
 from fpgatag import __version__
+from fpgatag.core import io
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import forcing, interrupt_on_sigterm
 from fpgatag.core.logs import setup_logging
@@ -62,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hard_exit(code: int) -> None:
+    """Exit now: after a write into an HDF5 file failed (a full disk), freeing the file's objects or
+    the HDF5 library's exit handler retries the flush and crashes the process."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _os_error(exc: OSError) -> str:
     """One line naming the path of an OS error (read-only file system, full disk, ...)."""
     what = exc.strerror or str(exc) or exc.__class__.__name__
@@ -81,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             code = args.func(args)
     except FpgatagError as exc:
         print(f"fpgatag {args.command}: error: {exc}", file=sys.stderr)
+        if io.WRITE_FAILED:   # a failed HDF5 write: end before its objects are freed (that crashes)
+            _hard_exit(exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"fpgatag {args.command}: interrupted", file=sys.stderr)

@@ -193,9 +193,32 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        reason = write_failure(exc)
+        if reason is not None:
+            raise FpgatagError(f"{path}: cannot write ({reason}); nothing was written") from None
         raise
+
+
+# Set when a write failed inside an HDF5 file: the HDF5 library then holds dirty buffers it can
+# never flush, and its own exit handler would crash the process (see cli.main).
+WRITE_FAILED: list[str] = []
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """The reason of a failed write (a full disk, a read-only file system, ...), or None when ``exc``
+    is no write failure. HDF5 reports these as RuntimeError with the C ``errno`` in its message."""
+    import re
+
+    if isinstance(exc, OSError) and exc.errno is not None and "errno = " not in str(exc):
+        return os.strerror(exc.errno)
+    if isinstance(exc, (OSError, RuntimeError)):
+        m = re.search(r"errno = (\d+)", str(exc))
+        if m:
+            WRITE_FAILED.append(str(exc))
+            return os.strerror(int(m.group(1)))
+    return None
 
 
 @contextlib.contextmanager
@@ -227,8 +250,11 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True, kind: str | None
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        reason = write_failure(exc)
+        if reason is not None:
+            raise FpgatagError(f"{path}: cannot write ({reason}); nothing was written") from None
         raise
 
 
