@@ -105,7 +105,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fpgatag {args.command}: error: out of memory (ask for less: fewer jets, a smaller batch)",
               file=sys.stderr)
         return 1
+    except Exception as exc:
+        wrapped = _wrapped_error(exc)
+        if wrapped is None:
+            raise
+        print(f"fpgatag {args.command}: error: {wrapped}", file=sys.stderr)
+        return FpgatagError.exit_code
     return int(code or 0)
+
+
+def _wrapped_error(exc: Exception) -> str | None:
+    """The one line of an FpgatagError raised inside a TensorFlow input pipeline (``tf.data`` runs
+    Python generators in its own frames and re-raises their errors as its own), else None."""
+    if not type(exc).__module__.startswith("tensorflow"):
+        return None
+    for line in str(exc).splitlines():
+        line = line.strip()
+        for prefix in ("fpgatag.core.errors.FpgatagError: ", "FpgatagError: "):
+            if line.startswith(prefix):
+                return line[len(prefix):]
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -108,6 +108,8 @@ def cmd_train_student(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from fpgatag.report.compare import compare_runs, compare_table, roc_overlay
 
+    if args.data is not None and not args.data.is_file():
+        raise FpgatagError(f"{args.data}: data file not found")
     if args.output is not None:
         guard(args.output, "png", inputs=[*args.runs, *data_inputs(args.data)])
     rows = compare_runs(args.runs)
