@@ -280,8 +280,6 @@ def load_soft_targets(path: str | Path, source: Any, teacher_dir: str | Path | N
     path = Path(path)
     source = as_source(source)
     rec = read_soft_targets(path)
-    if teacher_dir is not None:
-        check_teacher(path, rec, teacher_dir)
     if not np.all(np.isfinite(rec["logits"])):
         row = int(np.argmax(~np.isfinite(rec["logits"]).all(axis=-1)))
         raise FpgatagError(f"{path}: dataset /logits holds nan or inf (first at jet {row})")
@@ -296,6 +294,8 @@ def load_soft_targets(path: str | Path, source: Any, teacher_dir: str | Path | N
         raise FpgatagError(f"{path}: logits are for classes {classes}, {where} has {list(source.classes)}")
     src_uids = np.asarray(source.uids(), dtype=np.int64)
     if np.array_equal(uids, src_uids):
+        if teacher_dir is not None:
+            check_teacher(path, rec, teacher_dir)
         return logits.astype(np.float32)
     # same jets in another order: realign by uid
     order = np.argsort(uids, kind="stable")
@@ -306,5 +306,7 @@ def load_soft_targets(path: str | Path, source: Any, teacher_dir: str | Path | N
         missing = int(np.sum(~found))
         raise FpgatagError(f"{path}: jets don't match {where} ({missing} of {n} uids have no stored logits; "
                            f"fingerprint {rec.get('uid_fingerprint')} vs {uid_fingerprint(src_uids)})")
+    if teacher_dir is not None:
+        check_teacher(path, rec, teacher_dir)
     log.info("%s: realigned logits to the data file's order", path)
     return logits[order][pos].astype(np.float32)
