@@ -228,8 +228,8 @@ CATALOGUE: list[Bad] = [
     *_floats("distill", ["-T"], "--data small.h5 --teacher teacher -o s2", ("nan", "inf", "0", "-2")),
     *_floats("distill", ["--lr"], "--data small.h5 --teacher teacher -o s2", ("nan",)),
     *_floats("synth", ["--clock-period"], "student -o h2", ("nan", "inf", "0", "-5")),
-    *_floats("validate", ["--min-bit-exact"], "student --data small.h5", ("nan", "1.5", "-0.1")),
-    *_floats("validate", ["--min-argmax"], "student --data small.h5", ("nan", "2")),
+    *_floats("validate", ["--min-bit-exact"], "student --data small.h5", ("nan", "inf", "-0.1")),
+    *_floats("validate", ["--min-argmax"], "student --data small.h5", ("nan", "-1")),
     # -- integer options out of range
     *[Bad(f"generate -o new.h5 {f} {v}", f) for f in ("--jets-per-class", "--workers", "--max-particles",
                                                        "--chunk-jets", "--n-towers", "--n-candidates")
@@ -267,6 +267,12 @@ CATALOGUE: list[Bad] = [
     # -- unknown names fail before any training
     Bad("demo --out dm --data small.h5 --part foo", "foo"),
     Bad("sweep --data small.h5 -o sw --part foo", "foo"),
+    Bad("sweep --data small.h5 -o sw --student no-such-student", "no-such-student"),
+    Bad("sweep --data small.h5 -o sw --student /abs/x.json", "/abs/x.json"),
+    Bad("sweep --data missing.h5 -o sw", "missing.h5"),
+    Bad("sweep --data small.h5 -o sw --teacher missing_dir", "missing_dir"),
+    Bad("sweep --data small.h5 -o sw --shard 2/2", "2/2"),
+    Bad("sweep --data small.h5 -o sw --bits 4 --n-objects 8 --shard 1/2", "1/2"),
     Bad("synth student -o h2 --part foo", "foo"),
     Bad("validate student --data small.h5 --part foo", "foo"),
     Bad("train-teacher --data small.h5 -o t2 --model no-such-preset", "no-such-preset"),
@@ -559,3 +565,33 @@ def test_sweep_stops_on_sigterm_and_keeps_finished_points(ws, tmp_path):
     assert first.is_file()                                     # the finished point is kept
     assert not (out / "deepsets_b16_n8").exists()              # queued points never started
     assert not [p for p in out.rglob(".*.tmp")]                # no half-written output left
+
+
+def test_a_failed_write_is_one_line_and_leaves_nothing(tmp_path):
+    """A full disk (ENOSPC from the OS, or HDF5's RuntimeError carrying the errno) while an output is
+    written: one line naming the output, and no temporary file left."""
+    import errno
+
+    from fpgatag.core import io
+    from fpgatag.core.errors import FpgatagError
+
+    faults = [OSError(errno.ENOSPC, "No space left on device"),
+              RuntimeError("Can't close dataset (file write failed: time = x, filename = 'y', file descriptor = 4, "
+                           "errno = 28, error message = 'No space left on device')")]
+    try:
+        for fault in faults:
+            with pytest.raises(FpgatagError, match=r"out\.h5: cannot write \(No space left on device\)"):
+                with io.atomic_path(tmp_path / "out.h5") as tmp:
+                    tmp.write_bytes(b"partial")
+                    raise fault
+            with pytest.raises(FpgatagError, match=r"run: cannot write \(No space left on device\)"):
+                with io.atomic_dir(tmp_path / "run") as tmp:
+                    (tmp / "x").write_text("partial")
+                    raise fault
+            assert list(tmp_path.iterdir()) == []
+        assert io.WRITE_FAILED   # cli.main then ends the process before HDF5 frees the file
+    finally:
+        io.WRITE_FAILED.clear()   # this process goes on running other tests
+    with pytest.raises(ValueError):   # other errors pass through unchanged
+        with io.atomic_path(tmp_path / "out.h5"):
+            raise ValueError("a bug")

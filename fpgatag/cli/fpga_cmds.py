@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from fpgatag.cli.common import data_inputs, fraction, guard, positive_float, positive_int
+from fpgatag.cli.common import data_inputs, guard, nonnegative_float, positive_float, positive_int
 from fpgatag.core.errors import FpgatagError
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     v.add_argument("--n", type=positive_int, default=10000, help="jets to simulate")
     v.add_argument("-o", "--output", default=None,
                    help="validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside a model file)")
-    v.add_argument("--min-bit-exact", type=fraction, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
-    v.add_argument("--min-argmax", type=fraction, default=0.999, help="minimum argmax agreement")
+    v.add_argument("--min-bit-exact", type=nonnegative_float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
+    v.add_argument("--min-argmax", type=nonnegative_float, default=0.999, help="minimum argmax agreement")
     v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
     v.add_argument("--workers", type=positive_int, default=2, help="parallel C-simulation workers")
     v.add_argument("--json", action="store_true", help="print validate.json instead of the table")

@@ -107,7 +107,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from fpgatag.fpga.parts import resolve_part
 
-    resolve_part(args.part)  # an unknown part fails now, not after the training
+    from fpgatag.nn.presets import load_preset
+
+    resolve_part(args.part)  # an unknown part or student fails now, not after the training
+    load_preset(args.student, role="student")
     guard(args.out, "sweep", inputs=[*data_inputs(args.data), args.teacher], directory=True)
     cfg = SweepConfig(data=args.data, out=args.out, teacher=args.teacher, student=args.student, bits=tuple(args.bits),
                       n_objects=tuple(args.n_objects), reuse_factors=tuple(args.reuse_factors), epochs=args.epochs,

@@ -499,12 +499,11 @@ def _stop_on_signals():
         return
     previous = {}
 
-    def handler(signum, frame):
+    def handler(signum, frame):  # noqa: ARG001
+        # a flag, not an exception: an exception raised in a signal handler can land in a callback
+        # (a weakref's, a C library's) that prints and swallows it; the loops check the flag after
+        # every Pythia batch and while they wait for workers, and raise KeyboardInterrupt there
         _STOP.set()
-        old = previous.get(signum)
-        if callable(old):
-            old(signum, frame)
-        raise KeyboardInterrupt
 
     _STOP.clear()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -589,6 +588,8 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
                     if len(group) == len(processes):  # one chunk of every process: write interleaved
                         writer.append(interleave(group))
                         group = []
+                    if _STOP.is_set():
+                        raise KeyboardInterrupt
             writer.set_attr("n_events", n_events)
         os.chmod(tmp, 0o644)
     log.info("wrote %s (%d jets from %d events)", output, total, n_events)
@@ -610,7 +611,17 @@ def _run_tasks(tasks: Iterable[ChunkTask], n_tasks: int, workers: int):
     ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded in the parent
     pool = ctx.Pool(min(workers, n_tasks), initializer=_worker_init)
     try:
-        yield from pool.imap(run_chunk, tasks)
+        results = pool.imap(run_chunk, tasks)
+        while True:
+            try:
+                res = results.next(timeout=0.2)
+            except StopIteration:
+                break
+            except multiprocessing.TimeoutError:
+                if _STOP.is_set():
+                    raise KeyboardInterrupt from None
+                continue
+            yield res
         pool.close()
     finally:
         pool.terminate()

@@ -91,9 +91,10 @@ def _run_point(cfg: SweepConfig, point: Point, threads: int) -> dict[str, Any]:
     return {"point": dataclasses.asdict(point), "dir": str(run_dir), "did": did}
 
 
-def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 10.0) -> None:
+def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     """Cancel queued points and stop the running ones: each worker gets SIGTERM, which unwinds it like
-    Ctrl-C (its atomic outputs are removed, finished points stay), then SIGKILL after ``grace_s``."""
+    Ctrl-C (its atomic outputs are removed, finished points stay), then SIGKILL after ``grace_s`` (a
+    KeyboardInterrupt can be swallowed inside a callback; :func:`_remove_unfinished` then cleans up)."""
     import signal
     import time
 
@@ -111,6 +112,18 @@ def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 10.0) -> None:
     log.warning("sweep stopped: finished points are kept, run the same command again to resume")
 
 
+def _remove_unfinished(cfg: SweepConfig, points: list[Point]) -> None:
+    """Remove the temporary (unfinished) outputs of this shard's points, left by a killed worker. Only
+    this shard's names are touched: another shard may be running in the same directory."""
+    import shutil
+
+    out = Path(cfg.out)
+    for p in points:
+        run_dir = out / p.dirname(cfg.student)
+        for tmp in [*out.glob(f".{run_dir.name}.*.tmp"), *run_dir.glob(".hls_rf*.tmp")]:
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
+
 def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
     """Run this shard's grid with ``cfg.workers`` processes; return (and write) a summary."""
     if not Path(cfg.data).is_file():
@@ -121,6 +134,9 @@ def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
         if not 2 <= b <= 32:
             raise FpgatagError(f"--bits {b}: outside 2..32")
     points = grid(cfg)
+    if not points:
+        raise FpgatagError(f"--shard {cfg.shard}: this shard of the sweep has no points "
+                           f"({len(cfg.bits) * len(cfg.n_objects)} in all); use fewer shards")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     from fpgatag.core.io import write_marker
@@ -143,6 +159,7 @@ def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
                 log.warning("sweep point %s failed: %s", p, exc)
     except BaseException:   # Ctrl-C, SIGTERM (as KeyboardInterrupt): stop now, keep the finished points
         _stop_pool(pool)
+        _remove_unfinished(cfg, points)
         raise
     pool.shutdown(wait=True)
     results.sort(key=lambda r: (r["point"]["bits"], r["point"]["n_objects"]))
