@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -30,6 +31,14 @@ OUTPUT_MARKER = ".fpgatag-output.json"
 _LEGACY_DIR_FILES = (("run", "run.json"), ("hls", "estimate.json"), ("report", "report.json"),
                      ("demo", "demo.json"), ("sweep", "sweep.json"))
 _FORCE = contextvars.ContextVar("fpgatag_force_output", default=False)
+# Set by SIGTERM (see interrupt_on_sigterm). Its KeyboardInterrupt can be swallowed by a callback
+# (a weakref's, a C library's); atomic writers check this flag too, so no output is completed after it.
+TERMINATED = threading.Event()
+
+
+def _check_terminated() -> None:
+    if TERMINATED.is_set():
+        raise KeyboardInterrupt("terminated")
 
 
 @contextlib.contextmanager
@@ -192,6 +201,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        _check_terminated()
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -238,6 +248,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True, kind: str | None
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        _check_terminated()
         made = kind or dir_kind(tmp) or "output"
         write_marker(tmp, made)
         if path.exists():
@@ -305,6 +316,7 @@ def interrupt_on_sigterm() -> None:
     import signal
 
     def _raise(signum, frame):  # noqa: ARG001
+        TERMINATED.set()
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _raise)
