@@ -238,6 +238,7 @@ CATALOGUE: list[Bad] = [
     Bad("generate -o new.h5 --seed -1", "--seed"),
     Bad("generate -o new.h5 --seed 99999999999", "--seed"),
     Bad("generate -o new.h5 --jets-per-class 100000000000000", "--jets-per-class"),
+    Bad("generate -o new.h5 --jets-per-class 2000000000", "MB free"),   # 4e9 jets: no disk holds them
     Bad("generate -o new.h5 --chunk-jets 100000", "chunk_jets"),
     Bad("generate -o new.h5 --chunk-jets 20000", "--chunk-jets"),
     Bad("generate -o new.h5 --shard 3/3", "--shard"),

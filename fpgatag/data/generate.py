@@ -461,6 +461,21 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     return res
 
 
+def check_space(output: Path, n_jets: int, bytes_per_jet: int = 1000) -> None:
+    """Refuse, before the simulation, a job whose file cannot fit on the output's file system (files
+    take about 3 kB per jet; 1 kB is taken as the floor)."""
+    import shutil
+
+    here = Path(output).resolve()
+    where = next((p for p in here.parents if p.exists()), None)
+    if where is None:
+        return
+    free, need = shutil.disk_usage(where).free, int(n_jets) * bytes_per_jet
+    if free < need:
+        raise FpgatagError(f"{output}: {free / 1e6:.1f} MB free on {where}, {n_jets} jets need at least "
+                           f"{need / 1e6:.1f} MB")
+
+
 def plan_chunks(processes: Sequence[str], jets_per_class: int, seed: int, shard: tuple[int, int] | None,
                 gen: GeneratorSettings, views: ViewSettings) -> list[ChunkTask]:
     """The chunks this job (or shard) generates, in file order (chunk-major, then process)."""
@@ -563,6 +578,7 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
     n_chunks = math.ceil(jets_per_class / gen.chunk_jets)
     short = n_chunks * gen.chunk_jets - jets_per_class if chunks[-1] == n_chunks - 1 else 0  # the last chunk's
     total = len(processes) * (len(chunks) * gen.chunk_jets - short)
+    check_space(output, total)
     tasks = iter_chunks(processes, jets_per_class, seed, shard, gen, views)
     attrs = {
         "classes": list(processes),
