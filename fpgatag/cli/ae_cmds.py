@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from fpgatag.cli.common import data_inputs, guard, nonnegative_int, positive_float, positive_int
+
 RESIDUAL_COLUMNS = ["variable", "n", "mean", "mean_err", "rms", "rms_err", "median", "central68_half_width"]
 
 
@@ -25,18 +27,18 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--preset", default="ae-jet", help="autoencoder preset (models/presets: ae-jet, ae-objects) or preset JSON")
     p.add_argument("--variables", default=None, metavar="A,B,...",
                    help="variables to compress; None = the preset's (ae-jet: pt,eta,phi,mass; m and E also accepted)")
-    p.add_argument("--latent", type=int, default=None, help="latent size; None = the preset's (ae-jet: 3)")
-    p.add_argument("--bits", type=int, default=None, help="encoder weight/activation bits; None = the preset's")
-    p.add_argument("--latent-bits", type=int, default=None, help="bits of each latent value; None = the preset's")
-    p.add_argument("--n-objects", type=int, default=None, help="trigger-view objects (ae-objects); None = the preset's")
+    p.add_argument("--latent", type=positive_int, default=None, help="latent size; None = the preset's (ae-jet: 3)")
+    p.add_argument("--bits", type=positive_int, default=None, help="encoder weight/activation bits; None = the preset's")
+    p.add_argument("--latent-bits", type=positive_int, default=None, help="bits of each latent value; None = the preset's")
+    p.add_argument("--n-objects", type=positive_int, default=None, help="trigger-view objects (ae-objects); None = the preset's")
     p.add_argument("--train-on", default=None, metavar="CLASS",
                    help="train on this class only (anomaly detection: the others are the signal) or 'all'; None = the preset's (qcd)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs; None = the preset's")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size; None = the preset's")
-    p.add_argument("--lr", type=float, default=None, help="learning rate; None = the preset's")
-    p.add_argument("--patience", type=int, default=None, help="early-stopping patience; None = the preset's")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--max-jets", type=int, default=None, help="use a random subset of this many jets")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs; None = the preset's")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size; None = the preset's")
+    p.add_argument("--lr", type=positive_float, default=None, help="learning rate; None = the preset's")
+    p.add_argument("--patience", type=nonnegative_int, default=None, help="early-stopping patience; None = the preset's")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed")
+    p.add_argument("--max-jets", type=positive_int, default=None, help="use a random subset of this many jets")
     p.add_argument("--json", action="store_true", help="print metrics.json instead of the tables")
     p.set_defaults(func=cmd_train_ae)
 
@@ -46,6 +48,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
     from fpgatag.train.autoencoder import train_autoencoder
 
     variables = None if args.variables is None else args.variables.split(",")
+    guard(args.out, "run", inputs=data_inputs(args.data), directory=True)
     m = train_autoencoder(args.data, preset=args.preset, out_dir=args.out, variables=variables, latent=args.latent,
                           bits=args.bits, latent_bits=args.latent_bits, n_objects=args.n_objects, train_on=args.train_on,
                           epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
