@@ -196,7 +196,7 @@ def _transfer_record(transfer: dict[str, Any] | None, model) -> dict[str, Any] |
             "frozen_layers": transfer["frozen"], "frozen_parameters": frozen_parameters(model, transfer["frozen"])}
 
 
-def train_teacher(data, model: str | None = "particlenet-lite", epochs: int | None = None, batch_size: int | None = None,
+def train_teacher(data, model: str | None = None, epochs: int | None = None, batch_size: int | None = None,
                   out_dir: str | Path = "runs/teacher", lr: float | None = None, early_stopping: int | None = None,
                   mixed_precision: bool = False, seed: int = 0, max_jets: int | None = None,
                   n_particles: int | None = None, schedule: str | None = None, stream: bool | None = None,
