@@ -71,7 +71,28 @@ def evaluate(run_dir: Path, holdout, logits: bool = False) -> dict:
     x, y = load_arrays(holdout, load_inputs(run_dir), np.arange(holdout.n_jets))
     out = load_model(run_dir).predict(x, batch_size=1024, verbose=0)
     probs = softmax(out) if logits else out
-    return bootstrap(y, probs[:, 1])
+    return {**bootstrap(y, probs[:, 1]), "_scores": probs[:, 1], "_labels": y}
+
+
+def paired_delta(rows: list[dict], ref_of, n_boot: int = 200, seed: int = 1) -> None:
+    """Add ``delta_auc`` (run - its reference, same held-out jets) with a paired bootstrap error."""
+    rng = np.random.default_rng(seed)
+    for r in rows:
+        ref = ref_of(r)
+        if ref is None or ref is r or "_scores" not in r:
+            continue
+        y, a, b = r["_labels"], r["_scores"], ref["_scores"]
+        diffs = []
+        for _ in range(n_boot):
+            i = rng.integers(0, y.size, y.size)
+            if y[i].min() != y[i].max():
+                diffs.append(auc(y[i], a[i]) - auc(y[i], b[i]))
+        r["delta_auc"] = float(auc(y, a) - auc(y, b))
+        r["delta_auc_err"] = float(np.std(diffs))
+
+
+def strip(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
 
 def run_record(run_dir: Path) -> dict:
@@ -164,6 +185,8 @@ def transfer_rows(args, pool: Path, holdout, sources: dict[str, Path], work: Pat
                        **evaluate(out, holdout), "run": str(out)}
                 log.info("%s", {k: row[k] for k in ("model", "source", "method", "jets", "auc", "auc_err")})
                 rows.append(row)
+    scratch = {(r["model"], r["jets"]): r for r in rows if r["method"] == "scratch"}
+    paired_delta(rows, lambda r: scratch.get((r["model"], r["jets"])) if r["method"] in ("fine-tune", "frozen") else None)
     return rows
 
 
@@ -188,8 +211,10 @@ def distill_rows(args, pool: Path, holdout, rows: list[dict], work: Path) -> lis
             row = {"student": args.student, "teacher": name, "seed": seed, **evaluate(sdir, holdout, logits=True)}
             if tdir is not None:
                 row["teacher_auc"] = next(r["auc"] for r in rows if r.get("run") == str(tdir))
-            log.info("%s", row)
+            log.info("%s", {k: v for k, v in row.items() if not k.startswith("_")})
             out.append(row)
+    base = {r["seed"]: r for r in out if r["teacher"] == "none"}
+    paired_delta(out, lambda r: base.get(r["seed"]) if r["teacher"] != "none" else None)
     return out
 
 
@@ -209,14 +234,15 @@ def write_report(args, result: dict) -> None:
              format_table([{"file": k, **v} for k, v in result["lund_cost"].items()],
                           ["file", "jets", "mean_nodes", "ms_per_jet_cpu", "ms_per_jet_wall"]), "",
              "## Target task (top vs QCD, 550-650 GeV), fixed held-out set", ""]
-    cols = ["model", "source", "method", "jets", "n_train", "AUC", "R30", "R50", "best_epoch", "epochs_to_converge",
-            "ms/jet/epoch"]
+    cols = ["model", "source", "method", "jets", "n_train", "AUC", "dAUC vs scratch", "R30", "R50", "best_epoch",
+            "epochs_to_converge", "ms/jet/epoch"]
     table = []
     for r in result["transfer"]:
         if r["method"] == "source task":
             continue
         table.append({"model": r["model"], "source": r["source"], "method": r["method"], "jets": r["jets"],
                       "n_train": r["n_train"], "AUC": fmt(r["auc"], r["auc_err"]),
+                      "dAUC vs scratch": fmt(r["delta_auc"], r["delta_auc_err"]) if "delta_auc" in r else "-",
                       "R30": fr(r["rejection_at_30"], r["rejection_at_30_err"]),
                       "R50": fr(r["rejection_at_50"], r["rejection_at_50_err"]),
                       "best_epoch": f"{r['best_epoch']}/{r['epochs_run']}", "epochs_to_converge": r["epochs_to_converge"],
@@ -232,13 +258,18 @@ def write_report(args, result: dict) -> None:
         by.setdefault(r["teacher"], []).append(r)
     lines.append(format_table([{"teacher": t, "seeds": len(rs), "student AUC (mean ± s.e. over seeds)":
                                 fmt(*summarise(rs, "auc")), "bootstrap err of one": f"{np.mean([r['auc_err'] for r in rs]):.4f}",
+                                "dAUC vs no teacher (paired, per seed)": ", ".join(
+                                    fmt(r["delta_auc"], r["delta_auc_err"]) for r in rs if "delta_auc" in r) or "-",
                                 "R30": fr(*summarise(rs, "rejection_at_30")), "teacher AUC": f"{rs[0].get('teacher_auc', float('nan')):.4f}"}
                                for t, rs in by.items()],
-                              ["teacher", "seeds", "student AUC (mean ± s.e. over seeds)", "bootstrap err of one", "R30",
-                               "teacher AUC"]))
+                              ["teacher", "seeds", "student AUC (mean ± s.e. over seeds)", "bootstrap err of one",
+                               "dAUC vs no teacher (paired, per seed)", "R30", "teacher AUC"]))
     lines += ["", "Uncertainties: AUC and rejection of one run are bootstrap standard deviations over the held-out "
-              "jets (200 resamples); student means carry the standard error over seeds. R30/R50: background "
-              "rejection 1/eps_B at 30 %/50 % signal efficiency."]
+              "jets (200 resamples); dAUC is the AUC difference to the reference (scratch run of the same model and "
+              "size; student without teacher of the same seed) on the same jets, with a paired bootstrap error; "
+              "student means carry the standard error over seeds. R30/R50: background rejection 1/eps_B at "
+              "30 %/50 % signal efficiency. epochs_to_converge: first epoch with validation loss within 2 % of "
+              "the run's best."]
     write_text(out / "transfer.md", "\n".join(lines) + "\n")
 
 
@@ -281,7 +312,7 @@ def main(argv=None) -> int:
              f"particles / tree nodes per jet; scratch {args.epochs} epochs, transfer {args.transfer_epochs} epochs, "
              f"sources {args.source_epochs} epochs, one-cycle schedule, CPU (2 shared cores). Wall time "
              f"{time.perf_counter() - t0:.0f} s.")
-    result = {"setup": setup, "files": gen, "lund_cost": lund_cost, "transfer": rows, "distill": distill,
+    result = {"setup": setup, "files": gen, "lund_cost": lund_cost, "transfer": strip(rows), "distill": strip(distill),
               "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     write_report(args, result)
     print(args.out / "transfer.md")
