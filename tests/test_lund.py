@@ -138,3 +138,24 @@ def test_generate_views_and_missing_trees(tmp_path):
         np.testing.assert_array_equal(rebuilt[key], full[key])
     np.testing.assert_allclose(rebuilt["lund"], full["lund"], rtol=1e-6)
     np.testing.assert_array_equal(rebuilt["towers"], full["towers"])  # same view settings, same views
+
+
+def test_public_dataset_reader_builds_the_trees(tmp_path):
+    """A Top Tagging file (E, PX, PY, PZ columns) has no trees: the reader builds them from its particles."""
+    pd = pytest.importorskip("pandas")
+    from fpgatag.data.io import open_jets
+
+    parts, counts = random_jets(5, 30, seed=7)
+    c = {k: schema.PARTICLE_COLUMNS.index(k) for k in ("e", "px", "py", "pz")}
+    data = {f"{name}_{i}": (parts[:, i, c[key]] if i < parts.shape[1] else np.zeros(5)).astype(np.float32)
+            for i in range(200) for name, key in (("E", "e"), ("PX", "px"), ("PY", "py"), ("PZ", "pz"))}
+    data["is_signal_new"] = np.array([0, 1, 0, 1, 0])
+    path = tmp_path / "test.h5"
+    pd.DataFrame(data).to_hdf(path, key="table")
+    with open_jets(path) as src:
+        assert src.format == "toptagging"
+        b = src.read(keys=["particles", "n_particles", "lund", "lund_edges", "n_lund"])
+    ref = lund_trees(b["particles"], b["n_particles"], LundSettings(max_nodes=199))
+    assert (b["n_lund"] == counts - 1).all()
+    for key in ("lund", "lund_edges", "n_lund"):
+        np.testing.assert_array_equal(b[key], ref[key])
