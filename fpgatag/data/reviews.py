@@ -54,6 +54,7 @@ def remake_views(source_path, output, settings: dict[str, Any], batch_size: int 
         attrs["views"] = new.to_dict()
         attrs["views_from"] = {"path": str(Path(source_path).resolve()), "format": src.format, "views": old}
         attrs["provenance"] = provenance({"source": str(source_path), "views": new.to_dict()})
+        src.uids()  # refuses a file whose uids repeat (they key soft targets and splits)
         first = src.read(0, 1, keys=["particles"])["particles"]
         keep_lund = bool(getattr(src, "has_lund", False))
         keys = [*schema.BATCH_KEYS, *(LUND_KEYS if keep_lund else ())]

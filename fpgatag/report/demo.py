@@ -100,7 +100,8 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
     rows = summary_rows(collect([out / "teacher", out / "scratch", out / "distilled"]))
     summary = {
-        "jets_per_class": cfg.jets_per_class,
+        "jets_per_class": cfg.jets_per_class if cfg.data is None else _jets_per_class(data),
+        "generated": cfg.data is None,
         "data": str(data),
         "rows": rows,
         "report": str(out / "report" / "report.html"),
@@ -109,6 +110,16 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     }
     write_json(out / "demo.json", summary)
     return summary
+
+
+def _jets_per_class(data: Path) -> int:
+    """The smallest class's jet count in a given data file."""
+    import numpy as np
+
+    from fpgatag.data.io import open_jets
+
+    with open_jets(data) as src:
+        return int(np.bincount(src.labels(), minlength=len(src.classes)).min())
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -129,7 +140,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         }
         target = "Level-1 target: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items()) + "\n\n"
     return (
-        f"fpgatag demo: {summary['jets_per_class']} jets per class generated ({summary['data']}); "
+        f"fpgatag demo: {summary['jets_per_class']} jets per class "
+        f"{'generated' if summary.get('generated', True) else 'in the given file'} ({summary['data']}); "
         f"metrics on the held-out test split\n\n{phys}\n\nFirmware of the distilled student "
         f"(fpgatag estimate, no vendor tool; bit_exact = C simulation vs QKeras)\n\n{fw}\n\n{target}"
         f"Report: {summary['report']}\n"
