@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fpgatag.core.io import atomic_path
-from fpgatag.core.metrics import roc_curve, signal_score
+from fpgatag.core.metrics import auc_delong, roc_curve, signal_score
 
 
 def _plt():
@@ -28,13 +28,18 @@ def _save(fig, path: Path) -> Path:
 
 
 def roc_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, signal: int = 1) -> Path:
-    """Background rejection 1/eps_B against signal efficiency (log y), one curve per (label, y, probs)."""
+    """Background rejection 1/eps_B against signal efficiency (log y), one curve per (label, y, probs).
+
+    Each legend entry carries the AUC with its DeLong standard error and the number of test jets.
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for label, y, probs in curves:
-        fpr, tpr, _ = roc_curve(np.asarray(y) == signal, signal_score(probs, signal))
+        is_sig, score = np.asarray(y) == signal, signal_score(probs, signal)
+        fpr, tpr, _ = roc_curve(is_sig, score)
+        a, err = auc_delong(is_sig, score)
         ok = fpr > 0
-        ax.plot(tpr[ok], 1.0 / fpr[ok], label=label)
+        ax.plot(tpr[ok], 1.0 / fpr[ok], label=f"{label} (AUC {a:.4f} +- {err:.4f}, N = {is_sig.size})")
     ax.set_yscale("log")
     ax.set_xlabel("signal efficiency $\\epsilon_S$")
     ax.set_ylabel("background rejection $1/\\epsilon_B$")
