@@ -255,7 +255,7 @@ def paired_gain(labels: np.ndarray, distilled: Sequence[np.ndarray], scratch: Se
         out = [ad - as_, rd / rs - 1.0]
         if teacher is not None:
             rt = _figures(y, [teacher[idx]], signal_efficiency)[1]
-            out.append((rd - rs) / (rt - rs) if rt != rs else np.nan)
+            out.append((rd - rs) / (rt - rs) if rt > rs else np.nan)  # no gap: undefined
         return np.asarray(out)
 
     central = gains(slice(None))
@@ -272,7 +272,8 @@ def paired_gain(labels: np.ndarray, distilled: Sequence[np.ndarray], scratch: Se
                            f"rejection_at_{tag}_scratch": float(per_s[:, 1].mean())}
     for j, name in enumerate(names):
         out[name] = float(central[j])
-        out[f"{name}_err_jets"] = float(np.nanstd(boot[:, j], ddof=1))
+        finite = boot[np.isfinite(boot[:, j]), j]
+        out[f"{name}_err_jets"] = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
         out[f"{name}_err"] = out[f"{name}_err_jets"]
     if len(distilled) >= 2 and len(scratch) >= 2:
         se = lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v)))  # noqa: E731
@@ -282,6 +283,10 @@ def paired_gain(labels: np.ndarray, distilled: Sequence[np.ndarray], scratch: Se
         for name in ("auc_gain", "rejection_gain"):
             out[f"{name}_err"] = float(np.hypot(out[f"{name}_err_jets"], out[f"{name}_err_seeds"]))
         out["auc_gain_per_seed"] = [float(a - b) for a, b in zip(per_d[:, 0], per_s[:, 0])]
+    if teacher is not None and not np.isfinite(out["gap_closed"]):
+        for key in ("gap_closed", "gap_closed_err_jets", "gap_closed_err"):
+            out.pop(key)
+        out["gap_closed_undefined"] = "the teacher's rejection is not above the scratch students'"
     for name in ("auc_gain", "rejection_gain"):
         out[f"{name}_significant"] = bool(out[name] > 0 and out[name] > out[f"{name}_err"])
     return out

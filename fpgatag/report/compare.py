@@ -186,7 +186,7 @@ def gain_row(g: dict[str, Any]) -> dict[str, Any]:
     for kind in ("distilled", "scratch"):
         passing = g["n_background"] / g[f"rejection_at_{tag}_{kind}"]
         if passing < FEW_PASSING:
-            row[f"rej@0.{tag[0]} {kind}"] += f" (~{passing:.0f} bkg jets pass: <{FEW_PASSING})"
+            row[f"rej@0.{tag[0]} {kind}"] += f" (~{passing:.0f} bkg jet(s) passing: <{FEW_PASSING})"
     return row
 
 
