@@ -128,6 +128,9 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-distill-oof")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--reuse", action="store_true", help="reuse finished teachers and students found in --work")
+    ap.add_argument("--from-demo", type=Path, default=None, metavar="DIR",
+                    help="score the teachers (full and trigger view) and the scratch / distilled students of a finished "
+                         "`fpgatag demo --data DATA --student-seeds ...` output directory instead of training them")
     ap.add_argument("--scan-eval-data", type=Path, default=None,
                     help="the independent file with >= 32 candidates, to score the scan's students on")
     ap.add_argument("--scan-data", type=Path, default=None,
@@ -146,14 +149,21 @@ def main(argv=None) -> int:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     tkw = dict(data=args.data, model=args.teacher_model, epochs=args.teacher_epochs, n_particles=args.n_particles, seed=0)
-    teacher = ensure_teacher(work / "teacher", args.reuse, **tkw)
+    demo = _demo_runs(args.from_demo, args.seeds) if args.from_demo is not None else None
+    if demo is not None:
+        args.kinds, args.view_teacher, args.scan_data = ["distilled_trigger"], demo["config"]["distill_teacher"], None
+        args.teacher_model, args.teacher_epochs = demo["config"]["teacher"], demo["config"]["teacher_epochs"]
+        args.n_particles, args.student = demo["config"]["teacher_particles"], demo["config"]["student"]
+    teacher = demo["teacher"] if demo else ensure_teacher(work / "teacher", args.reuse, **tkw)
     kinds = [k for k in KINDS if k == "scratch" or k in args.kinds]
     if args.view_teacher == "none":
         kinds = [k for k in kinds if k != "distilled_trigger"]
     folds = ([ensure_teacher(work / f"teacher-fold{i}", args.reuse, fold=(i, args.folds), **tkw) for i in range(args.folds)]
              if "distilled_oof" in kinds or args.scan_data is not None else [])
     vteacher = None
-    if "distilled_trigger" in kinds:
+    if demo is not None:
+        vteacher = demo["teacher-trigger"]
+    elif "distilled_trigger" in kinds:
         vteacher = ensure_teacher(work / "teacher-trigger", args.reuse, data=args.data, model=args.view_teacher,
                                   epochs=args.teacher_epochs, seed=0)
 
@@ -185,8 +195,8 @@ def main(argv=None) -> int:
     rows = []
     for seed in args.seeds:
         for kind in kinds:
-            out = work / f"{kind}_s{seed}"
-            if args.reuse and (out / "metrics.json").is_file():
+            out = demo[kind, seed] if demo else work / f"{kind}_s{seed}"
+            if demo or (args.reuse and (out / "metrics.json").is_file()):
                 m = json.loads((out / "metrics.json").read_text())
             else:
                 tdir = {"scratch": None, "distilled_insample": teacher, "distilled_oof": folds[0] if folds else None,
@@ -195,7 +205,7 @@ def main(argv=None) -> int:
                 m = D.train_student(args.data, student=args.student, n_objects=16, bits=8, out_dir=out,
                                     teacher_dir=tdir, logits_file=lf, alpha=alpha, temperature=temp,
                                     epochs=args.epochs, seed=seed)
-            rows.append({"run": out.name, "kind": kind, "seed": seed, "alpha": m["alpha"],
+            rows.append({"run": out.name, "dir": str(out), "kind": kind, "seed": seed, "alpha": m["alpha"],
                          **{k: m[k] for k in ("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test",
                                               "n_parameters", "best_epoch", "train_seconds") + UNC}})
             log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
@@ -215,7 +225,7 @@ def main(argv=None) -> int:
                                         teacher_dir=None if kind == "scratch" else folds[0],
                                         logits_file=None if kind == "scratch" else logits_files["oof"],
                                         alpha=alpha, temperature=temp, epochs=args.epochs, seed=seed)
-                scan.append({"run": out.name, "kind": kind, "bits": bits, "n_objects": n, "seed": seed,
+                scan.append({"run": out.name, "dir": str(out), "kind": kind, "bits": bits, "n_objects": n, "seed": seed,
                              **{k: m[k] for k in ("accuracy", "auc", "rejection_at_50", "n_parameters", "best_epoch")}})
                 log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
 
@@ -233,17 +243,17 @@ def main(argv=None) -> int:
         for name, d in named + ([("trigger-view", vteacher)] if vteacher is not None else []):
             eval_labels, eval_teacher[name] = _score(d, ev, teachers[name], logits=False)
         for r in rows:
-            eval_labels, eval_scores[r["run"]] = _score(work / r["run"], ev, r)
+            eval_labels, eval_scores[r["run"]] = _score(Path(r["dir"]), ev, r)
     if scan and args.scan_eval_data is not None:
         ev32 = as_source(args.scan_eval_data)
         for r in scan:
-            _score(work / r["run"], ev32, r)
+            _score(Path(r["dir"]), ev32, r)
 
     # ---- paired gains over scratch: test split (uid-matched predictions) and independent file ----
     from fpgatag.report.compare import _aligned
 
     ref_dirs = {"teacher": teacher, **({"trigger-view": vteacher} if vteacher is not None else {})}
-    test_dirs = [work / r["run"] for r in rows] + list(ref_dirs.values())
+    test_dirs = [Path(r["dir"]) for r in rows] + list(ref_dirs.values())
     test_labels, test_scores = _aligned(test_dirs)
     test_by_run = {r["run"]: s for r, s in zip(rows, test_scores)}
     test_teacher = dict(zip(ref_dirs, test_scores[len(rows):]))
@@ -275,7 +285,7 @@ def main(argv=None) -> int:
              "eval_data": None if args.eval_data is None else str(args.eval_data.resolve()),
              "teacher_model": args.teacher_model, "teacher_epochs": args.teacher_epochs, "n_particles": args.n_particles,
              "folds": args.folds, "student": args.student, "bits": 8, "n_objects": 16, "alpha": alpha,
-             "temperature": temp, "seeds": args.seeds, "wall_seconds": round(time.perf_counter() - t_start, 1)}
+             "temperature": temp, "seeds": args.seeds, "from_demo": None if demo is None else str(args.from_demo), "wall_seconds": round(time.perf_counter() - t_start, 1)}
     setup["kinds"] = kinds
     setup["eval_jets_per_class"] = (None if eval_labels is None else np.bincount(np.asarray(eval_labels).astype(int)).tolist())
     result = {"benchmark": args.name, "setup": setup, "teachers": teachers, "calibration": calib,
@@ -295,7 +305,10 @@ def main(argv=None) -> int:
           f"{args.teacher_model}, {args.n_particles} particles, {args.teacher_epochs} epochs"
           + (f"; {len(folds)} fold teachers each trained without one fold of the training jets" if folds else "")
           + (f"; trigger-view teacher {args.view_teacher}, {args.teacher_epochs} epochs" if vteacher is not None else "")
-          + f". Teachers' seed 0. Student: {args.student}, 8 bits, 16 candidates, "
+          + (f". Teachers' seed 0" if demo is None else
+             f". Teachers (seed {demo['config']['seed']}) and students trained by `fpgatag demo --data {args.data.name} "
+             f"--student-seeds {' '.join(map(str, args.seeds))}` in `{args.from_demo}`, scored here")
+          + f". Student: {args.student}, 8 bits, 16 candidates, "
           f"alpha = {alpha:g}, T = {temp:g}, seeds {args.seeds}. Wall time {setup['wall_seconds'] / 60:.1f} min.", "",
           "## Teacher logits on its training jets vs the test jets", "",
           "| logits | jets | n | accuracy | mean confidence | cross-entropy |", "|---|---|---|---|---|---|"]
@@ -330,6 +343,21 @@ def main(argv=None) -> int:
     write_text(args.out / f"{args.name}.md", "\n".join(md))
     print("\n".join(md))
     return 0
+
+
+def _demo_runs(demo_dir: Path, seeds) -> dict:
+    """The run directories of a finished ``fpgatag demo`` output: teachers and (kind, seed) students."""
+    summary = json.loads((demo_dir / "demo.json").read_text())
+    cfg = summary["config"]
+    first = cfg["student_seeds"][0]
+    runs = {"config": cfg, "teacher": demo_dir / "teacher", "teacher-trigger": demo_dir / "teacher-trigger"}
+    for seed in seeds:
+        for kind, stem in (("scratch", "scratch"), ("distilled_trigger", "distilled")):
+            runs[kind, seed] = demo_dir / (stem if seed == first else f"{stem}-s{seed}")
+    missing = [str(p) for p in runs.values() if isinstance(p, Path) and not (p / "metrics.json").is_file()]
+    if missing:
+        raise SystemExit(f"--from-demo {demo_dir}: no finished run in {', '.join(missing)}")
+    return runs
 
 
 def _gain_md(gains: dict, setup: dict) -> list[str]:
