@@ -63,7 +63,9 @@ def pareto_front(cost: np.ndarray, merit: np.ndarray) -> np.ndarray:
 def tradeoff_plot(points: Sequence[dict[str, Any]], path: str | Path, merit: str = "rejection_at_50") -> Path:
     """Merit against LUT, DSP and latency (one panel each), Pareto front marked.
 
-    ``points``: dicts with ``name``, ``lut``, ``dsp``, ``latency_ns`` and the merit key.
+    ``points``: dicts with ``name``, ``lut``, ``dsp``, ``latency_ns`` and the merit key; an optional
+    ``interval`` ([low, high], high None for a lower bound) is drawn as an error bar, and ``n_test``
+    goes into the title.
     """
     plt = _plt()
     costs = (("lut", "LUT"), ("dsp", "DSP"), ("latency_ns", "latency [ns]"))
@@ -73,12 +75,21 @@ def tradeoff_plot(points: Sequence[dict[str, Any]], path: str | Path, merit: str
         c = np.array([p[key] for p in points], dtype=float)
         ax.scatter(c, m, s=25, zorder=3)
         for p, ci, mi in zip(points, c, m):
+            low, high = (p.get("interval") or [None, None])[:2]
+            if low is not None:
+                ax.plot([ci, ci], [low, mi if high is None else high], color="tab:blue", lw=0.8, alpha=0.6)
+                if high is None:  # no background jet passes: a lower bound only
+                    ax.scatter([ci], [mi], marker="^", color="tab:blue", zorder=4)
+        for p, ci, mi in zip(points, c, m):
             ax.annotate(p["name"], (ci, mi), fontsize=6, xytext=(3, 3), textcoords="offset points")
         front = pareto_front(c, m)
         ax.step(c[front], m[front], where="post", color="tab:red", lw=1, label="Pareto front")
         ax.set_xlabel(label)
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel(merit.replace("_", " "))
+    axes[0].set_ylabel(merit.replace("_", " ") + " (68 % interval)")
+    n_test = sorted({p["n_test"] for p in points if p.get("n_test")})
+    if n_test:
+        fig.suptitle(f"test jets: {', '.join(map(str, n_test))}", fontsize=9)
     axes[0].legend(fontsize=8)
     return _save(fig, Path(path))
 

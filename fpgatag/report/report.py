@@ -199,7 +199,7 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
             figures["ROC curves"] = plots.roc_plot(curves, tmp / "roc.png")
         points = [
             {"name": row["run"], "lut": row["lut"], "dsp": row["dsp"], "latency_ns": row["latency_ns"],
-             "rejection_at_50": row["rej@0.5"]}
+             "rejection_at_50": row["rej@0.5"], "interval": row.get("rej@0.5_interval"), "n_test": row.get("n_test")}
             for row in rows
             if row.get("lut") is not None and row.get("rej@0.5") is not None and row.get("latency_ns") is not None
         ]
