@@ -307,7 +307,7 @@ def main(argv=None) -> int:
           + (f"; trigger-view teacher {args.view_teacher}, {args.teacher_epochs} epochs" if vteacher is not None else "")
           + (f". Teachers' seed 0" if demo is None else
              f". Teachers (seed {demo['config']['seed']}) and students trained by `fpgatag demo --data {args.data.name} "
-             f"--student-seeds {' '.join(map(str, args.seeds))}` in `{args.from_demo}`, scored here")
+             f"--student-seeds {' '.join(map(str, args.seeds))}` (output `{args.from_demo.name}`), scored here")
           + f". Student: {args.student}, 8 bits, 16 candidates, "
           f"alpha = {alpha:g}, T = {temp:g}, seeds {args.seeds}. Wall time {setup['wall_seconds'] / 60:.1f} min.", "",
           "## Teacher logits on its training jets vs the test jets", "",
