@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     tkw = dict(data=args.data, model=args.teacher_model, epochs=args.teacher_epochs, n_particles=args.n_particles, seed=0)
     demo = _demo_runs(args.from_demo, args.seeds) if args.from_demo is not None else None
     if demo is not None:
-        args.kinds, args.view_teacher, args.scan_data = ["distilled_trigger"], demo["config"]["distill_teacher"], None
+        args.kinds, args.view_teacher = ["distilled_trigger"], demo["config"]["distill_teacher"]
         args.teacher_model, args.teacher_epochs = demo["config"]["teacher"], demo["config"]["teacher_epochs"]
         args.n_particles, args.student = demo["config"]["teacher_particles"], demo["config"]["student"]
     teacher = demo["teacher"] if demo else ensure_teacher(work / "teacher", args.reuse, **tkw)
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     if args.view_teacher == "none":
         kinds = [k for k in kinds if k != "distilled_trigger"]
     folds = ([ensure_teacher(work / f"teacher-fold{i}", args.reuse, fold=(i, args.folds), **tkw) for i in range(args.folds)]
-             if "distilled_oof" in kinds or args.scan_data is not None else [])
+             if "distilled_oof" in kinds or (args.scan_data is not None and "distilled_trigger" not in kinds) else [])
     vteacher = None
     if demo is not None:
         vteacher = demo["teacher-trigger"]
@@ -210,23 +210,26 @@ def main(argv=None) -> int:
                                               "n_parameters", "best_epoch", "train_seconds") + UNC}})
             log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
 
-    # ---- bits and N scans (scratch and out-of-fold distilled, first seed) ----
+    # ---- bits and N scans (scratch and distilled: trigger-view teacher if trained, else out-of-fold; first seed) ----
     scan = []
+    scan_kind = "distilled_trigger" if vteacher is not None else "distilled_oof"
+    scan_teacher = vteacher if vteacher is not None else (folds[0] if folds else None)
     if args.scan_data is not None:
         seed = args.seeds[0]
         points = [(b, 16) for b in (4, 6, 8, 16)] + [(8, n) for n in (8, 32)]
         for bits, n in points:
-            for kind in ("scratch", "distilled_oof"):
+            for kind in ("scratch", scan_kind):
                 out = work / f"scan_{kind}_b{bits}_n{n}_s{seed}"
                 if args.reuse and (out / "metrics.json").is_file():
                     m = json.loads((out / "metrics.json").read_text())
                 else:
                     m = D.train_student(args.scan_data, student=args.student, n_objects=n, bits=bits, out_dir=out,
-                                        teacher_dir=None if kind == "scratch" else folds[0],
-                                        logits_file=None if kind == "scratch" else logits_files["oof"],
+                                        teacher_dir=None if kind == "scratch" else scan_teacher,
+                                        logits_file=None if kind == "scratch" else logits_files[scan_kind.split("_")[1]],
                                         alpha=alpha, temperature=temp, epochs=args.epochs, seed=seed)
                 scan.append({"run": out.name, "dir": str(out), "kind": kind, "bits": bits, "n_objects": n, "seed": seed,
-                             **{k: m[k] for k in ("accuracy", "auc", "rejection_at_50", "n_parameters", "best_epoch")}})
+                             **{k: m[k] for k in ("accuracy", "auc", "rejection_at_50", "n_test", "n_parameters", "best_epoch")
+                                + UNC}})
                 log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
 
     teachers = {"teacher": json.loads((teacher / "metrics.json").read_text())}
@@ -335,10 +338,11 @@ def main(argv=None) -> int:
     if scan:
         md += ["## Bits and N", "", f"`{args.scan_data.name}`: the same jets with 32 L1 candidates (rebuilt by "
                "`fpgatag views`; N = 8 and 16 read the first 8 and 16 of them, identical to the 16-candidate file's). "
-               f"Seed {args.seeds[0]}; scratch and distilled from the out-of-fold logits. Bits: weights, biases and "
+               f"Seed {args.seeds[0]}; scratch and distilled ({scan_kind}). Bits: weights, biases and "
                "activations; N: trigger-view candidates per jet.", "",
-               format_table(scan, ["run", "kind", "bits", "n_objects", "accuracy", "auc", "rejection_at_50",
-                                   "n_parameters"] + (keys[2:] if args.scan_eval_data else [])), ""]
+               format_table([{**r, **_shown(r), **_shown(r, "eval_")} for r in scan],
+                            ["run", "kind", "bits", "n_objects", "accuracy", "auc +- err", "rej@0.5 [68% CI]", "n_test",
+                             "n_parameters"] + (["eval_auc +- err", "eval_rej@0.5 [68% CI]"] if args.scan_eval_data else [])), ""]
     md += _gain_md(gains, setup)
     write_text(args.out / f"{args.name}.md", "\n".join(md))
     print("\n".join(md))
