@@ -55,8 +55,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     from fpgatag.data.generate import generate
     from fpgatag.fpga.synth import synth
     from fpgatag.fpga.validate import validate
-    from fpgatag.report.report import build_report, summary_rows
-    from fpgatag.report.collect import collect
+    from fpgatag.report.report import build_report
     from fpgatag.train.distill import train_student
     from fpgatag.train.soft_targets import teacher_predict
     from fpgatag.train.teacher import train_teacher
@@ -113,27 +112,34 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     report = build_report(runs, out / "report")
     done("report")
 
-    rows = summary_rows(collect(runs))
-    gains = [g for g in report["gains"] if g.get("teacher") == "teacher-trigger"]
+    summary = _summary(cfg, data, out, runs, report, validation, timings)
+    summary["wall_s"] = round(time.perf_counter() - t_start, 1)
+    write_json(out / "demo.json", summary)
+    return summary
+
+
+def _summary(cfg: DemoConfig, data: Path, out: Path, runs: list[Path], report: dict[str, Any],
+             validation: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
+    """demo.json's content: the report's rows, the distillation gain and what the figures rest on."""
     from fpgatag.data.io import open_jets
+    from fpgatag.report.collect import collect
+    from fpgatag.report.report import summary_rows
 
     with open_jets(data) as src:
         per_class = np.bincount(np.asarray(src.labels()).astype(int)).tolist()
-    summary = {
+    gains = [g for g in report["gains"] if g.get("teacher") == "teacher-trigger"]
+    return {
         "jets_per_class": cfg.jets_per_class if cfg.data is None else None,
         "jets_in_file": per_class,
-        "wall_s": round(time.perf_counter() - t_start, 1),
         "distillation_teacher": str(out / "teacher-trigger"),
         "gain": gains[0] if gains else None,
         "data": str(data),
-        "rows": rows,
+        "rows": summary_rows(collect(runs)),
         "report": str(out / "report" / "report.html"),
         "validate_n": validation["n"],
         "timings_s": timings,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()},
     }
-    write_json(out / "demo.json", summary)
-    return summary
 
 
 def gain_verdict(g: dict[str, Any] | None) -> str:
