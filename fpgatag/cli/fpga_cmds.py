@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
 import sys
 from pathlib import Path
 
+from fpgatag.cli.common import data_inputs, guard, nonnegative_float, positive_float, positive_int
 from fpgatag.core.errors import FpgatagError
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--part", default="xcvu9p",
                    help=f"FPGA part: a short name ({', '.join(known_parts())}) or a full part string")
     p.add_argument("--backend", default="vitis", choices=["vitis", "vivado"], help="hls4ml backend")
-    p.add_argument("--reuse-factor", type=int, default=1, help="hls4ml reuse factor")
+    p.add_argument("--reuse-factor", type=positive_int, default=1, help="hls4ml reuse factor")
     p.add_argument("--strategy", default="latency", choices=["latency", "resource"], help="hls4ml strategy")
     p.add_argument("--input-precision", default=None,
                    help="input type ap_fixed<W,I> when MODEL has no inputs.json (default ap_fixed<16,6>)")
@@ -51,7 +53,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     _common(p)
     p.add_argument("-o", "--output", default=None, help="project directory (default hls_projects/<model name>)")
     p.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
-    p.add_argument("--clock-period", type=float, default=5.0, help="clock period in ns")
+    p.add_argument("--clock-period", type=positive_float, default=5.0, help="clock period in ns")
     p.add_argument("--run-synthesis", action="store_true", help="run C synthesis when vitis-run/vitis_hls/vivado_hls is on PATH")
     p.add_argument("--logic-synthesis", action="store_true", help="with --run-synthesis: also Vivado logic synthesis")
     p.add_argument("--json", action="store_true", help="print estimate.json instead of the table")
@@ -66,13 +68,13 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     _common(v)
     v.add_argument("--data", required=True, help="jets file (test split, prepared by MODEL's inputs.json) or a .npy "
                    "array in the model's input shape (labels from <stem>_labels.npy if present)")
-    v.add_argument("--n", type=int, default=10000, help="jets to simulate")
+    v.add_argument("--n", type=positive_int, default=10000, help="jets to simulate")
     v.add_argument("-o", "--output", default=None,
                    help="validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside a model file)")
-    v.add_argument("--min-bit-exact", type=float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
-    v.add_argument("--min-argmax", type=float, default=0.999, help="minimum argmax agreement")
+    v.add_argument("--min-bit-exact", type=nonnegative_float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
+    v.add_argument("--min-argmax", type=nonnegative_float, default=0.999, help="minimum argmax agreement")
     v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
-    v.add_argument("--workers", type=int, default=2, help="parallel C-simulation workers")
+    v.add_argument("--workers", type=positive_int, default=2, help="parallel C-simulation workers")
     v.add_argument("--json", action="store_true", help="print validate.json instead of the table")
     v.set_defaults(func=cmd_validate)
 
@@ -81,11 +83,19 @@ def cmd_synth(args) -> int:
     from fpgatag.core.metrics import format_table
     from fpgatag.fpga.synth import synth
 
-    out = args.output or str(Path("hls_projects") / Path(args.model).stem)
-    est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
-                reuse_factor=args.reuse_factor, strategy=args.strategy, clock_period=args.clock_period,
-                run_synthesis=args.run_synthesis, weights=args.weights, logic_synthesis=args.logic_synthesis,
-                input_precision=_precision(args.input_precision))
+    out = args.output or str(Path("hls_projects") / Path(args.model).resolve().stem)
+    guard(out, "hls", inputs=[args.model, args.weights], directory=True)
+    with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
+        est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
+                    reuse_factor=args.reuse_factor, strategy=args.strategy, clock_period=args.clock_period,
+                    run_synthesis=args.run_synthesis, weights=args.weights, logic_synthesis=args.logic_synthesis,
+                    input_precision=_precision(args.input_precision))
+    over = {k: v for k, v in (est.get("fraction") or {}).items() if v is not None and v > 1.0}
+    est["fits"] = not over
+    if over:
+        log.warning("%s does NOT fit %s: %s", out, est.get("part"), ", ".join(f"{k} {100 * v:.0f}%" for k, v in over.items()))
+    if est.get("warning"):
+        log.warning("%s: %s", out, est["warning"])
     if args.json:
         sys.stdout.write(json.dumps({k: v for k, v in est.items() if k != "provenance"}, indent=2, default=str) + "\n")
         return 0
@@ -95,6 +105,8 @@ def cmd_synth(args) -> int:
     print(f"{out}: {est['part']}, clock {est['clock_ns']} ns, source={est['source']}")
     print(format_table(rows, ["figure", "value", "of part"]))
     print(f"synthesis: {est.get('synthesis')}")
+    if over:
+        print(f"does NOT fit {est['part']}: " + ", ".join(f"{k} {100 * v:.0f}% of the part" for k, v in over.items()))
     return 0
 
 
@@ -105,10 +117,13 @@ def cmd_validate(args) -> int:
     if output is None:
         m = Path(args.model)
         output = m / "validate.json" if m.is_dir() else m.with_name(f"{m.stem}_validate.json")
-    res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
-                   min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
-                   backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
-                   input_precision=_precision(args.input_precision))
+    target = Path(output) if Path(output).suffix == ".json" else Path(output) / "validate.json"
+    guard(target, "validate", inputs=[args.model, args.weights, *data_inputs(args.data)])
+    with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
+        res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
+                       min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
+                       backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
+                       input_precision=_precision(args.input_precision))
     if args.json:
         sys.stdout.write(json.dumps({k: v for k, v in res.items() if k != "provenance"}, indent=2, default=str) + "\n")
     else:

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from fpgatag.cli.common import data_inputs, guard, nonnegative_int, positive_float, positive_int
+
 log = logging.getLogger(__name__)
 
 
@@ -20,16 +22,16 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     )
     p.add_argument("--data", required=True, type=Path, help="jet file (any format `fpgatag inspect` reads)")
     p.add_argument("--model", default="particlenet-lite", help="teacher preset name (models/presets) or preset JSON path")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the preset's)")
     p.add_argument("-o", "--out", type=Path, default=Path("runs/teacher"), help="run directory to write")
-    p.add_argument("--lr", type=float, default=None, help="base learning rate (default: the preset's)")
+    p.add_argument("--lr", type=positive_float, default=None, help="base learning rate (default: the preset's)")
     p.add_argument("--schedule", choices=("one-cycle", "constant"), default=None, help="learning-rate schedule (default: the preset's)")
-    p.add_argument("--early-stopping", type=int, default=None, metavar="N", help="stop after N epochs without a better validation loss")
+    p.add_argument("--early-stopping", type=positive_int, default=None, metavar="N", help="stop after N epochs without a better validation loss")
     p.add_argument("--mixed-precision", action="store_true", help="train in float16 (float32 logits); for GPUs")
-    p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
-    p.add_argument("--max-jets", type=int, default=None, help="use a random subset of this many jets")
-    p.add_argument("--n-particles", type=int, default=None, help="particles per jet (default: the preset's)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
+    p.add_argument("--max-jets", type=positive_int, default=None, help="use a random subset of this many jets")
+    p.add_argument("--n-particles", type=positive_int, default=None, help="particles per jet (default: the preset's)")
     p.add_argument("--fold", default=None, metavar="i/K",
                    help="leave the training jets of fold i (of K, uid-keyed) out: train K such teachers and give all "
                         "K run directories to teacher-predict for out-of-fold soft targets")
@@ -52,7 +54,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                         "(train-teacher --fold i/K): each jet then gets the logits of the teacher that never trained on it")
     q.add_argument("--data", required=True, type=Path, help="jet file")
     q.add_argument("-o", "--output", type=Path, default=None, help="logits file (default: <data>.logits.<teacher-name>.h5)")
-    q.add_argument("--batch-size", type=int, default=1024, help="inference batch size")
+    q.add_argument("--batch-size", type=positive_int, default=1024, help="inference batch size")
     q.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     q.set_defaults(func=cmd_teacher_predict)
 
@@ -70,6 +72,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
     from fpgatag.train.runs import metrics_table
 
     _check_file(args.data, "data file")
+    guard(args.out, "run", inputs=data_inputs(args.data), directory=True)
     load_preset(args.model, role="teacher")  # unknown names fail before TensorFlow loads
     fold = None
     if args.fold is not None:
@@ -103,7 +106,9 @@ def cmd_teacher_predict(args: argparse.Namespace) -> int:
     for teacher in args.teacher:
         _check_file(teacher, "teacher run directory")
     _check_file(args.data, "data file")
-    from fpgatag.train.soft_targets import read_soft_targets, teacher_predict
+    from fpgatag.train.soft_targets import default_output, read_soft_targets, teacher_predict
+
+    guard(args.output or default_output(args.data, args.teacher), "logits", inputs=[*data_inputs(args.data), *args.teacher])
 
     out = teacher_predict(args.teacher, args.data, output=args.output, batch_size=args.batch_size)
     rec = read_soft_targets(out)

@@ -34,9 +34,21 @@ def _binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndar
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if labels.shape != scores.shape:
         raise ValueError(f"labels {labels.shape} and scores {scores.shape} differ in shape")
+    check_finite(scores, "scores")
     if labels.all() or not labels.any():
         raise ValueError("ROC needs both signal and background jets")
     return labels, scores
+
+
+def check_finite(values: np.ndarray, what: str) -> np.ndarray:
+    """``values``, or FpgatagError when any is nan or inf: a metric of such scores is no number."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        from fpgatag.core.errors import FpgatagError
+
+        raise FpgatagError(f"{what}: {int(bad.sum())} of {bad.size} values are not finite (nan or inf); "
+                           "no metric is computed from them")
+    return values
 
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,7 +150,7 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, signal: int = 
     indices. For C > 2 the ROC figures are signal-vs-rest.
     """
     labels = np.asarray(labels).ravel().astype(int)
-    probs = np.asarray(probs, dtype=np.float64)
+    probs = check_finite(np.asarray(probs, dtype=np.float64), "probabilities")
     if probs.ndim == 1:
         pred = (probs >= 0.5).astype(int) * signal
         if signal != 1:

@@ -10,6 +10,7 @@ with the file (missing, truncated, not HDF5/ROOT, unknown layout, wrong columns)
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -143,7 +144,15 @@ class JetSource:
             yield self.read(i, min(i + batch_size, stop), keys=keys)
 
     def uids(self) -> np.ndarray:
-        return self._column("uid")
+        """The jets' uids; FpgatagError naming a uid that appears twice (uids key soft targets and splits)."""
+        uids = self._column("uid")
+        uniq, first, counts = np.unique(uids, return_index=True, return_counts=True)
+        if uniq.size != uids.size:
+            dup = int(uniq[np.argmax(counts > 1)])
+            rows = np.flatnonzero(uids == dup)[:2].tolist()
+            raise FpgatagError(f"{self.path}: dataset /{schema.BATCH_KEYS['uid']} holds jet uid {dup} more than once "
+                               f"(jets {rows[0]} and {rows[1]}); uids must be unique")
+        return uids
 
     def labels(self) -> np.ndarray:
         return self._column("label")
@@ -184,12 +193,34 @@ class JetSource:
 
     def _read_guarded(self, sel, keys):
         try:
-            return self._read(sel, keys)
+            batch = self._read(sel, keys)
         except FpgatagError:
             raise
         except (OSError, KeyError, ValueError) as exc:
             raise FpgatagError(f"{self.path}: cannot read jets (file truncated or corrupt?): "
                                f"{type(exc).__name__}: {exc}") from None
+        self._check_values(batch, int(sel.start or 0))
+        return batch
+
+    def _check_values(self, batch: dict[str, np.ndarray], start: int) -> None:
+        """Refuse nan/inf in any float array and labels outside the file's classes, naming the dataset
+        and the first bad jet (its row in the file): every reader and every later stage see only
+        finite numbers and valid labels."""
+        for key, arr in batch.items():
+            if arr.dtype.kind == "f" and arr.size:
+                bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+                if bad.any():
+                    row = start + int(np.argmax(bad))
+                    raise FpgatagError(f"{self.path}: dataset /{schema.BATCH_KEYS.get(key, key)} holds nan or inf "
+                                       f"(first at jet {row}, {int(bad.sum())} jet(s) in rows {start}.."
+                                       f"{start + len(arr) - 1}); fix or drop those jets")
+        labels = batch.get("label")
+        if labels is not None and labels.size and self.classes:
+            bad = (labels < 0) | (labels >= len(self.classes))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise FpgatagError(f"{self.path}: dataset /{schema.BATCH_KEYS['label']} holds label {int(labels[i])} "
+                                   f"at jet {start + i}, outside 0..{len(self.classes) - 1} (classes {self.classes})")
 
     def _read_indices(self, idx: np.ndarray, keys: list[str]) -> dict[str, np.ndarray]:
         """Read sorted indices by covering ranges in bounded blocks, then selecting rows."""
@@ -223,8 +254,9 @@ class NativeSource(JetSource):
         try:
             self.attrs = {k: _json_attr(v) for k, v in f.attrs.items()}
             version = int(self.attrs.get("schema_version", -1))
-            if version != schema.SCHEMA_VERSION:
-                raise FpgatagError(f"{path}: schema_version {version} is not supported (expected {schema.SCHEMA_VERSION})")
+            if version not in schema.READABLE_SCHEMA_VERSIONS:
+                raise FpgatagError(f"{path}: schema_version {version} is not supported (readable: "
+                                   f"{', '.join(map(str, schema.READABLE_SCHEMA_VERSIONS))})")
             self.ds = {}
             for key, p in schema.BATCH_KEYS.items():
                 if p not in f:
@@ -232,8 +264,14 @@ class NativeSource(JetSource):
                 d = f[p]
                 if key in schema.COLUMNS:
                     cols = _json_attr(d.attrs.get("columns", "null"))
-                    if list(cols or []) != list(schema.COLUMNS[key]) or d.shape[-1] != len(schema.COLUMNS[key]):
+                    if list(cols or []) != list(schema.COLUMNS[key]):
                         raise FpgatagError(f"{path}: dataset /{p} has columns {cols}, expected {list(schema.COLUMNS[key])}")
+                    ndim = 2 if key == "jet" else 3
+                    if d.ndim != ndim or d.shape[-1] != len(schema.COLUMNS[key]):
+                        raise FpgatagError(f"{path}: dataset /{p} has shape {d.shape}, expected {ndim} dimensions "
+                                           f"with {len(schema.COLUMNS[key])} columns last (its 'columns' attribute)")
+                elif d.ndim != 1:
+                    raise FpgatagError(f"{path}: dataset /{p} has shape {d.shape}, expected one value per jet")
                 self.ds[key] = d
             self._check_virtual_sources()
             n = {d.shape[0] for d in self.ds.values()}
@@ -269,6 +307,28 @@ class NativeSource(JetSource):
             self.f.close()
         except Exception:  # already closed
             pass
+
+
+def referenced_files(path: str | os.PathLike) -> list[Path]:
+    """``path`` and, for a merged (virtual) HDF5 file, the shard files it reads from: all the files an
+    output must never replace while ``path`` is an input."""
+    path = Path(path)
+    files = [path]
+    try:
+        import h5py
+
+        if not path.is_file() or not h5py.is_hdf5(str(path)):
+            return files
+        with h5py.File(path, "r") as f:
+            d = f.get(schema.BATCH_KEYS["label"])
+            if d is not None and d.is_virtual:
+                for vs in d.virtual_sources():
+                    if vs.file_name != ".":
+                        src = Path(vs.file_name)
+                        files.append(src if src.is_absolute() else path.parent / src)
+    except (OSError, ValueError):
+        pass
+    return files
 
 
 def _sniff(path: Path) -> bytes:

@@ -47,6 +47,7 @@ def remake_views(source_path, output, settings: dict[str, Any], batch_size: int 
         attrs["views"] = new.to_dict()
         attrs["views_from"] = {"path": str(Path(source_path).resolve()), "format": src.format, "views": old}
         attrs["provenance"] = provenance({"source": str(source_path), "views": new.to_dict()})
+        src.uids()  # refuses a file whose uids repeat (they key soft targets and splits)
         first = src.read(0, 1, keys=["particles"])["particles"]
         with atomic_path(output) as tmp:
             with NativeWriter(tmp, attrs, n_particles=first.shape[1], n_towers=new.n_towers,

@@ -131,6 +131,7 @@ def _summary(cfg: DemoConfig, data: Path, out: Path, runs: list[Path], report: d
     return {
         "jets_per_class": cfg.jets_per_class if cfg.data is None else None,
         "jets_in_file": per_class,
+        "generated": cfg.data is None,
         "distillation_teacher": str(out / "teacher-trigger"),
         "gain": gains[0] if gains else None,
         "data": str(data),

@@ -76,7 +76,7 @@ def load_teacher_logits(teacher_dir: str | Path, source, data_path: str | Path |
         if not Path(logits_file).is_file():
             raise FpgatagError(f"{teacher_dir}: no stored teacher logits for {data_path} (expected {logits_file}); "
                                f"run: fpgatag teacher-predict --teacher {teacher_dir} --data {data_path}")
-    return load_soft_targets(logits_file, source), Path(logits_file)
+    return load_soft_targets(logits_file, source, teacher_dir=teacher_dir), Path(logits_file)
 
 
 def teacher_splits(teacher_dir: str | Path | None) -> tuple[tuple[float, float, float], int]:
