@@ -340,5 +340,6 @@ def train_teacher(data, model: str | None = None, epochs: int | None = None, bat
         import shutil
 
         shutil.rmtree(out_dir, ignore_errors=True)
-    log.info("%s: test AUC %.4f, accuracy %.4f -> %s", preset["name"], metrics["auc"], metrics["accuracy"], out_dir)
+    log.info("%s: test AUC %.4f +- %.4f, accuracy %.4f, %d test jets -> %s", preset["name"], metrics["auc"],
+             metrics["auc_err"], metrics["accuracy"], metrics["n_test"], out_dir)
     return metrics
