@@ -251,6 +251,13 @@ CATALOGUE: list[Bad] = [
       for f in ("--epochs", "--batch-size", "--max-jets", "--n-particles", "--early-stopping") for v in ("0", "-1")],
     Bad("train-teacher --data small.h5 -o t2 --fold 2/2", "--fold"),
     Bad("train-teacher --data small.h5 -o t2 --fold 0/1", "--fold"),
+    Bad("views small.h5 -o new.h5 --lund --lund-max-nodes 0", "--lund-max-nodes"),
+    Bad("views small.h5 -o new.h5 --lund --lund-max-nodes 5000", "max_nodes"),
+    Bad("train-teacher --data small.h5 -o t2 --model lundnet-5 --epochs 1", "/lund"),
+    Bad("train-teacher --data small.h5 -o t2 --freeze", "--init-from"),
+    Bad("train-teacher --data small.h5 -o t2 --lr-factor 0.5", "--init-from"),
+    Bad("train-teacher --data small.h5 -o t2 --init-from nowhere", "nowhere"),
+    Bad("train-teacher --data small.h5 -o t2 --init-from mine --lr-factor 0", "--lr-factor"),
     *[Bad(f"train-student --data small.h5 -o s2 {f} {v}", f)
       for f in ("--epochs", "--batch-size", "--n-objects", "--bits", "--patience", "--max-jets") for v in ("0", "-2")],
     Bad("train-student --data small.h5 -o s2 --freeze", "--freeze"),

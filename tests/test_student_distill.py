@@ -178,10 +178,13 @@ def test_cli_compare(capsys, students, teacher, jets_file, tmp_path):
     dirs = [teacher, students["scratch"][0], students["distilled"][0]]
     code, out, err = _cli(capsys, "compare", *dirs, "-o", plot, "--data", jets_file)
     assert code == 0, err
-    lines = out.strip().splitlines()
-    assert len(lines) == 5 and "rejection_at_50" in lines[0] and "n_parameters" in lines[0]
-    assert TEACHER_NAME in lines[2] and "float" in lines[2]
+    runs, gain = out.strip().split("\n\n")[:2]
+    lines = runs.splitlines()
+    assert len(lines) == 5 and "rej@0.5 [68% CI]" in lines[0] and "n_parameters" in lines[0]
+    assert TEACHER_NAME in lines[2] and "float" in lines[2] and " +- " in lines[2]
     assert "| 8 " in lines[3] and "| 8 " in lines[4]
+    # the distilled and the scratch student are paired on their test jets: the gain with its uncertainty
+    assert "rej@0.5 gain" in gain.splitlines()[0] and "1 + 1" in gain and " % +- " in gain
     assert plot.is_file() and plot.stat().st_size > 10_000
     code, out, _ = _cli(capsys, "compare", *dirs, "--json")
     rows = json.loads(out)

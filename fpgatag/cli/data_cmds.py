@@ -64,6 +64,7 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--n-trigger", type=positive_int, default=None, help="set both --n-towers and --n-candidates")
     for flag, key, typ, default, text in _VIEW_OPTIONS:
         p.add_argument(flag, dest=f"set_{key}", type=typ, default=default, metavar=key.upper(), help=text)
+    _add_lund_options(p)
     p.set_defaults(func=cmd_generate)
 
     p = subparsers.add_parser(
@@ -89,6 +90,7 @@ def register(subparsers, formatter_class) -> None:
     for flag, key, typ, _default, text in _VIEW_OPTIONS:
         p.add_argument(flag, dest=f"set_{key}", type=typ, default=None, metavar=key.upper(),
                        help=text + " (default: the input file's)")
+    _add_lund_options(p)
     p.set_defaults(func=cmd_views)
 
     p = subparsers.add_parser(
@@ -98,6 +100,25 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("file", help="jet file")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_inspect)
+
+
+def _add_lund_options(p) -> None:
+    p.add_argument("--lund", action="store_true",
+                   help="also store each jet's Lund tree (C/A declustering; group /lund, see docs/data.md)")
+    p.add_argument("--lund-max-nodes", type=positive_int, default=199, metavar="N",
+                   help="Lund-tree nodes stored per jet (a jet of n constituents has n - 1)")
+
+
+def _lund_settings(args: argparse.Namespace):
+    if not args.lund:
+        return None
+    from fpgatag.core.errors import FpgatagError
+    from fpgatag.data.lund import LundSettings
+
+    try:
+        return LundSettings(max_nodes=args.lund_max_nodes)
+    except ValueError as exc:
+        raise FpgatagError(f"--lund-max-nodes: {exc}") from None
 
 
 def _settings(args: argparse.Namespace) -> dict:
@@ -119,7 +140,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     processes = tuple(args.processes) if args.processes else ("qcd", "top")
     # SIGTERM unwinds like Ctrl-C (cli.main and generate's own stop flag), so no partial output is left
     path = generate(args.output, processes=processes, jets_per_class=args.jets_per_class, seed=args.seed,
-                    workers=args.workers, shard=shard, settings=_settings(args))
+                    workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args))
     print(path)
     return 0
 
@@ -139,10 +160,11 @@ def cmd_views(args: argparse.Namespace) -> int:
     settings = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
     if args.n_trigger is not None:
         settings["n_towers"] = settings["n_candidates"] = args.n_trigger
-    if not settings:
-        raise FpgatagError("views: give at least one view setting to change (for example --n-candidates 32)")
+    lund = _lund_settings(args)
+    if not settings and lund is None:
+        raise FpgatagError("views: give at least one view setting to change (for example --n-candidates 32) or --lund")
     guard(args.output, "jets", inputs=data_inputs(args.file))
-    print(remake_views(args.file, args.output, settings))
+    print(remake_views(args.file, args.output, settings, lund=lund))
     return 0
 
 

@@ -21,7 +21,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                     "TensorFlow sees (MirroredStrategy with several, MultiWorkerMirroredStrategy with TF_CONFIG).",
     )
     p.add_argument("--data", required=True, type=Path, help="jet file (any format `fpgatag inspect` reads)")
-    p.add_argument("--model", default="particlenet-lite", help="teacher preset name (models/presets) or preset JSON path")
+    p.add_argument("--model", default=None,
+                   help="teacher preset name (models/presets) or preset JSON path (default: particlenet-lite, "
+                        "or the --init-from teacher's)")
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the preset's)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the preset's)")
     p.add_argument("-o", "--out", type=Path, default=Path("runs/teacher"), help="run directory to write")
@@ -35,6 +37,13 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--fold", default=None, metavar="i/K",
                    help="leave the training jets of fold i (of K, uid-keyed) out: train K such teachers and give all "
                         "K run directories to teacher-predict for out-of-fold soft targets")
+    p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
+                   help="transfer learning: start from this teacher run directory (its preset and input scaling) "
+                        "and fine-tune all weights")
+    p.add_argument("--freeze", action="store_true",
+                   help="with --init-from: keep the EdgeConv blocks frozen and retrain the layers after them")
+    p.add_argument("--lr-factor", type=positive_float, default=None,
+                   help="with --init-from: learning rate = the preset's x this (default 0.1 fine-tuning, 1 with --freeze)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--stream", dest="stream", action="store_const", const=True, default=None,
                    help="always stream batches from the file (default: stream when inputs exceed $FPGATAG_IN_MEMORY_MB)")
@@ -73,7 +82,16 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
 
     _check_file(args.data, "data file")
     guard(args.out, "run", inputs=data_inputs(args.data), directory=True)
-    load_preset(args.model, role="teacher")  # unknown names fail before TensorFlow loads
+    if args.model is not None or args.init_from is None:
+        load_preset(args.model or "particlenet-lite", role="teacher")  # unknown names fail before TensorFlow loads
+    if args.init_from is not None:
+        from fpgatag.train.transfer import check_source
+
+        check_source(args.init_from)
+    elif args.freeze or args.lr_factor is not None:
+        from fpgatag.core.errors import FpgatagError
+
+        raise FpgatagError("--freeze and --lr-factor need --init-from DIR (the source teacher)")
     fold = None
     if args.fold is not None:
         from fpgatag.core.config import parse_shard
@@ -88,7 +106,8 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
                             out_dir=args.out, lr=args.lr, early_stopping=args.early_stopping,
                             mixed_precision=args.mixed_precision, seed=args.seed, max_jets=args.max_jets,
                             n_particles=args.n_particles, schedule=args.schedule, stream=args.stream,
-                            command=" ".join(["fpgatag"] + sys.argv[1:]), fold=fold)
+                            command=" ".join(["fpgatag"] + sys.argv[1:]), fold=fold, init_from=args.init_from,
+                            freeze=args.freeze, lr_factor=args.lr_factor)
     if args.json:
         sys.stdout.write(to_json({**metrics, "run_dir": str(args.out)}))
     else:

@@ -414,6 +414,7 @@ class ChunkTask:
     seed: int        # the job's seed
     gen: dict
     views: dict
+    lund: dict | None = None  # LundSettings: also build the Lund trees (fpgatag.data.lund)
 
 
 def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
@@ -456,6 +457,10 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     res["uid"] = (uid_base(task.seed, proc, task.chunk) + np.arange(n, dtype=np.int64)).astype(np.int64)
     res["label"] = np.full(n, task.label, dtype=np.int8)
     res.update(compute_views(res["particles"], res["n_particles"], res["uid"], views))
+    if task.lund is not None:
+        from fpgatag.data.lund import LundSettings, lund_trees
+
+        res.update(lund_trees(res["particles"], res["n_particles"], LundSettings(**task.lund)))
     res["_events"] = np.asarray([events], dtype=np.int64)
     res["_pythia_cpu"] = np.asarray([init_cpu, pythia_cpu])  # CPU seconds in Pythia's init, events (benchmark)
     return res
@@ -477,9 +482,9 @@ def check_space(output: Path, n_jets: int, bytes_per_jet: int = 1000) -> None:
 
 
 def plan_chunks(processes: Sequence[str], jets_per_class: int, seed: int, shard: tuple[int, int] | None,
-                gen: GeneratorSettings, views: ViewSettings) -> list[ChunkTask]:
+                gen: GeneratorSettings, views: ViewSettings, lund=None) -> list[ChunkTask]:
     """The chunks this job (or shard) generates, in file order (chunk-major, then process)."""
-    return list(iter_chunks(processes, jets_per_class, seed, shard, gen, views))
+    return list(iter_chunks(processes, jets_per_class, seed, shard, gen, views, lund))
 
 
 def shard_chunks(n_chunks: int, shard: tuple[int, int] | None) -> range:
@@ -491,13 +496,14 @@ def shard_chunks(n_chunks: int, shard: tuple[int, int] | None) -> range:
 
 
 def iter_chunks(processes: Sequence[str], jets_per_class: int, seed: int, shard: tuple[int, int] | None,
-                gen: GeneratorSettings, views: ViewSettings) -> Iterator[ChunkTask]:
+                gen: GeneratorSettings, views: ViewSettings, lund=None) -> Iterator[ChunkTask]:
     """:func:`plan_chunks` one task at a time (a huge job is never held in memory)."""
     g, v = gen.to_dict(), views.to_dict()
+    lw = lund.to_dict() if lund is not None else None
     for c in shard_chunks(math.ceil(jets_per_class / gen.chunk_jets), shard):
         size = min(gen.chunk_jets, jets_per_class - c * gen.chunk_jets)
         for label, name in enumerate(processes):
-            yield ChunkTask(name, label, c, size, int(seed), g, v)
+            yield ChunkTask(name, label, c, size, int(seed), g, v, lw)
 
 
 # Set by SIGINT/SIGTERM while generate() runs in this process. A signal that arrives inside a long C++
@@ -538,11 +544,12 @@ def _worker_init() -> None:
 
 
 def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, workers=1, shard=None,
-             settings=None) -> Path:
+             settings=None, lund=None) -> Path:
     """Generate ``jets_per_class`` jets of each process into the native file ``output`` (atomically).
 
     Label index = position in ``processes``. ``shard`` = (i, N) generates the i-th of N
     deterministic slices of the job. ``settings`` overrides GeneratorSettings / ViewSettings fields.
+    ``lund`` (a ``fpgatag.data.lund.LundSettings``) also stores each jet's Lund tree.
     """
     from fpgatag.core.io import atomic_path
     from fpgatag.core.logs import progress
@@ -579,13 +586,14 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
     short = n_chunks * gen.chunk_jets - jets_per_class if chunks[-1] == n_chunks - 1 else 0  # the last chunk's
     total = len(processes) * (len(chunks) * gen.chunk_jets - short)
     check_space(output, total)
-    tasks = iter_chunks(processes, jets_per_class, seed, shard, gen, views)
+    tasks = iter_chunks(processes, jets_per_class, seed, shard, gen, views, lund)
     attrs = {
         "classes": list(processes),
         "generator": {**gen.to_dict(), "processes": {p: dataclasses.asdict(PROCESSES[p]) for p in processes},
                       "jets_per_class": jets_per_class, "shard": list(shard) if shard else None},
         "views": views.to_dict(),
         "seed": int(seed),
+        **({"lund": lund.to_dict()} if lund is not None else {}),
         "provenance": provenance({"jets_per_class": jets_per_class, "workers": int(workers)}),
     }
     log.info("generating %d jets (%s) in %d chunk(s) with %d worker(s) -> %s",
@@ -593,7 +601,8 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
     n_events = 0
     with _stop_on_signals(), atomic_path(output) as tmp:
         with NativeWriter(tmp, attrs, n_particles=gen.max_particles, n_towers=views.n_towers,
-                          n_candidates=views.n_candidates) as writer:
+                          n_candidates=views.n_candidates,
+                          n_lund=lund.max_nodes if lund is not None else None) as writer:
             with progress(total=total, unit="jet", desc="generate") as bar:
                 group: list[dict[str, np.ndarray]] = []
                 for res in _run_tasks(tasks, n_tasks, int(workers)):

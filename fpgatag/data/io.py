@@ -18,6 +18,7 @@ import numpy as np
 
 from fpgatag.core import schema
 from fpgatag.core.errors import FpgatagError
+from fpgatag.data.lund import HOW_TO_ADD, LUND_COLUMNS, LUND_DTYPES, LUND_EDGE_COLUMNS, LUND_KEYS, LundSettings, lund_trees
 from fpgatag.data.views import ViewSettings, compute_views
 
 TRIGGER_KEYS = ("towers", "n_towers", "candidates", "n_candidates")
@@ -41,7 +42,7 @@ class NativeWriter:
     """Appends schema batches to a new native file (write it under ``atomic_path``)."""
 
     def __init__(self, path, attrs: dict[str, Any], n_particles: int = schema.MAX_PARTICLES,
-                 n_towers: int = 16, n_candidates: int = 16):
+                 n_towers: int = 16, n_candidates: int = 16, n_lund: int | None = None):
         import h5py
 
         self.path = Path(path)
@@ -65,6 +66,16 @@ class NativeWriter:
             if key in schema.COLUMNS:
                 d.attrs["columns"] = json.dumps(list(schema.COLUMNS[key]))
             self.ds[key] = d
+        if n_lund is not None:  # optional group /lund (fpgatag.data.lund)
+            for key, shape, cols in (("lund", (n_lund, len(LUND_COLUMNS)), LUND_COLUMNS),
+                                     ("lund_edges", (n_lund, len(LUND_EDGE_COLUMNS)), LUND_EDGE_COLUMNS),
+                                     ("n_lund", (), None)):
+                d = self.f.create_dataset(LUND_KEYS[key], shape=(0, *shape), maxshape=(None, *shape),
+                                          dtype=LUND_DTYPES[key], chunks=(_ROWS_PER_CHUNK, *shape),
+                                          compression="lzf", shuffle=len(shape) > 0)
+                if cols:
+                    d.attrs["columns"] = json.dumps(list(cols))
+                self.ds[key] = d
         self.n = 0
 
     def set_attr(self, key: str, value: Any) -> None:
@@ -76,7 +87,7 @@ class NativeWriter:
         n = schema.check_batch(batch)
         for key, d in self.ds.items():
             d.resize(self.n + n, axis=0)
-            d[self.n:self.n + n] = np.asarray(batch[key], dtype=schema.DTYPES[key])
+            d[self.n:self.n + n] = np.asarray(batch[key], dtype=d.dtype)
         self.n += n
 
     def close(self) -> None:
@@ -96,7 +107,8 @@ def write_jets(path, batch: dict[str, np.ndarray], attrs: dict[str, Any]) -> Pat
 
     with atomic_path(path) as tmp:
         with NativeWriter(tmp, attrs, n_particles=batch["particles"].shape[1],
-                          n_towers=batch["towers"].shape[1], n_candidates=batch["candidates"].shape[1]) as w:
+                          n_towers=batch["towers"].shape[1], n_candidates=batch["candidates"].shape[1],
+                          n_lund=batch["lund"].shape[1] if "lund" in batch else None) as w:
             w.append(batch)
     return Path(path)
 
@@ -181,9 +193,10 @@ class JetSource:
         if keys is None:
             return list(schema.BATCH_KEYS)
         keys = [keys] if isinstance(keys, str) else list(keys)
-        bad = [k for k in keys if k not in schema.BATCH_KEYS]
+        bad = [k for k in keys if k not in schema.BATCH_KEYS and k not in LUND_KEYS]
         if bad:
-            raise FpgatagError(f"{self.path}: unknown batch key(s) {', '.join(bad)}; known: {', '.join(schema.BATCH_KEYS)}")
+            raise FpgatagError(f"{self.path}: unknown batch key(s) {', '.join(bad)}; known: "
+                               f"{', '.join([*schema.BATCH_KEYS, *LUND_KEYS])}")
         return keys
 
     def _bounds(self, start: int, stop: int | None) -> tuple[int, int]:
@@ -242,6 +255,9 @@ class JetSource:
         """Add trigger-view keys derived from the particles (public formats)."""
         if any(k in TRIGGER_KEYS for k in keys):
             batch.update(compute_views(batch["particles"], batch["n_particles"], batch["uid"], self.view_settings))
+        if any(k in LUND_KEYS for k in keys):
+            batch.update(lund_trees(batch["particles"], batch["n_particles"], LundSettings(
+                max_nodes=max(int(batch["particles"].shape[1]) - 1, 1))))
         return {k: batch[k] for k in keys}
 
 
@@ -273,6 +289,7 @@ class NativeSource(JetSource):
                 elif d.ndim != 1:
                     raise FpgatagError(f"{path}: dataset /{p} has shape {d.shape}, expected one value per jet")
                 self.ds[key] = d
+            self._open_lund()
             self._check_virtual_sources()
             n = {d.shape[0] for d in self.ds.values()}
             if len(n) != 1:
@@ -299,7 +316,28 @@ class NativeSource(JetSource):
                 raise FpgatagError(f"{self.path}: shard file {vs.file_name} of this merged file is missing "
                                    f"(looked for {where})")
 
+    def _open_lund(self) -> None:
+        """Add the optional Lund-tree group /lund (fpgatag.data.lund) when the file has one."""
+        if "lund" not in self.f:
+            return
+        for key, p in LUND_KEYS.items():
+            if p not in self.f:
+                raise FpgatagError(f"{self.path}: dataset /{p} ({key}) of the Lund-tree group is missing")
+            d = self.f[p]
+            want = {"lund": LUND_COLUMNS, "lund_edges": LUND_EDGE_COLUMNS}.get(key)
+            cols = _json_attr(d.attrs.get("columns", "null"))
+            if want and (list(cols or []) != list(want) or d.shape[-1] != len(want)):
+                raise FpgatagError(f"{self.path}: dataset /{p} has columns {cols}, expected {list(want)}")
+            self.ds[key] = d
+
+    @property
+    def has_lund(self) -> bool:
+        return "lund" in self.ds
+
     def _read(self, sel: slice, keys):
+        if not self.has_lund and any(k in LUND_KEYS for k in keys):
+            raise FpgatagError(f"{self.path}: no Lund trees (group /lund is missing); add them with "
+                               f"`{HOW_TO_ADD.replace('FILE', str(self.path))}`")
         return {k: self.ds[k][sel] for k in keys}
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from fpgatag.core.config import from_dict
 from fpgatag.core.errors import FpgatagError
 
-KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger", "jet_kin")  # jet_kin: stored jet four-vector
+KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger", "lund", "jet_kin")  # jet_kin: stored jet four-vector
 
 
 def quantize_fixed(x: np.ndarray, bits: int, integer_bits: int) -> np.ndarray:
@@ -69,6 +69,10 @@ class InputSpec:
             return F.trigger_features(batch, view=self.view, n_objects=self.n_objects, features=self.features)
         if self.kind == "jet_kin":
             return F.jet_kinematics(batch, features=self.features), None
+        if self.kind == "lund":  # Lund-tree nodes; the graph columns are neighbour indices (never scaled)
+            from fpgatag.data.lund import lund_features
+
+            return lund_features(batch, n_nodes=self.n_objects, features=self.features)
         return F.jet_features(batch, view=self.view, features=self.features), None
 
     def fit(self, batch: dict[str, np.ndarray]) -> "InputSpec":
@@ -88,6 +92,11 @@ class InputSpec:
             scale = 2.0 ** np.floor(np.log2(scale))
             # offsets on the input grid too, so (x - offset) * scale stays exact
             offset = np.zeros_like(med) if self.bits is not None else med
+        if self.kind == "lund":
+            from fpgatag.data.lund import LUND_GRAPH_FEATURES
+
+            graph = np.isin(self.features, LUND_GRAPH_FEATURES)
+            offset, scale = np.where(graph, 0.0, offset), np.where(graph, 1.0, scale)
         self.offset = [float(v) for v in offset]
         self.scale = [float(v) for v in scale]
         return self

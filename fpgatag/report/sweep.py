@@ -88,7 +88,17 @@ def _run_point(cfg: SweepConfig, point: Point, threads: int) -> dict[str, Any]:
         if not (hls / "estimate.json").is_file():
             synth(run_dir, part=cfg.part, output_dir=hls, reuse_factor=rf)
             did.append(f"synth_rf{rf}")
-    return {"point": dataclasses.asdict(point), "dir": str(run_dir), "did": did}
+    return {"point": dataclasses.asdict(point), "dir": str(run_dir), "did": did, "metrics": _point_metrics(run_dir)}
+
+
+def _point_metrics(run_dir: Path) -> dict[str, Any]:
+    """A point's test figures with their uncertainties, for the sweep summary."""
+    from fpgatag.core.io import read_json
+    from fpgatag.core.metrics import format_auc, format_rejection
+
+    m = read_json(run_dir / "metrics.json", "metrics file")
+    keep = ("auc", "auc_err", "rejection_at_50", "rejection_at_50_interval", "n_background_passing_50", "n_test")
+    return {**{k: m.get(k) for k in keep}, "auc +- err": format_auc(m), "rej@0.5 [68% CI]": format_rejection(m, "50")}
 
 
 def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:

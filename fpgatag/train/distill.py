@@ -377,6 +377,7 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         # the same file as write_run's, plus the logits (what the firmware computes)
         np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, probs=probs.astype(np.float32),
                             logits=logits)
-    log.info("%s: test AUC %.4f, accuracy %.4f, R50 %.1f -> %s", student_name, metrics["auc"], metrics["accuracy"],
-             metrics["rejection_at_50"], out_dir)
+    log.info("%s: test AUC %.4f +- %.4f, accuracy %.4f, R50 %.1f (%d background jets pass), %d test jets -> %s",
+             student_name, metrics["auc"], metrics["auc_err"], metrics["accuracy"], metrics["rejection_at_50"],
+             metrics["n_background_passing_50"], metrics["n_test"], out_dir)
     return metrics

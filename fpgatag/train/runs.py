@@ -71,13 +71,14 @@ def plot_roc(path: str | Path, curves: Mapping[str, tuple[np.ndarray, np.ndarray
     import matplotlib.pyplot as plt
 
     from fpgatag.core.io import atomic_path
-    from fpgatag.core.metrics import auc
+    from fpgatag.core.metrics import auc_delong
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=120)
     for label, (is_sig, score) in curves.items():
         fpr, tpr, _ = roc_curve(is_sig, score)
         keep = fpr > 0
-        ax.plot(tpr[keep], 1.0 / fpr[keep], label=f"{label} (AUC {auc(is_sig, score):.4f})")
+        a, err = auc_delong(is_sig, score)
+        ax.plot(tpr[keep], 1.0 / fpr[keep], label=f"{label} (AUC {a:.4f} +- {err:.4f}, N = {np.size(is_sig)})")
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
     ax.set_xlabel("signal efficiency $\\epsilon_S$")
