@@ -56,6 +56,8 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--clock-period", type=positive_float, default=5.0, help="clock period in ns")
     p.add_argument("--run-synthesis", action="store_true", help="run C synthesis when vitis-run/vitis_hls/vivado_hls is on PATH")
     p.add_argument("--logic-synthesis", action="store_true", help="with --run-synthesis: also Vivado logic synthesis")
+    p.add_argument("--recurrent", default="static", choices=["static", "non-static"],
+                   help="hls4ml implementation of GRU/LSTM layers: one cell reused for every object (static) or not")
     p.add_argument("--json", action="store_true", help="print estimate.json instead of the table")
     p.set_defaults(func=cmd_synth)
 
@@ -89,7 +91,7 @@ def cmd_synth(args) -> int:
         est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
                     reuse_factor=args.reuse_factor, strategy=args.strategy, clock_period=args.clock_period,
                     run_synthesis=args.run_synthesis, weights=args.weights, logic_synthesis=args.logic_synthesis,
-                    input_precision=_precision(args.input_precision))
+                    input_precision=_precision(args.input_precision), recurrent_static=args.recurrent == "static")
     over = {k: v for k, v in (est.get("fraction") or {}).items() if v is not None and v > 1.0}
     est["fits"] = not over
     if over:
@@ -107,6 +109,8 @@ def cmd_synth(args) -> int:
     print(f"synthesis: {est.get('synthesis')}")
     if over:
         print(f"does NOT fit {est['part']}: " + ", ".join(f"{k} {100 * v:.0f}% of the part" for k, v in over.items()))
+    if est.get("not_estimated"):
+        print(f"not estimated: {est['not_estimated']}")
     return 0
 
 

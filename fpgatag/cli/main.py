@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "fpgatag.cli.data_cmds",
     "fpgatag.cli.teacher_cmds",
     "fpgatag.cli.student_cmds",
+    "fpgatag.cli.ae_cmds",
     "fpgatag.cli.fpga_cmds",
     "fpgatag.cli.report_cmds",
 )

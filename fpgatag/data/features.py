@@ -158,6 +158,19 @@ def trigger_features(batch: dict[str, np.ndarray], view: str = "candidates", n_o
     return x, mask
 
 
+# The stored jet four-vector (batch["jet"], schema.JET_COLUMNS), with the usual other names
+JET_KINEMATICS = schema.JET_COLUMNS
+JET_KINEMATICS_ALIASES = {"m": "mass", "E": "e", "energy": "e"}
+
+
+def jet_kinematics(batch: dict[str, np.ndarray], features: Sequence[str] = ("pt", "eta", "phi", "mass")) -> np.ndarray:
+    """Columns of the stored jet four-vector (B, F): pt, eta, phi, mass, e (aliases m, E)."""
+    names = [JET_KINEMATICS_ALIASES.get(f, f) for f in ([features] if isinstance(features, str) else features)]
+    _check(names, JET_KINEMATICS, "jet four-vector")
+    jet = np.asarray(batch["jet"], dtype=np.float32)
+    return jet[:, [_J[n] for n in names]]
+
+
 def _four_vectors(pt, eta, phi, mask):
     pt = np.where(mask, pt, 0.0)
     return np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], axis=-1)

@@ -174,6 +174,45 @@ def _max_pooling_keeps_type(cfg: dict, layer, ir_layer, ctx: dict) -> None:
     prec["accum"] = prec["result"] = fixed(w, i, signed)
 
 
+@layer_rule("QGRU", "QLSTM", "GRU", "LSTM")
+def _recurrent_types(cfg: dict, layer, ir_layer, ctx: dict) -> None:
+    """hls4ml's io_parallel LSTM only compiles when input, result and accumulator share one type
+    (its gate products are written into accumulators typed as the result, then fed back as
+    inputs); the GRU is given the same types. Its tanh/sigmoid tables hold values in [-1, 1]:
+    ``fixed<18,2>`` keeps 16 fractional bits of them instead of hls4ml's default 10.
+    ``ctx["recurrent_static"]`` (default True) picks hls4ml's static implementation (one cell
+    reused for every object) or the non-static one."""
+    w, i, signed = precision_of(ir_layer.get_input_variable())
+    t = fixed(w, i, signed)
+    prec = cfg.setdefault("Precision", {})
+    prec["result"] = prec["accum"] = t
+    prec["table"] = fixed(18, 2)
+    cfg["Static"] = bool(ctx.get("recurrent_static", True))
+    cfg["RecurrentReuseFactor"] = int(cfg.get("ReuseFactor", 1))
+    ctx.setdefault("recurrent", []).append({"layer": layer.name, "class": layer.__class__.__name__, "type": t,
+                                            "static": cfg["Static"], "table_size": int(cfg.get("TableSize", 1024))})
+
+
+def _fold_linear_quantizers(model, cfg: dict, ctx: dict) -> None:
+    """A ``QActivation(quantized_bits(...))`` after a Dense/Conv layer is a linear activation to
+    hls4ml, which removes it without its rounding and saturation when the parent's result type is
+    ``auto``: the parent's result then takes the quantizer's type (hls4ml's RND_CONV, SAT), which
+    is what QKeras computes (round half to even, clip)."""
+    names = cfg["LayerName"]
+    for layer in model.layers:
+        if type(layer).__name__ != "QActivation" or type(getattr(layer, "quantizer", None)).__name__ != "quantized_bits":
+            continue
+        parent = layer.inbound_nodes[0].inbound_layers
+        own = names.get(layer.name, {}).get("Precision", {}).get("result")
+        if isinstance(parent, list) or parent.name not in names or not own or own == "auto":
+            continue
+        if type(parent).__name__ in ("QDense", "QConv1D", "Dense", "Conv1D"):
+            names[parent.name].setdefault("Precision", {})["result"] = own
+            # hls4ml gives a linear Dense an activation node "<name>_linear"; typed alike, it is removed
+            names.setdefault(f"{parent.name}_linear", {}).setdefault("Precision", {})["result"] = own
+            ctx.setdefault("folded", []).append({"layer": parent.name, "quantizer": layer.name, "result": own})
+
+
 # --------------------------------------------------------------------------- weights
 def _requantize_weights(model, hls_model) -> list[str]:
     """Put the QKeras-quantized kernel and bias into every IR layer that lost its quantizer.
@@ -255,10 +294,11 @@ def convert(model, output_dir: str | os.PathLike | None = None, part: str = "xcv
             backend: str = "Vitis", io_type: str = "io_parallel", reuse_factor: int = 1,
             strategy: str = "Latency", clock_period: float = 5.0,
             input_precision: tuple[int, int] | None = None, trace: bool = False,
-            hls_config: dict | None = None, project_name: str = "myproject"):
+            hls_config: dict | None = None, project_name: str = "myproject", recurrent_static: bool = True):
     """Convert a Keras/QKeras model to an hls4ml ModelGraph with fpgatag's precision rules.
 
-    Returns ``(hls_model, hls_config, notes)``; ``notes["widened"]`` lists widened layers.
+    Returns ``(hls_model, hls_config, notes)``; ``notes["widened"]`` lists widened layers,
+    ``notes["recurrent"]`` the recurrent layers (static when ``recurrent_static``).
     Nothing is written to disk (call ``hls_model.write()``/``compile()``).
     """
     import hls4ml
@@ -282,7 +322,9 @@ def convert(model, output_dir: str | os.PathLike | None = None, part: str = "xcv
         finally:
             root.setLevel(level)
 
-    notes: dict[str, Any] = {}
+    notes: dict[str, Any] = {"recurrent_static": bool(recurrent_static)}
+    if hls_config is None:
+        _fold_linear_quantizers(model, cfg, notes)
     hls_model = _convert(cfg)
     if hls_config is None:
         changed = False

@@ -108,6 +108,8 @@ CALIBRATION: dict[str, Calibration] = {
     ),
 }
 
+# hls4ml IR classes without a cost model on purpose: no csynth reference row to fit them on
+RECURRENT_IR = ("SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign", "hard_sigmoid_table", "gelu")
 
 
@@ -400,6 +402,11 @@ def estimate_graph(hls_model, part, clock_period: float = 5.0, backend: str = "V
         out_bits.append(float(ctx.get("out_bits", 0.0)))
     if unknown:
         log.warning("no cost model for %s: counted as free", ", ".join(unknown))
+    recurrent = [layer.name for layer in hls_model.get_layers() if layer.class_name in RECURRENT_IR]
+    not_estimated = None
+    if recurrent:
+        not_estimated = (f"recurrent layer(s) {', '.join(recurrent)} have no cost model: latency, II and resources "
+                         "here cover the other layers only")
 
     # latency: combinational delays chain across layers; tables and partitions add fixed stages
     total_delay = sum(r.delay_ns for r in rows)
@@ -442,6 +449,7 @@ def estimate_graph(hls_model, part, clock_period: float = 5.0, backend: str = "V
         "max_fraction": max([v for v in fractions.values() if v is not None], default=None),
         "layers": layer_rows,
         "unestimated_layers": unknown,
+        "not_estimated": not_estimated,
     }
 
 
@@ -476,6 +484,8 @@ def report_markdown(est: dict[str, Any], title: str = "Firmware estimate") -> st
         lines.append(f"- vendor synthesis: {est['synthesis']}")
     lines += ["", "## Totals", "", format_table(totals, ["figure", "value", "of part"]), "",
               "## Per layer", "", format_table(est.get("layers", []), ROW_COLUMNS), ""]
+    if est.get("not_estimated"):
+        lines.append(f"**Not estimated:** {est['not_estimated']}.")
     if est.get("unestimated_layers"):
         lines.append(f"Layers without a cost model (counted as free): {', '.join(est['unestimated_layers'])}")
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ FIGURES = ("latency_cycles", "ii", "dsp", "lut", "ff", "bram18")
 def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_projects/model", backend: str = "Vitis",
           io_type: str = "io_parallel", reuse_factor: int = 1, strategy: str = "latency", clock_period: float = 5.0,
           run_synthesis: bool = False, weights=None, logic_synthesis: bool = False,
-          input_precision: tuple[int, int] | None = None) -> dict[str, Any]:
+          input_precision: tuple[int, int] | None = None, recurrent_static: bool = True) -> dict[str, Any]:
     """Write MODEL's HLS project to ``output_dir`` with estimate.json and report.md; return the estimate.
 
     ``model``: a path in any accepted form (run directory, .h5, JSON [+ ``weights``]) or a keras.Model.
@@ -50,7 +50,7 @@ def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_proj
     with atomic_dir(output_dir) as tmp:
         hls_model, cfg, notes = convert(loaded.model, tmp, part=p.full, backend=b, io_type=io_type,
                                         reuse_factor=reuse_factor, strategy=s, clock_period=clock_period,
-                                        input_precision=prec)
+                                        input_precision=prec, recurrent_static=recurrent_static)
         with contextlib.redirect_stdout(io.StringIO()):
             hls_model.write()
         _retarget(tmp, output_dir)
@@ -60,6 +60,8 @@ def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_proj
         est.update(backend=b, io_type=io_type, strategy=s, reuse_factor=int(reuse_factor),
                    input_precision=list(prec) if prec else None, model=str(loaded.source),
                    widened=notes.get("widened", []), parallel=notes.get("parallel", []))
+        if notes.get("recurrent"):
+            est["recurrent"] = notes["recurrent"]
         if tool is None:
             est["synthesis"] = ("not run: --run-synthesis not given" if not run_synthesis
                                 else f"not run: {' / '.join(vendor.TOOLS[b])} not on PATH")

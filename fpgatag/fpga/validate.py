@@ -24,7 +24,7 @@ from fpgatag.core.provenance import provenance
 
 log = logging.getLogger(__name__)
 
-SUMMARY_COLUMNS = ["n", "bit_exact_fraction", "max_abs_diff", "argmax_agreement", "auc_keras", "auc_hls", "jets_per_s"]
+SUMMARY_COLUMNS = ["n", "bit_exact_fraction", "max_abs_diff", "max_diff_lsb", "argmax_agreement", "auc_keras", "auc_hls", "jets_per_s"]
 PROFILE_COLUMNS = ["layer", "class", "type", "type_lo", "type_hi", "keras_min", "keras_max", "hls_min", "hls_max",
                    "mismatch_fraction", "status"]
 
@@ -112,6 +112,16 @@ def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = 
     return out
 
 
+def output_lsb_diff(hls_model, max_abs_diff: float) -> dict[str, Any]:
+    """The firmware output's LSB and the largest Keras-firmware difference in units of it."""
+    p = hls_model.get_output_variables()[0].type.precision
+    width, integer = getattr(p, "width", None), getattr(p, "integer", None)
+    if width is None or integer is None:
+        return {"output_type": str(p), "output_lsb": None, "max_diff_lsb": None}
+    lsb = 2.0 ** -(int(width) - int(integer))
+    return {"output_type": str(p), "output_lsb": lsb, "max_diff_lsb": float(max_abs_diff) / lsb}
+
+
 def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99, min_argmax: float = 0.999,
              profile: bool = False, workers: int = 2, weights=None, backend: str = "Vitis",
              part: str = "xcvu9p", io_type: str = "io_parallel", reuse_factor: int = 1,
@@ -161,6 +171,7 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         t_sim = time.perf_counter() - t0
         y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
         result = compare(y_keras, y_hls, labels)
+        result.update(output_lsb_diff(hls_model, result["max_abs_diff"]))
         result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=t_compile, csim_s=t_sim,
                       workers=int(workers), min_bit_exact=min_bit_exact, min_argmax=min_argmax,
                       input_precision=list(loaded.input_precision or _default_precision()),

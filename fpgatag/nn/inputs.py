@@ -22,7 +22,7 @@ import numpy as np
 from fpgatag.core.config import from_dict
 from fpgatag.core.errors import FpgatagError
 
-KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger", "lund")
+KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger", "lund", "jet_kin")  # jet_kin: stored jet four-vector
 
 
 def quantize_fixed(x: np.ndarray, bits: int, integer_bits: int) -> np.ndarray:
@@ -67,6 +67,8 @@ class InputSpec:
             return F.particle_features(batch, n_particles=self.n_objects, features=self.features)
         if self.kind in ("trigger", "flat_trigger"):
             return F.trigger_features(batch, view=self.view, n_objects=self.n_objects, features=self.features)
+        if self.kind == "jet_kin":
+            return F.jet_kinematics(batch, features=self.features), None
         if self.kind == "lund":  # Lund-tree nodes; the graph columns are neighbour indices (never scaled)
             from fpgatag.data.lund import lund_features
 
@@ -120,7 +122,7 @@ class InputSpec:
     def shape(self) -> tuple[int, ...]:
         """Per-jet input shape."""
         nf = len(self.features)
-        if self.kind == "jet":
+        if self.kind in ("jet", "jet_kin"):
             return (nf,)
         if self.kind.startswith("flat_"):
             return (self.n_objects * nf,)

@@ -26,7 +26,7 @@ MODEL_JSON = "model.json"
 MODEL_WEIGHTS = "model.h5"
 INPUTS_JSON = "inputs.json"
 
-CUSTOM_LAYER_MODULES: tuple[str, ...] = ("fpgatag.nn.layers",)
+CUSTOM_LAYER_MODULES: tuple[str, ...] = ("fpgatag.nn.layers", "fpgatag.nn.recurrent")  # recurrent: QKeras/TF 2.14 compat
 
 
 def custom_objects() -> dict[str, Any]:
@@ -89,7 +89,9 @@ def _architecture(arch_json: str, where: str | Path) -> str:
     except (json.JSONDecodeError, TypeError) as exc:
         raise FpgatagError(f"{where}: not a Keras model architecture (invalid JSON: {exc})") from None
     check_architecture(arch, where)
-    return arch_json
+    from fpgatag.nn.recurrent import loadable_architecture
+
+    return json.dumps(loadable_architecture(arch))
 
 
 def model_from_json_and_weights(arch_json: str, arch_path: Path, weights: Path, co: dict[str, Any] | None = None):

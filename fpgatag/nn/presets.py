@@ -30,7 +30,7 @@ from fpgatag.core.errors import FpgatagError
 PRESET_DIR = Path(os.environ.get("FPGATAG_MODELS", Path(__file__).resolve().parents[2] / "models")) / "presets"
 
 BUILDER_MODULES: tuple[str, ...] = ("fpgatag.nn.particlenet", "fpgatag.nn.dense", "fpgatag.nn.students",
-                                     "fpgatag.nn.lundnet")
+                                     "fpgatag.nn.lundnet", "fpgatag.nn.recurrent")
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 
