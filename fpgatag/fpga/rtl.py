@@ -50,6 +50,9 @@ def numba_cache_dir() -> Path:
     return d
 
 
+numba_cache_dir()   # before anything imports da4ml (numba reads the variable once, at import)
+
+
 def da4ml_version() -> str:
     try:
         from importlib.metadata import version

@@ -74,9 +74,12 @@ def family_of(part) -> str:
     return fam
 
 
-def script(rtl_dir: Path, top: str, family: str) -> str:
-    srcs = sorted(str(p) for p in (rtl_dir / "src").glob("*.v") if not p.name.endswith("_wrapper.v"))
-    static = sorted(str(p) for p in (rtl_dir / "src" / "static").glob("*.v"))
+def script(work: Path, top: str, family: str) -> str:
+    """The Yosys script, with paths relative to ``work`` (YoWASP's sandbox sees only its working directory)."""
+    srcs = sorted(str(p.relative_to(work)) for p in (work / "src").glob("*.v") if not p.name.endswith("_wrapper.v"))
+    tables = any((work / "src" / "memfiles").glob("*"))   # lookup_table.v $readmemh's a file: only with tables
+    static = sorted(str(p.relative_to(work)) for p in (work / "src" / "static").glob("*.v")
+                    if tables or p.name != "lookup_table.v")
     return "\n".join([
         f"read_verilog -sv {' '.join(static + srcs)}",
         f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf",
@@ -97,7 +100,10 @@ def run_yosys(rtl_dir: str | os.PathLike, manifest: dict[str, Any], part, timeou
     family = family_of(part)
     with tempfile.TemporaryDirectory(prefix="fpgatag-yosys-") as tmp:
         t = Path(tmp)
-        (t / "synth.ys").write_text(script(rtl_dir.resolve(), manifest["top"], family))
+        shutil.copytree(rtl_dir / "src", t / "src")
+        for mem in (t / "src" / "memfiles").glob("*"):
+            shutil.copy(mem, t / mem.name)
+        (t / "synth.ys").write_text(script(t, manifest["top"], family))
         t0 = time.perf_counter()
         try:
             r = subprocess.run([*ys["cmd"], "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=t, capture_output=True,

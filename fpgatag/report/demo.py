@@ -128,6 +128,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             "bit-exact in C simulation": dist.get("bit_exact") == 1.0,
         }
         target = "Level-1 target: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items()) + "\n\n"
+        from fpgatag.report import firmware_sources
+
+        target += firmware_sources.level1_line(Path(summary["config"]["out"]) / "distilled")   # Yosys netlist when present
     return (
         f"fpgatag demo: {summary['jets_per_class']} jets per class generated ({summary['data']}); "
         f"metrics on the held-out test split\n\n{phys}\n\nFirmware of the distilled student "
