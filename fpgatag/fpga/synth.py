@@ -37,6 +37,10 @@ def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_proj
     from fpgatag.fpga.parts import resolve_part
 
     b, s = normalise_options(backend, strategy, io_type, reuse_factor, clock_period)
+    if s == "distributed_arithmetic":   # hls4ml runs da4ml's numba-compiled solver: keep its cache
+        from fpgatag.fpga.rtl import numba_cache_dir
+
+        numba_cache_dir()
     p = resolve_part(part)
     loaded = model if isinstance(model, LoadedModel) else (
         load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
@@ -57,6 +61,9 @@ def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_proj
         est = estimate_graph(hls_model, p, clock_period, b)
         if io_type != "io_parallel":
             est["warning"] = "the estimator models io_parallel; io_stream figures are rough"
+        if s == "distributed_arithmetic":
+            est["warning"] = ("the estimator models multiplier (latency/resource) strategies; for distributed_arithmetic "
+                              "use --flow rtl and its Yosys counts")
         est.update(backend=b, io_type=io_type, strategy=s, reuse_factor=int(reuse_factor),
                    input_precision=list(prec) if prec else None, model=str(loaded.source),
                    widened=notes.get("widened", []), parallel=notes.get("parallel", []))
