@@ -130,6 +130,13 @@ def test_yosys_counts_small_model(tmp_path):
     assert on_disk["lut"] > 0 and on_disk["ff"] > 0 and on_disk["dsp"] == 0 and on_disk["bram18"] == 0
     assert on_disk["logic_depth"] > 0 and on_disk["source"] == "yosys" and "not Vivado" in on_disk["note"]
     assert 0 < on_disk["lut_pct"] < 1
+    # report and demo: the sources side by side, the Level-1 line judged on the netlist
+    from fpgatag.report.firmware_sources import level1_line, markdown_section
+
+    md = "\n".join(markdown_section([tmp_path]))
+    assert "| figure | hls4ml estimate | da4ml estimate | Yosys netlist |" in md and "not Vivado" in md
+    line = level1_line(tmp_path)
+    assert "Yosys netlist" in line and "0 DSP: yes" in line and "II = 1: yes" in line
 
 
 def test_unsupported_layer_is_refused_by_name(tmp_path, capsys):

