@@ -40,6 +40,9 @@ TOP = "model"            # name of da4ml's top module (the wrapper is TOP + "_wr
 MANIFEST = "manifest.json"
 SOLVER_OPTIONS = {"hard_dc": 2}   # da4ml's default delay constraint per constant-matrix block
 ADDER_LEVELS_PER_NS = 1.0         # da4ml's convention: latency cutoff 5 (adder levels) at 5 ns
+# Yosys synth_xilinx LUTs / da4ml's LUT estimate: median over the models of bench/results/rtl.md
+# (3 models, 0.78-0.95 each; in-sample); FFs: 0.93
+NETLIST_LUT_FACTOR = 0.87
 
 
 def numba_cache_dir() -> Path:
@@ -421,7 +424,9 @@ def generate_rtl(loaded, out_dir: Path, part, clock_period: float = 5.0,
         "inputs": _formats(kin),
         "outputs": _formats(kout),
         "da4ml_estimate": {"lut": float(round(comb.cost)), "ff": int(pipe.reg_bits), "dsp": 0,
-                           "adder_depth": float(max(comb.out_latency)), "note": "da4ml's own cost model (LUTs of its adders, register bits)"},
+                           "adder_depth": float(max(comb.out_latency)), "note": "da4ml's own cost model (LUTs of its adders, register bits)",
+                           "lut_netlist_predicted": float(round(NETLIST_LUT_FACTOR * comb.cost)),
+                           "lut_netlist_predicted_note": f"{NETLIST_LUT_FACTOR} x da4ml's LUTs, the median Yosys/da4ml ratio in bench/results/rtl.md"},
         "sources": sorted(str(p.relative_to(out_dir)) for p in (out_dir / "src").rglob("*.v")),
         "timing_s": {"trace": round(t_trace, 3), "pipeline_and_write": round(t_write, 3)},
         "distinct_solved_matrices": n_solved,
