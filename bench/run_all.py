@@ -25,6 +25,7 @@ BENCHES = {
     "distill": "bench_distill.py",
     "l1_student": None,  # measured by hand with the CLI (commands in its .md); not re-run here
     "distill_oof": None,  # needs data files: bench/bench_distill_oof.py or bench/distill_full.sh
+    "distill_trigger": None,  # needs a demo run: bench/bench_distill_oof.py --from-demo (commands in its .md)
     "fpga": "bench_fpga.py",
     "estimator": "bench_estimator.py",
 }

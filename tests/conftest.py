@@ -60,6 +60,7 @@ def demo_run(jets_file, tmp_path_factory) -> Path:
     from fpgatag.report.demo import DemoConfig, run_demo
 
     out = tmp_path_factory.mktemp("demo")
-    cfg = DemoConfig(out=out, data=jets_file, teacher_epochs=3, teacher_particles=32, student_epochs=8, validate_n=300)
+    cfg = DemoConfig(out=out, data=jets_file, teacher_epochs=3, teacher_particles=32, student_epochs=8, validate_n=300,
+                     student_seeds=(1, 2))
     run_demo(cfg)
     return out

@@ -18,14 +18,34 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_atomic_dir_replaces_existing(tmp_path):
+def test_atomic_dir_replaces_a_previous_output_of_its_kind(tmp_path):
+    from fpgatag.core.io import OUTPUT_MARKER, dir_kind
+
     target = tmp_path / "run"
-    target.mkdir()
-    (target / "old").write_text("x")
-    with atomic_dir(target) as tmp:
+    with atomic_dir(target, kind="run") as tmp:
+        (tmp / "old").write_text("x")
+    assert dir_kind(target) == "run"
+    with atomic_dir(target, kind="run") as tmp:
         (tmp / "new").write_text("y")
-    assert sorted(p.name for p in target.iterdir()) == ["new"]
+    assert sorted(p.name for p in target.iterdir()) == sorted([OUTPUT_MARKER, "new"])
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_atomic_dir_never_replaces_other_data(tmp_path):
+    from fpgatag.core.errors import FpgatagError
+    from fpgatag.core.io import forcing
+
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "thesis.tex").write_text("x")
+    with pytest.raises(FpgatagError, match="not an fpgatag output"):
+        with atomic_dir(target, kind="run") as tmp:
+            (tmp / "new").write_text("y")
+    assert [p.name for p in target.iterdir()] == ["thesis.tex"]
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]   # the temporary directory is gone
+    with forcing(), atomic_dir(target, kind="run") as tmp:
+        (tmp / "new").write_text("y")
+    assert (target / "new").is_file() and not (target / "thesis.tex").exists()
 
 
 def test_json_roundtrip_numpy(tmp_path):

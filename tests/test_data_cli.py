@@ -178,7 +178,7 @@ def test_views_rebuilds_the_trigger_view_from_the_particles(jets_file, tmp_path)
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--n-candidates", "0"], "n_candidates"),
+    (["--n-candidates", "0"], "--n-candidates"),
     ([], "at least one view setting"),
 ])
 def test_views_bad_arguments(jets_file, tmp_path, args, needle):

@@ -1,5 +1,6 @@
 """A tiny end-to-end run of the demo pipeline: every artifact exists and is consistent."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -22,8 +23,19 @@ def test_demo_artifacts_consistent(demo_run, jets_file):
     # teacher and students were scored on the same test split
     n_test = {_json(demo_run / r / "metrics.json")["n_test"] for r in ("teacher", "distilled", "scratch")}
     assert len(n_test) == 1
-    # soft targets exist for the data file
-    assert list(jets_file.parent.glob(jets_file.name + ".logits.*")) or list((demo_run / "teacher").glob("*logits*"))
+    # the students are distilled from the trigger-view teacher's soft targets, written by this run
+    from fpgatag.train.distill import logits_path
+
+    trig = demo_run / "teacher-trigger"
+    assert _json(trig / "metrics.json")["name"] == "particlenet-lite-trigger"
+    assert _json(demo_run / "teacher" / "metrics.json")["name"] == "particlenet-lite"  # the full-view reference
+    logits = logits_path(trig, jets_file)
+    assert logits.stat().st_mtime >= (trig / "metrics.json").stat().st_mtime
+    for run in ("distilled", "distilled-s2"):
+        m, rec = _json(demo_run / run / "metrics.json"), _json(demo_run / run / "run.json")
+        assert m["distilled"] and m["teacher_dir"] == str(trig.resolve()), run
+        assert rec.get("settings", rec)["logits_file"] == str(logits.resolve()), run
+    assert not _json(demo_run / "scratch-s2" / "metrics.json")["distilled"]
     # the firmware is the distilled student's
     est = _json(demo_run / "distilled" / "hls" / "estimate.json")
     assert est["source"] == "estimate" and est["part"].startswith("xcvu9p")
@@ -42,6 +54,20 @@ def test_demo_artifacts_consistent(demo_run, jets_file):
     summary = _json(demo_run / "demo.json")
     assert summary["report"].endswith("report.html")
     assert (demo_run / "report" / "report.html").is_file()
+    # the printed tables carry the uncertainties; the gain is paired over 2 + 2 seeds, from the trigger-view teacher
+    from fpgatag.report.demo import format_summary
+
+    text = format_summary(summary)
+    assert f"{dist['auc']:.4f} +- {dist['auc_err']:.4f}" in text
+    low, high = dist["rejection_at_50_interval"]
+    assert low < dist["rejection_at_50"] and (high is None or dist["rejection_at_50"] < high)
+    gain = summary["gain"]
+    assert gain["teacher"] == "teacher-trigger" and gain["n_seeds_distilled"] == gain["n_seeds_scratch"] == 2
+    assert gain["rejection_gain_err_seeds"] > 0 and gain["rejection_gain_err_jets"] > 0
+    assert f"{100 * gain['rejection_gain']:+.0f} % +- {100 * gain['rejection_gain_err']:.0f} %" in text
+    assert ("is larger than its uncertainty" in text) == gain["rejection_gain_significant"]
+    assert ("NOT larger than its uncertainty" in text) != gain["rejection_gain_significant"]
+    assert f"checked on {val['n']} jets" in text
 
 
 def test_cli_help_lists_every_stage():
@@ -53,5 +79,13 @@ def test_cli_help_lists_every_stage():
 
 @pytest.mark.parametrize("cmd", ["generate", "report", "demo", "sweep"])
 def test_subcommand_help_shows_defaults(cmd):
+    from fpgatag.cli.main import build_parser
+
     out = subprocess.run([sys.executable, "-m", "fpgatag.cli.main", cmd, "--help"], capture_output=True, text=True, check=True).stdout
-    assert "default" in out
+    text = " ".join(out.split())
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[cmd]
+    options = [a for a in sub._actions if a.option_strings and not a.required and a.default is not argparse.SUPPRESS
+               and a.dest != "help"]
+    assert options, cmd
+    for action in options:  # every option's help shows its actual default value
+        assert f"(default: {action.default})" in text, (cmd, action.dest)

@@ -95,3 +95,49 @@ def test_pareto_front():
     cost = np.array([1, 2, 3, 4, 5.0])
     merit = np.array([1, 0.5, 2, 1.5, 3.0])
     assert pareto_front(cost, merit).tolist() == [0, 2, 4]
+
+
+def _scored_run(path, extra, y, score, order):
+    """A run scored on the same jets (uids 100..) as its siblings, stored in its own jet order."""
+    path.mkdir(parents=True)
+    p = 1 / (1 + np.exp(-score))
+    probs = np.stack([1 - p, p], 1)
+    m = {**classification_metrics(y, probs), **extra}
+    (path / "metrics.json").write_text(json.dumps(m))
+    np.savez(path / "predictions.npz", uid=100 + order, label=y[order], probs=probs[order])
+    return m
+
+
+def test_report_and_compare_show_uncertainties_and_paired_gain(tmp_path):
+    from fpgatag.core.metrics import paired_gain
+    from fpgatag.report.compare import compare_runs, compare_table
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 600)
+    base = rng.normal(size=600) + 2 * y
+    student = {"role": "student", "student": "deepsets-l1", "bits": 8, "n_objects": 16}
+    teacher = tmp_path / "teacher-trigger"
+    _scored_run(teacher, {"role": "teacher", "model": "particlenet-lite-trigger"}, y, base, rng.permutation(600))
+    scores = {}
+    for kind, noise in (("distilled", 0.4), ("scratch", 1.0)):
+        for seed in (1, 2):
+            scores[kind, seed] = base + noise * rng.normal(size=600)
+            _scored_run(tmp_path / f"{kind}-s{seed}", {**student, "distilled": kind == "distilled", "seed": seed,
+                        "teacher_dir": str(teacher.resolve()) if kind == "distilled" else None},
+                        y, scores[kind, seed], rng.permutation(600))
+    rep = build_report([tmp_path], tmp_path / "report")
+    (gain,) = rep["gains"]
+    # the pairing undid each run's own jet order: the same figures as on the aligned scores
+    ref = paired_gain(y == 1, [scores["distilled", s] for s in (1, 2)], [scores["scratch", s] for s in (1, 2)],
+                      teacher=base, n_boot=gain["n_boot"], seed=gain["bootstrap_seed"])
+    for key in ("auc_gain", "auc_gain_err", "rejection_gain", "rejection_gain_err", "gap_closed"):
+        assert gain[key] == pytest.approx(ref[key]), key
+    assert gain["n_seeds_distilled"] == 2 and gain["teacher"] == "teacher-trigger" and gain["n_test"] == 600
+    md_text = (tmp_path / "report" / "report.md").read_text()
+    assert "Distillation gain" in md_text and "paired bootstrap" in md_text
+    row = next(r for r in rep["runs"] if r["run"] == "distilled-s1")
+    assert row["auc +- err"].startswith(f"{row['auc']:.4f} +- ") and row["auc +- err"] in md_text
+    assert row["rej@0.5_interval"][0] < row["rej@0.5"] < row["rej@0.5_interval"][1]
+    rows = compare_runs(sorted(p for p in tmp_path.iterdir() if p.name != "report"))
+    text = compare_table(rows)
+    assert "+-" in text and "2 + 2" in text and f"{100 * gain['rejection_gain']:+.0f} %" in text

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
 import sys
 from pathlib import Path
 
+from fpgatag.cli.common import data_inputs, guard, nonnegative_float, positive_float, positive_int
 from fpgatag.core.errors import FpgatagError
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--part", default="xcvu9p",
                    help=f"FPGA part: a short name ({', '.join(known_parts())}) or a full part string")
     p.add_argument("--backend", default="vitis", choices=["vitis", "vivado"], help="hls4ml backend")
-    p.add_argument("--reuse-factor", type=int, default=1, help="hls4ml reuse factor")
+    p.add_argument("--reuse-factor", type=positive_int, default=1, help="hls4ml reuse factor")
     p.add_argument("--strategy", default="latency", choices=["latency", "resource", "da"],
                    help="hls4ml strategy (da: hls4ml's distributed_arithmetic, constant multiplications as adders)")
     p.add_argument("--input-precision", default=None,
@@ -52,7 +54,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     _common(p)
     p.add_argument("-o", "--output", default=None, help="project directory (default hls_projects/<model name>)")
     p.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
-    p.add_argument("--clock-period", type=float, default=5.0, help="clock period in ns")
+    p.add_argument("--clock-period", type=positive_float, default=5.0, help="clock period in ns")
     p.add_argument("--run-synthesis", action="store_true", help="run C synthesis when vitis-run/vitis_hls/vivado_hls is on PATH")
     p.add_argument("--logic-synthesis", action="store_true", help="with --run-synthesis: also Vivado logic synthesis")
     p.add_argument("--flow", default="hls", choices=["hls", "rtl"],
@@ -71,13 +73,13 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     _common(v)
     v.add_argument("--data", required=True, help="jets file (test split, prepared by MODEL's inputs.json) or a .npy "
                    "array in the model's input shape (labels from <stem>_labels.npy if present)")
-    v.add_argument("--n", type=int, default=10000, help="jets to simulate")
+    v.add_argument("--n", type=positive_int, default=10000, help="jets to simulate")
     v.add_argument("-o", "--output", default=None,
                    help="validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside a model file)")
-    v.add_argument("--min-bit-exact", type=float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
-    v.add_argument("--min-argmax", type=float, default=0.999, help="minimum argmax agreement")
+    v.add_argument("--min-bit-exact", type=nonnegative_float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
+    v.add_argument("--min-argmax", type=nonnegative_float, default=0.999, help="minimum argmax agreement")
     v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
-    v.add_argument("--workers", type=int, default=2, help="parallel C-simulation workers (RTL simulation threads with --rtl)")
+    v.add_argument("--workers", type=positive_int, default=2, help="parallel C-simulation workers (RTL simulation threads with --rtl)")
     v.add_argument("--rtl", default=None, metavar="DIR",
                    help="simulate the Verilog in DIR (fpgatag synth MODEL --flow rtl -o DIR) with Verilator instead of hls4ml's C simulation")
     v.add_argument("--json", action="store_true", help="print validate.json instead of the table")
@@ -88,13 +90,22 @@ def cmd_synth(args) -> int:
     from fpgatag.core.metrics import format_table
     from fpgatag.fpga.synth import synth
 
-    out = args.output or str(Path("hls_projects") / Path(args.model).stem)
+    out = args.output or str(Path("hls_projects") / Path(args.model).resolve().stem)
     if args.flow == "rtl":
+        guard(out, "rtl", inputs=[args.model, args.weights], directory=True)
         return _cmd_synth_rtl(args, out)
-    est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
-                reuse_factor=args.reuse_factor, strategy=args.strategy, clock_period=args.clock_period,
-                run_synthesis=args.run_synthesis, weights=args.weights, logic_synthesis=args.logic_synthesis,
-                input_precision=_precision(args.input_precision))
+    guard(out, "hls", inputs=[args.model, args.weights], directory=True)
+    with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
+        est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
+                    reuse_factor=args.reuse_factor, strategy=args.strategy, clock_period=args.clock_period,
+                    run_synthesis=args.run_synthesis, weights=args.weights, logic_synthesis=args.logic_synthesis,
+                    input_precision=_precision(args.input_precision))
+    over = {k: v for k, v in (est.get("fraction") or {}).items() if v is not None and v > 1.0}
+    est["fits"] = not over
+    if over:
+        log.warning("%s does NOT fit %s: %s", out, est.get("part"), ", ".join(f"{k} {100 * v:.0f}%" for k, v in over.items()))
+    if est.get("warning"):
+        log.warning("%s: %s", out, est["warning"])
     if args.json:
         sys.stdout.write(json.dumps({k: v for k, v in est.items() if k != "provenance"}, indent=2, default=str) + "\n")
         return 0
@@ -104,6 +115,8 @@ def cmd_synth(args) -> int:
     print(f"{out}: {est['part']}, clock {est['clock_ns']} ns, source={est['source']}")
     print(format_table(rows, ["figure", "value", "of part"]))
     print(f"synthesis: {est.get('synthesis')}")
+    if over:
+        print(f"does NOT fit {est['part']}: " + ", ".join(f"{k} {100 * v:.0f}% of the part" for k, v in over.items()))
     return 0
 
 
@@ -115,8 +128,9 @@ def _cmd_synth_rtl(args, out: str) -> int:
     if args.strategy != "latency" or args.reuse_factor != 1 or args.io_type != "io_parallel" or args.run_synthesis:
         raise FpgatagError("--flow rtl: --strategy/--reuse-factor/--io-type/--run-synthesis belong to the hls flow "
                            "(the RTL is fully parallel, II = 1)")
-    res = synth_rtl(args.model, part=args.part, output_dir=out, clock_period=args.clock_period, weights=args.weights,
-                    input_precision=_precision(args.input_precision), yosys=not args.no_yosys)
+    with contextlib.redirect_stdout(sys.stderr):   # hls4ml (the estimate beside the RTL) prints notes on stdout
+        res = synth_rtl(args.model, part=args.part, output_dir=out, clock_period=args.clock_period, weights=args.weights,
+                        input_precision=_precision(args.input_precision), yosys=not args.no_yosys)
     if args.json:
         body = res["synth"] or {k: v for k, v in res["manifest"].items() if k != "provenance"}
         sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
@@ -137,19 +151,25 @@ def cmd_validate(args) -> int:
     from fpgatag.fpga.validate import summary_table, validate, validate_rtl
 
     output = args.output
+    if output is None and args.rtl is not None:   # beside the RTL it checks (report/demo read it there)
+        output = Path(args.rtl) / "validate.json"
     if output is None:
         m = Path(args.model)
         output = m / "validate.json" if m.is_dir() else m.with_name(f"{m.stem}_validate.json")
+    target = Path(output) if Path(output).suffix == ".json" else Path(output) / "validate.json"
+    guard(target, "validate", inputs=[args.model, args.weights, *data_inputs(args.data)])
     if args.rtl is not None:
         if args.profile:
             raise FpgatagError("--profile: per-layer profiles come from the C simulation, not with --rtl")
-        res = validate_rtl(args.model, args.data, args.rtl, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
-                           min_argmax=args.min_argmax, workers=args.workers, weights=args.weights)
+        with contextlib.redirect_stdout(sys.stderr):
+            res = validate_rtl(args.model, args.data, args.rtl, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
+                               min_argmax=args.min_argmax, workers=args.workers, weights=args.weights)
         return _print_validate(args, res, summary_table)
-    res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
-                   min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
-                   backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
-                   input_precision=_precision(args.input_precision))
+    with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
+        res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
+                       min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
+                       backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
+                       input_precision=_precision(args.input_precision))
     return _print_validate(args, res, summary_table)
 
 

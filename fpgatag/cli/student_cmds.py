@@ -7,27 +7,28 @@ import json
 import sys
 from pathlib import Path
 
+from fpgatag.cli.common import data_inputs, fraction, guard, nonnegative_int, positive_float, positive_int
 from fpgatag.core.errors import FpgatagError
 
 
 def _student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=Path, help="jet file")
     p.add_argument("--student", default="deepsets", help="student preset (models/presets: deepsets, mlp, dense-student, ...) or preset JSON")
-    p.add_argument("--n-objects", type=int, default=16, help="trigger-view objects per jet (per-object students)")
-    p.add_argument("--bits", type=int, default=None, help="weight/bias and activation bits (4 to 16); None = the preset's")
+    p.add_argument("--n-objects", type=positive_int, default=16, help="trigger-view objects per jet (per-object students)")
+    p.add_argument("--bits", type=positive_int, default=None, help="weight/bias and activation bits (4 to 16); None = the preset's")
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory to write")
-    p.add_argument("--epochs", type=int, default=None, help="epochs; None = the preset's")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size; None = the preset's")
-    p.add_argument("--lr", type=float, default=None, help="learning rate; None = the preset's")
-    p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without a lower val_loss; None = the preset's")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs; None = the preset's")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size; None = the preset's")
+    p.add_argument("--lr", type=positive_float, default=None, help="learning rate; None = the preset's")
+    p.add_argument("--patience", type=positive_int, default=None, help="stop after this many epochs without a lower val_loss; None = the preset's")
     p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
                    help="start from this trained student (architecture, weights, inputs; --student/--n-objects/--bits are then its own)")
     p.add_argument("--freeze", action="store_true", help="with --init-from: keep the per-object (phi) layers fixed")
-    p.add_argument("--sparsity", type=float, default=None, metavar="FRACTION",
+    p.add_argument("--sparsity", type=fraction, default=None, metavar="FRACTION",
                    help="magnitude-prune the dense/conv kernels (all but logits) to this fraction of zeros, "
                         "ramped from 0 over the first epochs; None = the preset's training.sparsity (0 = no pruning)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
-    p.add_argument("--max-jets", type=int, default=None, help="use a random subset of this many jets")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
+    p.add_argument("--max-jets", type=positive_int, default=None, help="use a random subset of this many jets")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
 
 
@@ -45,8 +46,8 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--teacher", type=Path, default=None, metavar="DIR", help="teacher run directory")
     g.add_argument("--no-teacher", action="store_true", help="train from the labels alone (alpha = 1)")
-    p.add_argument("--alpha", type=float, default=d.DEFAULT_ALPHA, help="weight of the label term")
-    p.add_argument("--temperature", "-T", type=float, default=d.DEFAULT_TEMPERATURE, help="distillation temperature")
+    p.add_argument("--alpha", type=fraction, default=d.DEFAULT_ALPHA, help="weight of the label term")
+    p.add_argument("--temperature", "-T", type=positive_float, default=d.DEFAULT_TEMPERATURE, help="distillation temperature")
     p.add_argument("--logits", type=Path, default=None, metavar="FILE",
                    help="teacher logits file; None = <data>.logits.<teacher-name>.h5")
     p.set_defaults(func=cmd_distill)
@@ -79,6 +80,9 @@ def _train(args: argparse.Namespace, teacher) -> int:
 
     if args.freeze and args.init_from is None:
         raise FpgatagError("--freeze needs --init-from DIR")
+    if not args.data.is_file():
+        raise FpgatagError(f"{args.data}: data file not found")
+    guard(args.out, "run", inputs=[*data_inputs(args.data), teacher, args.logits, args.init_from], directory=True)
     metrics = train_student(
         args.data, student=args.student, n_objects=args.n_objects, bits=args.bits, out_dir=args.out,
         teacher_dir=teacher, epochs=args.epochs, batch_size=args.batch_size, alpha=args.alpha,
@@ -104,6 +108,10 @@ def cmd_train_student(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from fpgatag.report.compare import compare_runs, compare_table, roc_overlay
 
+    if args.data is not None and not args.data.is_file():
+        raise FpgatagError(f"{args.data}: data file not found")
+    if args.output is not None:
+        guard(args.output, "png", inputs=[*args.runs, *data_inputs(args.data)])
     rows = compare_runs(args.runs)
     if args.output is not None:
         roc_overlay(args.runs, args.output, data=args.data)

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from fpgatag.cli.common import data_inputs, guard, nonnegative_int, positive_float, positive_int
+
 log = logging.getLogger(__name__)
 
 
@@ -19,20 +21,29 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                     "TensorFlow sees (MirroredStrategy with several, MultiWorkerMirroredStrategy with TF_CONFIG).",
     )
     p.add_argument("--data", required=True, type=Path, help="jet file (any format `fpgatag inspect` reads)")
-    p.add_argument("--model", default="particlenet-lite", help="teacher preset name (models/presets) or preset JSON path")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
+    p.add_argument("--model", default=None,
+                   help="teacher preset name (models/presets) or preset JSON path (default: particlenet-lite, "
+                        "or the --init-from teacher's)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the preset's)")
     p.add_argument("-o", "--out", type=Path, default=Path("runs/teacher"), help="run directory to write")
-    p.add_argument("--lr", type=float, default=None, help="base learning rate (default: the preset's)")
+    p.add_argument("--lr", type=positive_float, default=None, help="base learning rate (default: the preset's)")
     p.add_argument("--schedule", choices=("one-cycle", "constant"), default=None, help="learning-rate schedule (default: the preset's)")
-    p.add_argument("--early-stopping", type=int, default=None, metavar="N", help="stop after N epochs without a better validation loss")
+    p.add_argument("--early-stopping", type=positive_int, default=None, metavar="N", help="stop after N epochs without a better validation loss")
     p.add_argument("--mixed-precision", action="store_true", help="train in float16 (float32 logits); for GPUs")
-    p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
-    p.add_argument("--max-jets", type=int, default=None, help="use a random subset of this many jets")
-    p.add_argument("--n-particles", type=int, default=None, help="particles per jet (default: the preset's)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
+    p.add_argument("--max-jets", type=positive_int, default=None, help="use a random subset of this many jets")
+    p.add_argument("--n-particles", type=positive_int, default=None, help="particles per jet (default: the preset's)")
     p.add_argument("--fold", default=None, metavar="i/K",
                    help="leave the training jets of fold i (of K, uid-keyed) out: train K such teachers and give all "
                         "K run directories to teacher-predict for out-of-fold soft targets")
+    p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
+                   help="transfer learning: start from this teacher run directory (its preset and input scaling) "
+                        "and fine-tune all weights")
+    p.add_argument("--freeze", action="store_true",
+                   help="with --init-from: keep the EdgeConv blocks frozen and retrain the layers after them")
+    p.add_argument("--lr-factor", type=positive_float, default=None,
+                   help="with --init-from: learning rate = the preset's x this (default 0.1 fine-tuning, 1 with --freeze)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--stream", dest="stream", action="store_const", const=True, default=None,
                    help="always stream batches from the file (default: stream when inputs exceed $FPGATAG_IN_MEMORY_MB)")
@@ -52,7 +63,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                         "(train-teacher --fold i/K): each jet then gets the logits of the teacher that never trained on it")
     q.add_argument("--data", required=True, type=Path, help="jet file")
     q.add_argument("-o", "--output", type=Path, default=None, help="logits file (default: <data>.logits.<teacher-name>.h5)")
-    q.add_argument("--batch-size", type=int, default=1024, help="inference batch size")
+    q.add_argument("--batch-size", type=positive_int, default=1024, help="inference batch size")
     q.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     q.set_defaults(func=cmd_teacher_predict)
 
@@ -70,7 +81,17 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
     from fpgatag.train.runs import metrics_table
 
     _check_file(args.data, "data file")
-    load_preset(args.model, role="teacher")  # unknown names fail before TensorFlow loads
+    guard(args.out, "run", inputs=data_inputs(args.data), directory=True)
+    if args.model is not None or args.init_from is None:
+        load_preset(args.model or "particlenet-lite", role="teacher")  # unknown names fail before TensorFlow loads
+    if args.init_from is not None:
+        from fpgatag.train.transfer import check_source
+
+        check_source(args.init_from)
+    elif args.freeze or args.lr_factor is not None:
+        from fpgatag.core.errors import FpgatagError
+
+        raise FpgatagError("--freeze and --lr-factor need --init-from DIR (the source teacher)")
     fold = None
     if args.fold is not None:
         from fpgatag.core.config import parse_shard
@@ -85,7 +106,8 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
                             out_dir=args.out, lr=args.lr, early_stopping=args.early_stopping,
                             mixed_precision=args.mixed_precision, seed=args.seed, max_jets=args.max_jets,
                             n_particles=args.n_particles, schedule=args.schedule, stream=args.stream,
-                            command=" ".join(["fpgatag"] + sys.argv[1:]), fold=fold)
+                            command=" ".join(["fpgatag"] + sys.argv[1:]), fold=fold, init_from=args.init_from,
+                            freeze=args.freeze, lr_factor=args.lr_factor)
     if args.json:
         sys.stdout.write(to_json({**metrics, "run_dir": str(args.out)}))
     else:
@@ -103,7 +125,9 @@ def cmd_teacher_predict(args: argparse.Namespace) -> int:
     for teacher in args.teacher:
         _check_file(teacher, "teacher run directory")
     _check_file(args.data, "data file")
-    from fpgatag.train.soft_targets import read_soft_targets, teacher_predict
+    from fpgatag.train.soft_targets import default_output, read_soft_targets, teacher_predict
+
+    guard(args.output or default_output(args.data, args.teacher), "logits", inputs=[*data_inputs(args.data), *args.teacher])
 
     out = teacher_predict(args.teacher, args.data, output=args.output, batch_size=args.batch_size)
     rec = read_soft_targets(out)

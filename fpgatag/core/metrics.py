@@ -1,60 +1,138 @@
 """The metrics every stage reports, computed one way for teachers, students and firmware.
 
 ``metrics.json`` always holds ``accuracy``, ``auc``, ``rejection_at_30``, ``rejection_at_50`` and
-``n_test``. Background rejection is 1/eps_B at a fixed signal efficiency eps_S, read off the ROC
-curve by linear interpolation in eps_S. Where no background jet passes (eps_B = 0), the rejection is
-reported as the number of background jets (a lower bound) and ``rejection_at_XX_saturated`` is true.
+``n_test``. ROC curve and AUC are scikit-learn's. Background rejection is 1/eps_B at a fixed signal
+efficiency eps_S, read off the ROC curve by linear interpolation in eps_S. Where no background jet
+passes (eps_B = 0), the rejection is reported as the number of background jets (a lower bound) and
+``rejection_at_XX_saturated`` is true.
+
+Uncertainties (one standard deviation, or 68 % intervals), written beside every figure:
+
+* ``auc_err``: DeLong's standard error of the AUC (the exact variance of the Mann-Whitney statistic
+  estimated from its structural components; deterministic, no resampling).
+* ``n_background_passing_30/50``: the background jets passing the cut, round(eps_B x n_background).
+* ``rejection_at_30/50_interval``: [low, high] on 1/eps_B from the 68 % central Clopper-Pearson
+  interval on eps_B for that count. With no background jet passing, the interval is [low, None]: a
+  lower bound only (``rejection_at_XX_saturated`` is then true).
+* :func:`paired_gain`: distilled-vs-scratch differences with a paired bootstrap over the same test
+  jets (stratified by class, fixed seed) and the spread over training seeds.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 REQUIRED_KEYS = ("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test")
+CL = 0.6827          # confidence level of every interval: one standard deviation
+FEW_PASSING = 10     # below this many background jets passing, a rejection is flagged as low-statistics
+
+
+def _binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels).astype(bool).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if labels.shape != scores.shape:
+        raise ValueError(f"labels {labels.shape} and scores {scores.shape} differ in shape")
+    check_finite(scores, "scores")
+    if labels.all() or not labels.any():
+        raise ValueError("ROC needs both signal and background jets")
+    return labels, scores
+
+
+def check_finite(values: np.ndarray, what: str) -> np.ndarray:
+    """``values``, or FpgatagError when any is nan or inf: a metric of such scores is no number."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        from fpgatag.core.errors import FpgatagError
+
+        raise FpgatagError(f"{what}: {int(bad.sum())} of {bad.size} values are not finite (nan or inf); "
+                           "no metric is computed from them")
+    return values
 
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC of a binary score: (eps_B, eps_S, thresholds), thresholds descending, ties merged.
 
-    Matches ``sklearn.metrics.roc_curve(..., drop_intermediate=False)``.
+    ``sklearn.metrics.roc_curve(..., drop_intermediate=False)``; the first threshold is +inf.
     """
-    labels = np.asarray(labels).astype(bool).ravel()
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    if labels.shape != scores.shape:
-        raise ValueError(f"labels {labels.shape} and scores {scores.shape} differ in shape")
-    order = np.argsort(-scores, kind="mergesort")
-    s, y = scores[order], labels[order]
-    distinct = np.where(np.diff(s))[0]
-    ends = np.r_[distinct, y.size - 1]
-    tps = np.cumsum(y)[ends].astype(np.float64)
-    fps = (ends + 1 - tps).astype(np.float64)
-    n_pos, n_neg = tps[-1] if tps.size else 0.0, fps[-1] if fps.size else 0.0
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("ROC needs both signal and background jets")
-    tpr = np.r_[0.0, tps / n_pos]
-    fpr = np.r_[0.0, fps / n_neg]
-    thr = np.r_[np.inf, s[ends]]
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    labels, scores = _binary(labels, scores)
+    fpr, tpr, thr = sk_roc_curve(labels, scores, drop_intermediate=False)
+    thr = np.asarray(thr, dtype=np.float64)
+    thr[0] = np.inf
     return fpr, tpr, thr
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (trapezoidal), equal to sklearn's ``roc_auc_score``."""
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return float(np.trapz(tpr, fpr))
+    """Area under the ROC curve: sklearn's ``roc_auc_score``."""
+    from sklearn.metrics import roc_auc_score
+
+    labels, scores = _binary(labels, scores)
+    return float(roc_auc_score(labels, scores))
+
+
+def auc_delong(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """(AUC, standard error) by DeLong, DeLong & Clarke-Pearson (1988), with midranks for ties."""
+    from scipy.stats import rankdata
+
+    labels, scores = _binary(labels, scores)
+    pos, neg = scores[labels], scores[~labels]
+    m, n = pos.size, neg.size
+    r_all = rankdata(np.r_[pos, neg])
+    v10 = (r_all[:m] - rankdata(pos)) / n          # per signal jet: fraction of background below it
+    v01 = 1.0 - (r_all[m:] - rankdata(neg)) / m    # per background jet: fraction of signal above it
+    var = (np.var(v10, ddof=1) / m if m > 1 else 0.0) + (np.var(v01, ddof=1) / n if n > 1 else 0.0)
+    return float(v10.mean()), float(np.sqrt(var))
+
+
+def _eps_b_at(fpr: np.ndarray, tpr: np.ndarray, signal_efficiency: float) -> float:
+    tpr_u, idx = np.unique(tpr, return_index=True)  # tpr is non-decreasing
+    return float(np.interp(signal_efficiency, tpr_u, fpr[idx]))
 
 
 def rejection_at(labels: np.ndarray, scores: np.ndarray, signal_efficiency: float) -> tuple[float, bool]:
     """Background rejection 1/eps_B at the given signal efficiency; (value, saturated)."""
     fpr, tpr, _ = roc_curve(labels, scores)
     n_bkg = int(np.sum(~np.asarray(labels).astype(bool)))
-    # tpr is non-decreasing; interpolate eps_B as a function of eps_S on the unique tpr points
-    tpr_u, idx = np.unique(tpr, return_index=True)
-    eps_b = float(np.interp(signal_efficiency, tpr_u, fpr[idx]))
+    eps_b = _eps_b_at(fpr, tpr, signal_efficiency)
     if eps_b <= 0.0:
         return float(n_bkg), True
     return 1.0 / eps_b, False
+
+
+def clopper_pearson(k: int, n: int, cl: float = CL) -> tuple[float, float]:
+    """Central Clopper-Pearson interval [low, high] on a binomial fraction with k of n passing."""
+    from scipy.stats import beta
+
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"binomial interval needs 0 <= k <= n, n > 0 (got k={k}, n={n})")
+    a = (1.0 - cl) / 2.0
+    low = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1.0 - a, k + 1, n - k))
+    return low, high
+
+
+def rejection_interval(n_passing: int, n_background: int, cl: float = CL) -> list[float | None]:
+    """[low, high] on 1/eps_B from Clopper-Pearson on eps_B; high is None (no upper bound) when k = 0."""
+    low_eps, high_eps = clopper_pearson(n_passing, n_background, cl)
+    return [1.0 / high_eps, None if low_eps <= 0.0 else 1.0 / low_eps]
+
+
+def rejection_with_interval(labels: np.ndarray, scores: np.ndarray, signal_efficiency: float) -> dict[str, Any]:
+    """Rejection, saturation flag, background jets passing and the 68 % interval, at one eps_S."""
+    labels, scores = _binary(labels, scores)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    n_bkg = int(np.sum(~labels))
+    eps_b = _eps_b_at(fpr, tpr, signal_efficiency)
+    k = int(round(eps_b * n_bkg))
+    return {
+        "rejection": float(n_bkg) if eps_b <= 0.0 else 1.0 / eps_b,
+        "saturated": eps_b <= 0.0,
+        "n_passing": k,
+        "interval": rejection_interval(k, n_bkg),
+    }
 
 
 def signal_score(probs: np.ndarray, signal: int = 1) -> np.ndarray:
@@ -66,13 +144,13 @@ def signal_score(probs: np.ndarray, signal: int = 1) -> np.ndarray:
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, signal: int = 1) -> dict[str, Any]:
-    """The standard metric set for a classifier's outputs on a test split.
+    """The standard metric set for a classifier's outputs on a test split, with uncertainties.
 
     ``probs`` is (n,) signal probability or (n, C) class probabilities; ``labels`` are class
     indices. For C > 2 the ROC figures are signal-vs-rest.
     """
     labels = np.asarray(labels).ravel().astype(int)
-    probs = np.asarray(probs, dtype=np.float64)
+    probs = check_finite(np.asarray(probs, dtype=np.float64), "probabilities")
     if probs.ndim == 1:
         pred = (probs >= 0.5).astype(int) * signal
         if signal != 1:
@@ -81,19 +159,149 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, signal: int = 
         pred = probs.argmax(axis=1)
     is_sig = labels == signal
     score = signal_score(probs, signal)
-    r30, s30 = rejection_at(is_sig, score, 0.3)
-    r50, s50 = rejection_at(is_sig, score, 0.5)
-    return {
+    out: dict[str, Any] = {
         "accuracy": float(np.mean(pred == labels)),
         "auc": auc(is_sig, score),
-        "rejection_at_30": r30,
-        "rejection_at_50": r50,
+        "auc_err": auc_delong(is_sig, score)[1],
         "n_test": int(labels.size),
         "n_signal": int(is_sig.sum()),
         "n_background": int((~is_sig).sum()),
-        "rejection_at_30_saturated": s30,
-        "rejection_at_50_saturated": s50,
     }
+    for eff, tag in ((0.3, "30"), (0.5, "50")):
+        r = rejection_with_interval(is_sig, score, eff)
+        out[f"rejection_at_{tag}"] = r["rejection"]
+        out[f"rejection_at_{tag}_saturated"] = r["saturated"]
+        out[f"n_background_passing_{tag}"] = r["n_passing"]
+        out[f"rejection_at_{tag}_interval"] = r["interval"]
+    return out
+
+
+def _g(v: float) -> str:
+    return format(v, ".3g") if abs(v) < 1e4 else format(v, ".0f")
+
+
+def format_auc(m: dict[str, Any]) -> str:
+    """``0.9641 +- 0.0021`` from a metrics dict (``auc`` alone where ``auc_err`` is missing)."""
+    if m.get("auc") is None:
+        return ""
+    err = m.get("auc_err")
+    return f"{m['auc']:.4f}" + ("" if err is None else f" +- {err:.4f}")
+
+
+def format_rejection(m: dict[str, Any], tag: str) -> str:
+    """A rejection with its 68 % interval and, below 10 background jets passing, how many pass.
+
+    ``57.6 [49.1, 68.4]``; ``143 [52.4, 734] (1 bkg jet passes)``; ``> 166 (no bkg jet passes of 303)``.
+    """
+    value = m.get(f"rejection_at_{tag}")
+    if value is None:
+        return ""
+    interval = m.get(f"rejection_at_{tag}_interval")
+    k = m.get(f"n_background_passing_{tag}")
+    if m.get(f"rejection_at_{tag}_saturated"):
+        low = interval[0] if interval else None
+        bound = f"> {_g(low)}" if low is not None else f">= {_g(value)}"
+        return f"{bound} (68% lower bound; no bkg jet passes of {m.get('n_background', int(value))})"
+    text = _g(value)
+    if interval:
+        text += f" [{_g(interval[0])}, {_g(interval[1])}]"
+    if k is not None and k < FEW_PASSING:
+        text += f" ({k} bkg jet{'s' if k != 1 else ''} pass{'es' if k == 1 else ''}: <{FEW_PASSING})"
+    return text
+
+
+def bootstrap_indices(labels: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) resampled indices, stratified by class so every resample has both classes."""
+    labels = np.asarray(labels).astype(bool).ravel()
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(labels), np.flatnonzero(~labels)]
+    return np.concatenate([g[rng.integers(0, g.size, size=(n_boot, g.size))] for g in groups], axis=1)
+
+
+def _roc_fast(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(eps_B, eps_S) as sklearn's ``roc_curve(drop_intermediate=False)``, without its input checks.
+
+    Used inside the bootstrap loops, where sklearn's per-call validation dominates the run time.
+    """
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], labels[order]
+    ends = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]
+    tps = np.cumsum(y)[ends].astype(np.float64)
+    fps = ends + 1 - tps
+    return np.r_[0.0, fps / fps[-1]], np.r_[0.0, tps / tps[-1]]
+
+
+def _figures(labels: np.ndarray, scores: Sequence[np.ndarray], eff: float) -> tuple[float, float]:
+    """Seed-averaged (AUC, rejection at eff) of several models' scores on the same jets."""
+    a, r = [], []
+    for s in scores:
+        fpr, tpr = _roc_fast(labels, s)
+        a.append(np.trapz(tpr, fpr))
+        eps_b = _eps_b_at(fpr, tpr, eff)
+        r.append(float(np.sum(~labels)) if eps_b <= 0 else 1.0 / eps_b)
+    return float(np.mean(a)), float(np.mean(r))
+
+
+def paired_gain(labels: np.ndarray, distilled: Sequence[np.ndarray], scratch: Sequence[np.ndarray],
+                teacher: np.ndarray | None = None, signal_efficiency: float = 0.5,
+                n_boot: int = 200, seed: int = 12345) -> dict[str, Any]:
+    """Distilled-vs-scratch gain on the same test jets, with its uncertainties.
+
+    ``distilled`` and ``scratch`` are lists of signal scores (one per training seed) on the jets of
+    ``labels`` (same order). Figures are seed averages: AUC difference, rejection ratio - 1 and, with
+    a ``teacher`` score, the fraction of the scratch-to-teacher rejection gap closed. Each gets
+    ``*_err_jets`` (std of a paired bootstrap: the same resampled jets for every model, stratified by
+    class, fixed ``seed``) and, with >= 2 seeds of both kinds, ``*_err_seeds`` (the standard error of
+    the seed means, propagated) and ``*_err`` (both in quadrature).
+    """
+    labels = np.asarray(labels).astype(bool).ravel()
+    distilled, scratch = [np.asarray(s, float) for s in distilled], [np.asarray(s, float) for s in scratch]
+    if not distilled or not scratch:
+        raise ValueError("paired_gain needs at least one distilled and one scratch score")
+    teacher = None if teacher is None else np.asarray(teacher, float)
+
+    def gains(idx: np.ndarray | slice) -> np.ndarray:
+        y = labels[idx]
+        ad, rd = _figures(y, [s[idx] for s in distilled], signal_efficiency)
+        as_, rs = _figures(y, [s[idx] for s in scratch], signal_efficiency)
+        out = [ad - as_, rd / rs - 1.0]
+        if teacher is not None:
+            rt = _figures(y, [teacher[idx]], signal_efficiency)[1]
+            out.append((rd - rs) / (rt - rs) if rt > rs else np.nan)  # no gap: undefined
+        return np.asarray(out)
+
+    central = gains(slice(None))
+    boot = np.array([gains(i) for i in bootstrap_indices(labels, n_boot, seed)])
+    names = ["auc_gain", "rejection_gain"] + (["gap_closed"] if teacher is not None else [])
+    tag = f"{int(round(100 * signal_efficiency))}"
+    per_d = np.array([_figures(labels, [s], signal_efficiency) for s in distilled])
+    per_s = np.array([_figures(labels, [s], signal_efficiency) for s in scratch])
+    out: dict[str, Any] = {"signal_efficiency": signal_efficiency, "n_test": int(labels.size),
+                           "n_background": int((~labels).sum()), "n_seeds_distilled": len(distilled),
+                           "n_seeds_scratch": len(scratch), "n_boot": n_boot, "bootstrap_seed": seed,
+                           "auc_distilled": float(per_d[:, 0].mean()), "auc_scratch": float(per_s[:, 0].mean()),
+                           f"rejection_at_{tag}_distilled": float(per_d[:, 1].mean()),
+                           f"rejection_at_{tag}_scratch": float(per_s[:, 1].mean())}
+    for j, name in enumerate(names):
+        out[name] = float(central[j])
+        finite = boot[np.isfinite(boot[:, j]), j]
+        out[f"{name}_err_jets"] = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
+        out[f"{name}_err"] = out[f"{name}_err_jets"]
+    if len(distilled) >= 2 and len(scratch) >= 2:
+        se = lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v)))  # noqa: E731
+        out["auc_gain_err_seeds"] = float(np.hypot(se(per_d[:, 0]), se(per_s[:, 0])))
+        rd, rs = per_d[:, 1].mean(), per_s[:, 1].mean()
+        out["rejection_gain_err_seeds"] = float((rd / rs) * np.hypot(se(per_d[:, 1]) / rd, se(per_s[:, 1]) / rs))
+        for name in ("auc_gain", "rejection_gain"):
+            out[f"{name}_err"] = float(np.hypot(out[f"{name}_err_jets"], out[f"{name}_err_seeds"]))
+        out["auc_gain_per_seed"] = [float(a - b) for a, b in zip(per_d[:, 0], per_s[:, 0])]
+    if teacher is not None and not np.isfinite(out["gap_closed"]):
+        for key in ("gap_closed", "gap_closed_err_jets", "gap_closed_err"):
+            out.pop(key)
+        out["gap_closed_undefined"] = "the teacher's rejection is not above the scratch students'"
+    for name in ("auc_gain", "rejection_gain"):
+        out[f"{name}_significant"] = bool(out[name] > 0 and out[name] > out[f"{name}_err"])
+    return out
 
 
 def format_table(rows: list[dict[str, Any]], columns: list[str], floatfmt: str = ".4g") -> str:

@@ -3,12 +3,12 @@
 Every reader (native files, the Top Quark Tagging Reference Dataset, the hls4ml LHC jet dataset,
 JetClass) yields batches with exactly these keys, so later stages never care where jets came from.
 
-On disk (``format = "fpgatag"``, ``schema_version = 1``)::
+On disk (``format = "fpgatag"``, ``schema_version = 2``; version 1 files are read as well)::
 
     /                       attrs: format, schema_version, classes (JSON list), generator (JSON),
                                    views (JSON), seed, provenance (JSON)
     /jets/label             int8   (n,)         class index into ``classes``
-    /jets/uid               int64  (n,)         unique, deterministic jet id (keys soft targets)
+    /jets/uid               int64  (n,)         unique, deterministic jet id (keys soft targets), see UID_BITS
     /jets/kin               float32 (n, 5)      JET_COLUMNS
     /particles/data         float32 (n, P, 9)   PARTICLE_COLUMNS, pT ordered, zero padded (P <= 200)
     /particles/n            int16  (n,)         number of real particles
@@ -25,7 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)   # 1: uids held a 19-bit hash of the seed (equal uids across seeds)
+
+# Generated jet uid (version 2), high to low bits: the seed itself, the process code, the chunk and
+# the jet within its chunk. Different seeds, processes, chunks (hence shards) and jets never share a
+# uid, by construction; generate refuses a job that does not fit.
+UID_BITS = {"seed": 24, "process": 4, "chunk": 21, "jet": 14}   # 63 bits: a positive int64
 FORMAT_NAME = "fpgatag"
 MAX_PARTICLES = 200
 

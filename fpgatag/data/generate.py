@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -130,8 +130,25 @@ def chunk_seed(seed: int, proc: Process, chunk: int) -> int:
 
 
 def uid_base(seed: int, proc: Process, chunk: int) -> int:
-    """First uid of a chunk: 19 bits from the seed, 4 bits process code, 24 bits chunk, 16 bits jet."""
-    return (_hash_int("uid", int(seed), bits=19) << 44) | (proc.code << 40) | ((int(chunk) & 0xFFFFFF) << 16)
+    """First uid of a chunk: the seed, the process code, the chunk, then the jet (``schema.UID_BITS``).
+
+    Each field is stored whole (never hashed or truncated), so uids differ between seeds, processes,
+    chunks and shards by construction; :func:`check_uid_fields` refuses values that do not fit."""
+    b = schema.UID_BITS
+    return (((int(seed) << b["process"] | proc.code) << b["chunk"] | int(chunk)) << b["jet"])
+
+
+def check_uid_fields(seed: int, jets_per_class: int, chunk_jets: int) -> None:
+    """FpgatagError naming the option whose value does not fit the uid layout."""
+    b = schema.UID_BITS
+    if not 0 <= int(seed) < 1 << b["seed"]:
+        raise FpgatagError(f"--seed {seed}: must be in 0..{(1 << b['seed']) - 1} (it is part of every jet uid)")
+    if not 1 <= int(chunk_jets) <= 1 << b["jet"]:
+        raise FpgatagError(f"--chunk-jets {chunk_jets}: must be in 1..{1 << b['jet']}")
+    n_chunks = math.ceil(int(jets_per_class) / int(chunk_jets))
+    if n_chunks > 1 << b["chunk"]:
+        raise FpgatagError(f"--jets-per-class {jets_per_class}: at most {(1 << b['chunk']) * int(chunk_jets)} "
+                           f"with --chunk-jets {chunk_jets} (the chunk number is part of every jet uid)")
 
 
 def make_pythia(settings: Iterable[str]):
@@ -397,6 +414,7 @@ class ChunkTask:
     seed: int        # the job's seed
     gen: dict
     views: dict
+    lund: dict | None = None  # LundSettings: also build the Lund trees (fpgatag.data.lund)
 
 
 def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
@@ -439,23 +457,53 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     res["uid"] = (uid_base(task.seed, proc, task.chunk) + np.arange(n, dtype=np.int64)).astype(np.int64)
     res["label"] = np.full(n, task.label, dtype=np.int8)
     res.update(compute_views(res["particles"], res["n_particles"], res["uid"], views))
+    if task.lund is not None:
+        from fpgatag.data.lund import LundSettings, lund_trees
+
+        res.update(lund_trees(res["particles"], res["n_particles"], LundSettings(**task.lund)))
     res["_events"] = np.asarray([events], dtype=np.int64)
     res["_pythia_cpu"] = np.asarray([init_cpu, pythia_cpu])  # CPU seconds in Pythia's init, events (benchmark)
     return res
 
 
+def check_space(output: Path, n_jets: int, bytes_per_jet: int = 1000) -> None:
+    """Refuse, before the simulation, a job whose file cannot fit on the output's file system (files
+    take about 3 kB per jet; 1 kB is taken as the floor)."""
+    import shutil
+
+    here = Path(output).resolve()
+    where = next((p for p in here.parents if p.exists()), None)
+    if where is None:
+        return
+    free, need = shutil.disk_usage(where).free, int(n_jets) * bytes_per_jet
+    if free < need:
+        raise FpgatagError(f"{output}: {free / 1e6:.1f} MB free on {where}, {n_jets} jets need at least "
+                           f"{need / 1e6:.1f} MB")
+
+
 def plan_chunks(processes: Sequence[str], jets_per_class: int, seed: int, shard: tuple[int, int] | None,
-                gen: GeneratorSettings, views: ViewSettings) -> list[ChunkTask]:
+                gen: GeneratorSettings, views: ViewSettings, lund=None) -> list[ChunkTask]:
     """The chunks this job (or shard) generates, in file order (chunk-major, then process)."""
-    i, n_shards = shard if shard is not None else (0, 1)
-    n_chunks = math.ceil(jets_per_class / gen.chunk_jets)
-    mine = np.array_split(np.arange(n_chunks), n_shards)[i] if n_chunks else np.arange(0)
-    tasks = []
-    for c in mine.tolist():
+    return list(iter_chunks(processes, jets_per_class, seed, shard, gen, views, lund))
+
+
+def shard_chunks(n_chunks: int, shard: tuple[int, int] | None) -> range:
+    """The chunk numbers of shard i of N: ``np.array_split`` of ``range(n_chunks)``, without the array."""
+    i, n = shard if shard is not None else (0, 1)
+    size, extra = divmod(n_chunks, n)
+    lo = i * size + min(i, extra)
+    return range(lo, lo + size + (1 if i < extra else 0))
+
+
+def iter_chunks(processes: Sequence[str], jets_per_class: int, seed: int, shard: tuple[int, int] | None,
+                gen: GeneratorSettings, views: ViewSettings, lund=None) -> Iterator[ChunkTask]:
+    """:func:`plan_chunks` one task at a time (a huge job is never held in memory)."""
+    g, v = gen.to_dict(), views.to_dict()
+    lw = lund.to_dict() if lund is not None else None
+    for c in shard_chunks(math.ceil(jets_per_class / gen.chunk_jets), shard):
         size = min(gen.chunk_jets, jets_per_class - c * gen.chunk_jets)
         for label, name in enumerate(processes):
-            tasks.append(ChunkTask(name, label, c, size, int(seed), gen.to_dict(), views.to_dict()))
-    return tasks
+            yield ChunkTask(name, label, c, size, int(seed), g, v, lw)
 
 
 # Set by SIGINT/SIGTERM while generate() runs in this process. A signal that arrives inside a long C++
@@ -472,12 +520,11 @@ def _stop_on_signals():
         return
     previous = {}
 
-    def handler(signum, frame):
+    def handler(signum, frame):  # noqa: ARG001
+        # a flag, not an exception: an exception raised in a signal handler can land in a callback
+        # (a weakref's, a C library's) that prints and swallows it; the loops check the flag after
+        # every Pythia batch and while they wait for workers, and raise KeyboardInterrupt there
         _STOP.set()
-        old = previous.get(signum)
-        if callable(old):
-            old(signum, frame)
-        raise KeyboardInterrupt
 
     _STOP.clear()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -497,11 +544,12 @@ def _worker_init() -> None:
 
 
 def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, workers=1, shard=None,
-             settings=None) -> Path:
+             settings=None, lund=None) -> Path:
     """Generate ``jets_per_class`` jets of each process into the native file ``output`` (atomically).
 
     Label index = position in ``processes``. ``shard`` = (i, N) generates the i-th of N
     deterministic slices of the job. ``settings`` overrides GeneratorSettings / ViewSettings fields.
+    ``lund`` (a ``fpgatag.data.lund.LundSettings``) also stores each jet's Lund tree.
     """
     from fpgatag.core.io import atomic_path
     from fpgatag.core.logs import progress
@@ -527,29 +575,37 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
             raise FpgatagError(f"--shard {si}/{sn}: need 0 <= i < N (shards are numbered 0..N-1)")
         shard = (si, sn)
     gen, views = split_settings(settings)
-    tasks = plan_chunks(processes, jets_per_class, seed, shard, gen, views)
-    if not tasks:
+    check_uid_fields(seed, jets_per_class, gen.chunk_jets)
+    chunks = shard_chunks(math.ceil(jets_per_class / gen.chunk_jets), shard)
+    if not chunks:
         n_chunks = math.ceil(jets_per_class / gen.chunk_jets)
         raise FpgatagError(f"--shard {shard[0]}/{shard[1]}: this shard is empty (the job has only "
                            f"{n_chunks} chunk(s) of {gen.chunk_jets} jets per class); use fewer shards")
-    total = sum(t.n_jets for t in tasks)
+    n_tasks = len(chunks) * len(processes)
+    n_chunks = math.ceil(jets_per_class / gen.chunk_jets)
+    short = n_chunks * gen.chunk_jets - jets_per_class if chunks[-1] == n_chunks - 1 else 0  # the last chunk's
+    total = len(processes) * (len(chunks) * gen.chunk_jets - short)
+    check_space(output, total)
+    tasks = iter_chunks(processes, jets_per_class, seed, shard, gen, views, lund)
     attrs = {
         "classes": list(processes),
         "generator": {**gen.to_dict(), "processes": {p: dataclasses.asdict(PROCESSES[p]) for p in processes},
                       "jets_per_class": jets_per_class, "shard": list(shard) if shard else None},
         "views": views.to_dict(),
         "seed": int(seed),
+        **({"lund": lund.to_dict()} if lund is not None else {}),
         "provenance": provenance({"jets_per_class": jets_per_class, "workers": int(workers)}),
     }
     log.info("generating %d jets (%s) in %d chunk(s) with %d worker(s) -> %s",
-             total, ", ".join(processes), len(tasks), workers, output)
+             total, ", ".join(processes), n_tasks, workers, output)
     n_events = 0
     with _stop_on_signals(), atomic_path(output) as tmp:
         with NativeWriter(tmp, attrs, n_particles=gen.max_particles, n_towers=views.n_towers,
-                          n_candidates=views.n_candidates) as writer:
+                          n_candidates=views.n_candidates,
+                          n_lund=lund.max_nodes if lund is not None else None) as writer:
             with progress(total=total, unit="jet", desc="generate") as bar:
                 group: list[dict[str, np.ndarray]] = []
-                for res in _run_tasks(tasks, int(workers)):
+                for res in _run_tasks(tasks, n_tasks, int(workers)):
                     n_events += int(res.pop("_events")[0])
                     res.pop("_pythia_cpu")
                     group.append(res)
@@ -557,6 +613,8 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
                     if len(group) == len(processes):  # one chunk of every process: write interleaved
                         writer.append(interleave(group))
                         group = []
+                    if _STOP.is_set():
+                        raise KeyboardInterrupt
             writer.set_attr("n_events", n_events)
         os.chmod(tmp, 0o644)
     log.info("wrote %s (%d jets from %d events)", output, total, n_events)
@@ -570,15 +628,25 @@ def interleave(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
             for k in batches[0]}
 
 
-def _run_tasks(tasks: list[ChunkTask], workers: int):
-    if workers == 1 or len(tasks) == 1:
+def _run_tasks(tasks: Iterable[ChunkTask], n_tasks: int, workers: int):
+    if workers == 1 or n_tasks == 1:
         for t in tasks:
             yield run_chunk(t)
         return
     ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded in the parent
-    pool = ctx.Pool(min(workers, len(tasks)), initializer=_worker_init)
+    pool = ctx.Pool(min(workers, n_tasks), initializer=_worker_init)
     try:
-        yield from pool.imap(run_chunk, tasks)
+        results = pool.imap(run_chunk, tasks)
+        while True:
+            try:
+                res = results.next(timeout=0.2)
+            except StopIteration:
+                break
+            except multiprocessing.TimeoutError:
+                if _STOP.is_set():
+                    raise KeyboardInterrupt from None
+                continue
+            yield res
         pool.close()
     finally:
         pool.terminate()

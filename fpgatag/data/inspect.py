@@ -22,6 +22,7 @@ def summarize(path, batch_size: int = 8192) -> dict[str, Any]:
         n = np.zeros(k, dtype=np.int64)
         sum_p = np.zeros(k)
         sum_t = np.zeros(k)
+        src.uids()  # refuses a file whose uids repeat
         for b in src.iter_batches(batch_size, keys=["label", "jet", "n_particles", "n_towers"]):
             lab = b["label"].astype(np.int64)
             n += np.bincount(lab, minlength=k)[:k]

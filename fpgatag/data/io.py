@@ -10,6 +10,7 @@ with the file (missing, truncated, not HDF5/ROOT, unknown layout, wrong columns)
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from fpgatag.core import schema
 from fpgatag.core.errors import FpgatagError
+from fpgatag.data.lund import HOW_TO_ADD, LUND_COLUMNS, LUND_DTYPES, LUND_EDGE_COLUMNS, LUND_KEYS, LundSettings, lund_trees
 from fpgatag.data.views import ViewSettings, compute_views
 
 TRIGGER_KEYS = ("towers", "n_towers", "candidates", "n_candidates")
@@ -40,7 +42,7 @@ class NativeWriter:
     """Appends schema batches to a new native file (write it under ``atomic_path``)."""
 
     def __init__(self, path, attrs: dict[str, Any], n_particles: int = schema.MAX_PARTICLES,
-                 n_towers: int = 16, n_candidates: int = 16):
+                 n_towers: int = 16, n_candidates: int = 16, n_lund: int | None = None):
         import h5py
 
         self.path = Path(path)
@@ -64,6 +66,16 @@ class NativeWriter:
             if key in schema.COLUMNS:
                 d.attrs["columns"] = json.dumps(list(schema.COLUMNS[key]))
             self.ds[key] = d
+        if n_lund is not None:  # optional group /lund (fpgatag.data.lund)
+            for key, shape, cols in (("lund", (n_lund, len(LUND_COLUMNS)), LUND_COLUMNS),
+                                     ("lund_edges", (n_lund, len(LUND_EDGE_COLUMNS)), LUND_EDGE_COLUMNS),
+                                     ("n_lund", (), None)):
+                d = self.f.create_dataset(LUND_KEYS[key], shape=(0, *shape), maxshape=(None, *shape),
+                                          dtype=LUND_DTYPES[key], chunks=(_ROWS_PER_CHUNK, *shape),
+                                          compression="lzf", shuffle=len(shape) > 0)
+                if cols:
+                    d.attrs["columns"] = json.dumps(list(cols))
+                self.ds[key] = d
         self.n = 0
 
     def set_attr(self, key: str, value: Any) -> None:
@@ -75,7 +87,7 @@ class NativeWriter:
         n = schema.check_batch(batch)
         for key, d in self.ds.items():
             d.resize(self.n + n, axis=0)
-            d[self.n:self.n + n] = np.asarray(batch[key], dtype=schema.DTYPES[key])
+            d[self.n:self.n + n] = np.asarray(batch[key], dtype=d.dtype)
         self.n += n
 
     def close(self) -> None:
@@ -95,7 +107,8 @@ def write_jets(path, batch: dict[str, np.ndarray], attrs: dict[str, Any]) -> Pat
 
     with atomic_path(path) as tmp:
         with NativeWriter(tmp, attrs, n_particles=batch["particles"].shape[1],
-                          n_towers=batch["towers"].shape[1], n_candidates=batch["candidates"].shape[1]) as w:
+                          n_towers=batch["towers"].shape[1], n_candidates=batch["candidates"].shape[1],
+                          n_lund=batch["lund"].shape[1] if "lund" in batch else None) as w:
             w.append(batch)
     return Path(path)
 
@@ -143,7 +156,15 @@ class JetSource:
             yield self.read(i, min(i + batch_size, stop), keys=keys)
 
     def uids(self) -> np.ndarray:
-        return self._column("uid")
+        """The jets' uids; FpgatagError naming a uid that appears twice (uids key soft targets and splits)."""
+        uids = self._column("uid")
+        uniq, first, counts = np.unique(uids, return_index=True, return_counts=True)
+        if uniq.size != uids.size:
+            dup = int(uniq[np.argmax(counts > 1)])
+            rows = np.flatnonzero(uids == dup)[:2].tolist()
+            raise FpgatagError(f"{self.path}: dataset /{schema.BATCH_KEYS['uid']} holds jet uid {dup} more than once "
+                               f"(jets {rows[0]} and {rows[1]}); uids must be unique")
+        return uids
 
     def labels(self) -> np.ndarray:
         return self._column("label")
@@ -172,9 +193,10 @@ class JetSource:
         if keys is None:
             return list(schema.BATCH_KEYS)
         keys = [keys] if isinstance(keys, str) else list(keys)
-        bad = [k for k in keys if k not in schema.BATCH_KEYS]
+        bad = [k for k in keys if k not in schema.BATCH_KEYS and k not in LUND_KEYS]
         if bad:
-            raise FpgatagError(f"{self.path}: unknown batch key(s) {', '.join(bad)}; known: {', '.join(schema.BATCH_KEYS)}")
+            raise FpgatagError(f"{self.path}: unknown batch key(s) {', '.join(bad)}; known: "
+                               f"{', '.join([*schema.BATCH_KEYS, *LUND_KEYS])}")
         return keys
 
     def _bounds(self, start: int, stop: int | None) -> tuple[int, int]:
@@ -184,12 +206,34 @@ class JetSource:
 
     def _read_guarded(self, sel, keys):
         try:
-            return self._read(sel, keys)
+            batch = self._read(sel, keys)
         except FpgatagError:
             raise
         except (OSError, KeyError, ValueError) as exc:
             raise FpgatagError(f"{self.path}: cannot read jets (file truncated or corrupt?): "
                                f"{type(exc).__name__}: {exc}") from None
+        self._check_values(batch, int(sel.start or 0))
+        return batch
+
+    def _check_values(self, batch: dict[str, np.ndarray], start: int) -> None:
+        """Refuse nan/inf in any float array and labels outside the file's classes, naming the dataset
+        and the first bad jet (its row in the file): every reader and every later stage see only
+        finite numbers and valid labels."""
+        for key, arr in batch.items():
+            if arr.dtype.kind == "f" and arr.size:
+                bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+                if bad.any():
+                    row = start + int(np.argmax(bad))
+                    raise FpgatagError(f"{self.path}: dataset /{schema.BATCH_KEYS.get(key, key)} holds nan or inf "
+                                       f"(first at jet {row}, {int(bad.sum())} jet(s) in rows {start}.."
+                                       f"{start + len(arr) - 1}); fix or drop those jets")
+        labels = batch.get("label")
+        if labels is not None and labels.size and self.classes:
+            bad = (labels < 0) | (labels >= len(self.classes))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise FpgatagError(f"{self.path}: dataset /{schema.BATCH_KEYS['label']} holds label {int(labels[i])} "
+                                   f"at jet {start + i}, outside 0..{len(self.classes) - 1} (classes {self.classes})")
 
     def _read_indices(self, idx: np.ndarray, keys: list[str]) -> dict[str, np.ndarray]:
         """Read sorted indices by covering ranges in bounded blocks, then selecting rows."""
@@ -211,6 +255,9 @@ class JetSource:
         """Add trigger-view keys derived from the particles (public formats)."""
         if any(k in TRIGGER_KEYS for k in keys):
             batch.update(compute_views(batch["particles"], batch["n_particles"], batch["uid"], self.view_settings))
+        if any(k in LUND_KEYS for k in keys):
+            batch.update(lund_trees(batch["particles"], batch["n_particles"], LundSettings(
+                max_nodes=max(int(batch["particles"].shape[1]) - 1, 1))))
         return {k: batch[k] for k in keys}
 
 
@@ -223,8 +270,9 @@ class NativeSource(JetSource):
         try:
             self.attrs = {k: _json_attr(v) for k, v in f.attrs.items()}
             version = int(self.attrs.get("schema_version", -1))
-            if version != schema.SCHEMA_VERSION:
-                raise FpgatagError(f"{path}: schema_version {version} is not supported (expected {schema.SCHEMA_VERSION})")
+            if version not in schema.READABLE_SCHEMA_VERSIONS:
+                raise FpgatagError(f"{path}: schema_version {version} is not supported (readable: "
+                                   f"{', '.join(map(str, schema.READABLE_SCHEMA_VERSIONS))})")
             self.ds = {}
             for key, p in schema.BATCH_KEYS.items():
                 if p not in f:
@@ -232,9 +280,16 @@ class NativeSource(JetSource):
                 d = f[p]
                 if key in schema.COLUMNS:
                     cols = _json_attr(d.attrs.get("columns", "null"))
-                    if list(cols or []) != list(schema.COLUMNS[key]) or d.shape[-1] != len(schema.COLUMNS[key]):
+                    if list(cols or []) != list(schema.COLUMNS[key]):
                         raise FpgatagError(f"{path}: dataset /{p} has columns {cols}, expected {list(schema.COLUMNS[key])}")
+                    ndim = 2 if key == "jet" else 3
+                    if d.ndim != ndim or d.shape[-1] != len(schema.COLUMNS[key]):
+                        raise FpgatagError(f"{path}: dataset /{p} has shape {d.shape}, expected {ndim} dimensions "
+                                           f"with {len(schema.COLUMNS[key])} columns last (its 'columns' attribute)")
+                elif d.ndim != 1:
+                    raise FpgatagError(f"{path}: dataset /{p} has shape {d.shape}, expected one value per jet")
                 self.ds[key] = d
+            self._open_lund()
             self._check_virtual_sources()
             n = {d.shape[0] for d in self.ds.values()}
             if len(n) != 1:
@@ -261,7 +316,28 @@ class NativeSource(JetSource):
                 raise FpgatagError(f"{self.path}: shard file {vs.file_name} of this merged file is missing "
                                    f"(looked for {where})")
 
+    def _open_lund(self) -> None:
+        """Add the optional Lund-tree group /lund (fpgatag.data.lund) when the file has one."""
+        if "lund" not in self.f:
+            return
+        for key, p in LUND_KEYS.items():
+            if p not in self.f:
+                raise FpgatagError(f"{self.path}: dataset /{p} ({key}) of the Lund-tree group is missing")
+            d = self.f[p]
+            want = {"lund": LUND_COLUMNS, "lund_edges": LUND_EDGE_COLUMNS}.get(key)
+            cols = _json_attr(d.attrs.get("columns", "null"))
+            if want and (list(cols or []) != list(want) or d.shape[-1] != len(want)):
+                raise FpgatagError(f"{self.path}: dataset /{p} has columns {cols}, expected {list(want)}")
+            self.ds[key] = d
+
+    @property
+    def has_lund(self) -> bool:
+        return "lund" in self.ds
+
     def _read(self, sel: slice, keys):
+        if not self.has_lund and any(k in LUND_KEYS for k in keys):
+            raise FpgatagError(f"{self.path}: no Lund trees (group /lund is missing); add them with "
+                               f"`{HOW_TO_ADD.replace('FILE', str(self.path))}`")
         return {k: self.ds[k][sel] for k in keys}
 
     def close(self) -> None:
@@ -269,6 +345,28 @@ class NativeSource(JetSource):
             self.f.close()
         except Exception:  # already closed
             pass
+
+
+def referenced_files(path: str | os.PathLike) -> list[Path]:
+    """``path`` and, for a merged (virtual) HDF5 file, the shard files it reads from: all the files an
+    output must never replace while ``path`` is an input."""
+    path = Path(path)
+    files = [path]
+    try:
+        import h5py
+
+        if not path.is_file() or not h5py.is_hdf5(str(path)):
+            return files
+        with h5py.File(path, "r") as f:
+            d = f.get(schema.BATCH_KEYS["label"])
+            if d is not None and d.is_virtual:
+                for vs in d.virtual_sources():
+                    if vs.file_name != ".":
+                        src = Path(vs.file_name)
+                        files.append(src if src.is_absolute() else path.parent / src)
+    except (OSError, ValueError):
+        pass
+    return files
 
 
 def _sniff(path: Path) -> bytes:

@@ -57,8 +57,26 @@ def _check_compatible(sources: list[NativeSource]) -> None:
         raise FpgatagError(f"{', '.join(owners)}: shards overlap (jet uid {dup} appears more than once)")
 
 
-def merge(output, shards: Sequence, copy: bool = False) -> Path:
-    """Merge native ``shards`` (in the given order) into ``output``; returns its path."""
+def _missing_shards(sources: list[NativeSource]) -> list[str]:
+    """Shards ``i/N`` of the generate jobs present that are not among ``sources`` (a job is its seed,
+    processes, jets per class and settings; a file generated without --shard is a whole job)."""
+    jobs: dict[str, tuple[int, set[int]]] = {}
+    for s in sources:
+        gen = dict(s.attrs.get("generator") or {})
+        shard = gen.pop("shard", None)
+        if not shard:
+            continue
+        key = json.dumps({"seed": s.attrs.get("seed"), **gen}, sort_keys=True, default=str)
+        n, seen = jobs.setdefault(key, (int(shard[1]), set()))
+        seen.add(int(shard[0]))
+    return [f"{i}/{n}" for n, seen in jobs.values() for i in range(n) if i not in seen]
+
+
+def merge(output, shards: Sequence, copy: bool = False, allow_partial: bool = False) -> Path:
+    """Merge native ``shards`` (in the given order) into ``output``; returns its path.
+
+    Shards of a generate job must all be given (else FpgatagError naming the missing ones), unless
+    ``allow_partial``: then the file's ``partial`` attribute and ``generator.missing_shards`` say so."""
     from fpgatag.core.io import atomic_path
     from fpgatag.core.provenance import provenance
 
@@ -73,11 +91,18 @@ def merge(output, shards: Sequence, copy: bool = False) -> Path:
         for p in paths:
             sources.append(open_jets(p))
         _check_compatible(sources)
+        missing = _missing_shards(sources)
+        if missing and not allow_partial:
+            raise FpgatagError(f"shard(s) {', '.join(missing)} of the job are missing; give every shard, "
+                               "or --allow-partial for a file that holds only part of the job")
         first = sources[0]
         attrs = {k: v for k, v in first.attrs.items() if k not in ("format", "schema_version", "n_jets")}
         gen = dict(attrs.get("generator") or {})
         gen["shard"] = None
+        if missing:
+            gen["missing_shards"] = missing
         attrs["generator"] = gen
+        attrs["partial"] = bool(missing)
         attrs["merged_from"] = [str(p) for p in paths]
         attrs["n_events"] = int(sum(int(s.attrs.get("n_events", 0) or 0) for s in sources))
         attrs["provenance"] = provenance({"shards": [str(p) for p in paths], "copy": bool(copy)})

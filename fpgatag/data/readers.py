@@ -227,12 +227,14 @@ class JetClassSource(JetSource):
 
     def _read_guarded(self, sel, keys):
         try:
-            return self._read(sel, keys)
+            batch = self._read(sel, keys)
         except FpgatagError:
             raise
         except Exception as exc:  # uproot has many error types for damaged files
             raise FpgatagError(f"{self.path}: cannot read jets (file truncated or corrupt?): "
                                f"{type(exc).__name__}: {exc}") from None
+        self._check_values(batch, int(sel.start or 0))
+        return batch
 
     def _read(self, sel: slice, keys):
         import awkward as ak

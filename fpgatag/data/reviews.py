@@ -5,6 +5,8 @@ The trigger view is a pure function of a jet's particles, its uid and the view s
 needs no new simulation: read the particles, rebuild both views, write a new native file. Any
 readable format works as input (the public datasets too), so this also converts a public file into a
 native one with the trigger view of your choice. Settings not given keep the input file's values.
+``lund=True`` adds each jet's Lund tree (``fpgatag.data.lund``, group ``/lund``); an input that already
+has Lund trees keeps them (copied, not rebuilt).
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ from typing import Any
 
 import numpy as np
 
+from fpgatag.core import schema
 from fpgatag.core.errors import FpgatagError
 from fpgatag.data.views import ViewSettings, compute_views
 
 log = logging.getLogger(__name__)
 
 
-def remake_views(source_path, output, settings: dict[str, Any], batch_size: int = 4096) -> Path:
+def remake_views(source_path, output, settings: dict[str, Any], batch_size: int = 4096,
+                 lund: "LundSettings | None" = None) -> Path:
     """Write ``output``: the jets of ``source_path`` with both trigger views rebuilt under ``settings``
-    (a dict of ``ViewSettings`` fields overriding the input's). Returns the output path."""
+    (a dict of ``ViewSettings`` fields overriding the input's) and, with ``lund``, their Lund trees.
+    Returns the output path."""
+    from fpgatag.data.lund import LUND_KEYS, LundSettings, lund_trees
+
     from fpgatag.core.io import atomic_path
     from fpgatag.core.logs import progress
     from fpgatag.core.provenance import provenance
@@ -47,14 +54,26 @@ def remake_views(source_path, output, settings: dict[str, Any], batch_size: int 
         attrs["views"] = new.to_dict()
         attrs["views_from"] = {"path": str(Path(source_path).resolve()), "format": src.format, "views": old}
         attrs["provenance"] = provenance({"source": str(source_path), "views": new.to_dict()})
+        src.uids()  # refuses a file whose uids repeat (they key soft targets and splits)
         first = src.read(0, 1, keys=["particles"])["particles"]
+        keep_lund = bool(getattr(src, "has_lund", False))
+        keys = [*schema.BATCH_KEYS, *(LUND_KEYS if keep_lund else ())]
+        if keep_lund:
+            n_lund = src.ds["lund"].shape[1]
+        elif lund is not None:
+            n_lund = int(lund.max_nodes)
+            attrs["lund"] = lund.to_dict()
+        else:
+            n_lund = None
         with atomic_path(output) as tmp:
             with NativeWriter(tmp, attrs, n_particles=first.shape[1], n_towers=new.n_towers,
-                              n_candidates=new.n_candidates) as w:
+                              n_candidates=new.n_candidates, n_lund=n_lund) as w:
                 bar = progress(total=src.n_jets, unit="jet", desc="views")
-                for batch in src.iter_batches(batch_size):
+                for batch in src.iter_batches(batch_size, keys=keys):
                     batch = dict(batch)
                     batch.update(compute_views(batch["particles"], batch["n_particles"], batch["uid"], new))
+                    if n_lund is not None and not keep_lund:
+                        batch.update(lund_trees(batch["particles"], batch["n_particles"], lund))
                     w.append(batch)
                     bar.update(int(np.asarray(batch["label"]).shape[0]))
                 bar.close()

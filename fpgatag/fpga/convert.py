@@ -55,8 +55,6 @@ def load_any_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
     """Load MODEL in any accepted form; raise FpgatagError naming the file when it is not a model."""
     import json
 
-    import tensorflow as tf
-
     from fpgatag.nn import io as nnio
 
     path = Path(path)
@@ -87,12 +85,7 @@ def load_any_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
         raise FpgatagError(f"{path}: not a model (expected a run directory, a Keras .h5 model, or a Keras JSON + weights .h5)")
     if weights:
         raise FpgatagError(f"{path}: --weights only goes with a JSON architecture file")
-    try:
-        model = tf.keras.models.load_model(str(path), custom_objects=co, compile=False)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise FpgatagError(f"{path}: HDF5 file holds no full Keras model ({exc.__class__.__name__}); "
-                           "for weights only, pass the JSON architecture with --weights") from None
-    return LoadedModel(model, path)
+    return LoadedModel(nnio.load_h5_model(path, co), path)  # safe: architecture checked, then weights
 
 
 # --------------------------------------------------------------------------- checks

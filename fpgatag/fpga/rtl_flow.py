@@ -48,7 +48,7 @@ def synth_rtl(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_
     if input_precision is not None:
         loaded.input_precision = tuple(input_precision)
     output_dir = Path(output_dir)
-    with atomic_dir(output_dir) as tmp:
+    with atomic_dir(output_dir, kind="rtl") as tmp:
         t0 = time.perf_counter()
         manifest = generate_rtl(loaded, tmp, p, clock_period, loaded.input_precision)
         manifest["timing_s"]["generate_total"] = round(time.perf_counter() - t0, 3)

@@ -22,7 +22,7 @@ import numpy as np
 from fpgatag.core.config import from_dict
 from fpgatag.core.errors import FpgatagError
 
-KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger")
+KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger", "lund")
 
 
 def quantize_fixed(x: np.ndarray, bits: int, integer_bits: int) -> np.ndarray:
@@ -67,6 +67,10 @@ class InputSpec:
             return F.particle_features(batch, n_particles=self.n_objects, features=self.features)
         if self.kind in ("trigger", "flat_trigger"):
             return F.trigger_features(batch, view=self.view, n_objects=self.n_objects, features=self.features)
+        if self.kind == "lund":  # Lund-tree nodes; the graph columns are neighbour indices (never scaled)
+            from fpgatag.data.lund import lund_features
+
+            return lund_features(batch, n_nodes=self.n_objects, features=self.features)
         return F.jet_features(batch, view=self.view, features=self.features), None
 
     def fit(self, batch: dict[str, np.ndarray]) -> "InputSpec":
@@ -86,6 +90,11 @@ class InputSpec:
             scale = 2.0 ** np.floor(np.log2(scale))
             # offsets on the input grid too, so (x - offset) * scale stays exact
             offset = np.zeros_like(med) if self.bits is not None else med
+        if self.kind == "lund":
+            from fpgatag.data.lund import LUND_GRAPH_FEATURES
+
+            graph = np.isin(self.features, LUND_GRAPH_FEATURES)
+            offset, scale = np.where(graph, 0.0, offset), np.where(graph, 1.0, scale)
         self.offset = [float(v) for v in offset]
         self.scale = [float(v) for v in scale]
         return self

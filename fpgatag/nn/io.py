@@ -63,13 +63,47 @@ def load_model(directory: str | Path):
     return model_from_json_and_weights(arch.read_text(), arch, weights)
 
 
-def model_from_json_and_weights(arch_json: str, arch_path: Path, weights: Path, co: dict[str, Any] | None = None):
-    """A Keras model from an architecture JSON string and a weights file; errors name the file."""
-    import tensorflow as tf
+# Layers whose saved config is code (marshalled bytecode, or the name of any TensorFlow function):
+# loading them would run what a model file says, so they are refused by name before deserializing.
+UNSAFE_LAYERS = ("Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__")
 
+
+def check_architecture(arch: Any, where: str | Path) -> None:
+    """FpgatagError naming the first layer of ``arch`` (a Keras config) that would execute code."""
+    stack = [arch]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("class_name") in UNSAFE_LAYERS:
+                cfg = node.get("config") if isinstance(node.get("config"), dict) else {}
+                raise FpgatagError(f"{where}: layer {cfg.get('name', '?')!r}: type {node['class_name']} holds code "
+                                   "and is not loaded (fpgatag runs no code from model files)")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _architecture(arch_json: str, where: str | Path) -> str:
     try:
-        model = tf.keras.models.model_from_json(arch_json, custom_objects=custom_objects() if co is None else co)
-    except (ValueError, TypeError, KeyError) as exc:
+        arch = json.loads(arch_json)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise FpgatagError(f"{where}: not a Keras model architecture (invalid JSON: {exc})") from None
+    check_architecture(arch, where)
+    return arch_json
+
+
+def model_from_json_and_weights(arch_json: str, arch_path: Path, weights: Path, co: dict[str, Any] | None = None):
+    """A Keras model from an architecture JSON string and a weights file; errors name the file.
+
+    The architecture is checked for code-holding layers first and deserialized in Keras safe mode."""
+    import tensorflow as tf
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    arch_json = _architecture(arch_json, arch_path)
+    try:
+        with SafeModeScope(True):
+            model = tf.keras.models.model_from_json(arch_json, custom_objects=custom_objects() if co is None else co)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise FpgatagError(f"{arch_path}: not a loadable Keras model architecture ({exc})") from None
     try:
         model.load_weights(str(weights))
@@ -81,3 +115,23 @@ def model_from_json_and_weights(arch_json: str, arch_path: Path, weights: Path, 
 def load_inputs(directory: str | Path) -> InputSpec:
     path = Path(directory) / INPUTS_JSON
     return InputSpec.from_dict(read_json(path, "input spec"), where=str(path))
+
+
+def load_h5_model(path: str | Path, co: dict[str, Any] | None = None):
+    """A full Keras model from a legacy ``.h5`` file, loaded safely: its architecture (the file's
+    ``model_config`` attribute) is checked and deserialized in safe mode, then the weights load.
+    Keras' own ``load_model`` would run a Lambda layer's marshalled code while loading."""
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            config = f.attrs.get("model_config")
+    except OSError as exc:
+        raise FpgatagError(f"{path}: cannot read HDF5 file ({exc})") from None
+    if config is None:
+        raise FpgatagError(f"{path}: HDF5 file holds no full Keras model (no model_config); "
+                           "for weights only, pass the JSON architecture with --weights")
+    if isinstance(config, bytes):
+        config = config.decode("utf-8", "replace")
+    return model_from_json_and_weights(str(config), path, path, co)

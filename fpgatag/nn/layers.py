@@ -156,3 +156,31 @@ class MaskedGlobalAverage(tf.keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         s = tf.TensorShape(input_shape[0])
         return tf.TensorShape([s[0], s[2]])
+
+
+@_register
+class TreeNeighbours(tf.keras.layers.Layer):
+    """Neighbours on a fixed graph (LundNet's declustering tree) from index columns of the input.
+
+    ``columns`` name the input columns that hold neighbour index + 1 (0: no neighbour). Input
+    (B, N, F) -> ``[indices (B, N, K) int32, neighbour_mask (B, N, K, 1)]`` with K = len(columns);
+    a missing neighbour points at node 0 with mask 0.
+    """
+
+    def __init__(self, columns, **kwargs):
+        super().__init__(**kwargs)
+        self.columns = [int(c) for c in columns]
+
+    def call(self, x):
+        cols = tf.round(tf.cast(tf.gather(x, self.columns, axis=-1), tf.float32))   # (B, N, K)
+        idx = tf.stop_gradient(tf.cast(tf.maximum(cols - 1.0, 0.0), tf.int32))
+        nmask = tf.cast(cols > 0.5, self.compute_dtype)[..., None]                  # (B, N, K, 1)
+        return idx, nmask
+
+    def compute_output_shape(self, input_shape):
+        s = tf.TensorShape(input_shape)
+        k = len(self.columns)
+        return [tf.TensorShape([s[0], s[1], k]), tf.TensorShape([s[0], s[1], k, 1])]
+
+    def get_config(self):
+        return {**super().get_config(), "columns": self.columns}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +29,8 @@ from fpgatag.core.errors import FpgatagError
 
 PRESET_DIR = Path(os.environ.get("FPGATAG_MODELS", Path(__file__).resolve().parents[2] / "models")) / "presets"
 
-BUILDER_MODULES: tuple[str, ...] = ("fpgatag.nn.particlenet", "fpgatag.nn.dense", "fpgatag.nn.students")
+BUILDER_MODULES: tuple[str, ...] = ("fpgatag.nn.particlenet", "fpgatag.nn.dense", "fpgatag.nn.students",
+                                     "fpgatag.nn.lundnet")
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 
@@ -63,13 +65,16 @@ def list_presets(role: str | None = None) -> list[str]:
 
 def load_preset(name: str, role: str | None = None) -> dict[str, Any]:
     """The preset dict for ``name`` (or a path to a preset JSON file)."""
+    if not name.endswith(".json") and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise FpgatagError(f"preset {name!r}: a preset name is a plain name (letters, digits, - _ .); "
+                           "give a preset file as PATH.json")
     path = Path(name) if name.endswith(".json") else PRESET_DIR / f"{name}.json"
     if not path.is_file():
         known = ", ".join(list_presets(role)) or "none"
         raise FpgatagError(f"unknown {role or 'model'} preset {name!r}; known: {known}")
     try:
         preset = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FpgatagError(f"{path}: not valid JSON ({exc})") from None
     for key in ("builder", "params", "inputs"):
         if key not in preset:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fpgatag.core.io import atomic_path
-from fpgatag.core.metrics import roc_curve, signal_score
+from fpgatag.core.metrics import auc_delong, roc_curve, signal_score
 
 
 def _plt():
@@ -28,13 +28,18 @@ def _save(fig, path: Path) -> Path:
 
 
 def roc_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, signal: int = 1) -> Path:
-    """Background rejection 1/eps_B against signal efficiency (log y), one curve per (label, y, probs)."""
+    """Background rejection 1/eps_B against signal efficiency (log y), one curve per (label, y, probs).
+
+    Each legend entry carries the AUC with its DeLong standard error and the number of test jets.
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for label, y, probs in curves:
-        fpr, tpr, _ = roc_curve(np.asarray(y) == signal, signal_score(probs, signal))
+        is_sig, score = np.asarray(y) == signal, signal_score(probs, signal)
+        fpr, tpr, _ = roc_curve(is_sig, score)
+        a, err = auc_delong(is_sig, score)
         ok = fpr > 0
-        ax.plot(tpr[ok], 1.0 / fpr[ok], label=label)
+        ax.plot(tpr[ok], 1.0 / fpr[ok], label=f"{label} (AUC {a:.4f} +- {err:.4f}, N = {is_sig.size})")
     ax.set_yscale("log")
     ax.set_xlabel("signal efficiency $\\epsilon_S$")
     ax.set_ylabel("background rejection $1/\\epsilon_B$")
@@ -58,7 +63,9 @@ def pareto_front(cost: np.ndarray, merit: np.ndarray) -> np.ndarray:
 def tradeoff_plot(points: Sequence[dict[str, Any]], path: str | Path, merit: str = "rejection_at_50") -> Path:
     """Merit against LUT, DSP and latency (one panel each), Pareto front marked.
 
-    ``points``: dicts with ``name``, ``lut``, ``dsp``, ``latency_ns`` and the merit key.
+    ``points``: dicts with ``name``, ``lut``, ``dsp``, ``latency_ns`` and the merit key; an optional
+    ``interval`` ([low, high], high None for a lower bound) is drawn as an error bar, and ``n_test``
+    goes into the title.
     """
     plt = _plt()
     costs = (("lut", "LUT"), ("dsp", "DSP"), ("latency_ns", "latency [ns]"))
@@ -68,12 +75,21 @@ def tradeoff_plot(points: Sequence[dict[str, Any]], path: str | Path, merit: str
         c = np.array([p[key] for p in points], dtype=float)
         ax.scatter(c, m, s=25, zorder=3)
         for p, ci, mi in zip(points, c, m):
+            low, high = (p.get("interval") or [None, None])[:2]
+            if low is not None:
+                ax.plot([ci, ci], [low, mi if high is None else high], color="tab:blue", lw=0.8, alpha=0.6)
+                if high is None:  # no background jet passes: a lower bound only
+                    ax.scatter([ci], [mi], marker="^", color="tab:blue", zorder=4)
+        for p, ci, mi in zip(points, c, m):
             ax.annotate(p["name"], (ci, mi), fontsize=6, xytext=(3, 3), textcoords="offset points")
         front = pareto_front(c, m)
         ax.step(c[front], m[front], where="post", color="tab:red", lw=1, label="Pareto front")
         ax.set_xlabel(label)
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel(merit.replace("_", " "))
+    axes[0].set_ylabel(merit.replace("_", " ") + " (68 % interval)")
+    n_test = sorted({p["n_test"] for p in points if p.get("n_test")})
+    if n_test:
+        fig.suptitle(f"test jets: {', '.join(map(str, n_test))}", fontsize=9)
     axes[0].legend(fontsize=8)
     return _save(fig, Path(path))
 

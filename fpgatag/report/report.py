@@ -1,7 +1,9 @@
 """``fpgatag report``: one Markdown + one self-contained HTML page (plots embedded) from run dirs.
 
 Every number in the tables is read from the runs' own JSON files (metrics.json, estimate.json,
-validate.json); nothing is recomputed, so the report always equals its sources. Published figures
+validate.json); nothing is recomputed, so the report always equals its sources. The one derived
+table is the distillation gain (distilled vs scratch students of one architecture, paired on their
+stored test predictions, with its uncertainty: ``fpgatag.report.compare.distillation_gains``). Published figures
 are shown beside measured ones only for the models they were published for, and are marked as such.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from fpgatag.core.io import atomic_dir, to_json
-from fpgatag.core.metrics import format_table
+from fpgatag.core.metrics import format_auc, format_rejection, format_table
 from fpgatag.core.provenance import provenance
 from fpgatag.report import firmware_sources
 from fpgatag.report import plots
@@ -69,6 +71,15 @@ def summary_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
             "rej@0.3": m.get("rejection_at_30"),
             "rej@0.5": m.get("rejection_at_50"),
             "n_test": m.get("n_test"),
+            "auc_err": m.get("auc_err"),
+            "n_bkg": m.get("n_background"),
+            "n_bkg_pass@0.3": m.get("n_background_passing_30"),
+            "n_bkg_pass@0.5": m.get("n_background_passing_50"),
+            "rej@0.3_interval": m.get("rejection_at_30_interval"),
+            "rej@0.5_interval": m.get("rejection_at_50_interval"),
+            "auc +- err": format_auc(m),
+            "rej@0.3 [68% CI]": format_rejection(m, "30"),
+            "rej@0.5 [68% CI]": format_rejection(m, "50"),
             "params": m.get("n_parameters", m.get("n_params")),
             "bits": m.get("bits"),
         }
@@ -106,6 +117,19 @@ def published_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
                 "comparable": "yes, same public dataset" if comparable else "no: different jets",
                 "source": pub["source"],
             })
+    return rows
+
+
+def gain_inputs(records: list[RunRecord]) -> list[dict[str, Any]]:
+    """The records as rows for ``distillation_gains`` (one per run directory)."""
+    rows, seen = [], set()
+    for r in records:
+        if r.metrics is None or r.path in seen:
+            continue
+        seen.add(r.path)
+        m = r.metrics
+        rows.append({"dir": str(r.path), "distilled": r.distilled, "student": m.get("student"), "bits": m.get("bits"),
+                     "n_objects": m.get("n_objects"), "teacher_dir": m.get("teacher_dir"), "seed": m.get("seed")})
     return rows
 
 
@@ -162,6 +186,9 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
     out_dir = Path(out_dir)
     rows = summary_rows(records)
     pubs = published_rows(records)
+    from fpgatag.report.compare import distillation_gains, gain_table
+
+    gains = distillation_gains(gain_inputs(records))
     with atomic_dir(out_dir) as tmp:
         figures: dict[str, Path] = {}
         curves = []
@@ -173,7 +200,7 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
             figures["ROC curves"] = plots.roc_plot(curves, tmp / "roc.png")
         points = [
             {"name": row["run"], "lut": row["lut"], "dsp": row["dsp"], "latency_ns": row["latency_ns"],
-             "rejection_at_50": row["rej@0.5"]}
+             "rejection_at_50": row["rej@0.5"], "interval": row.get("rej@0.5_interval"), "n_test": row.get("n_test")}
             for row in rows
             if row.get("lut") is not None and row.get("rej@0.5") is not None and row.get("latency_ns") is not None
         ]
@@ -192,7 +219,8 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
         if dist is not None:
             figures["Input distributions per class: full view vs trigger view"] = dist
 
-        phys_cols = _columns(rows, ("run", "kind", "model", "accuracy", "auc", "rej@0.3", "rej@0.5", "n_test", "params", "bits"))
+        phys_cols = _columns(rows, ("run", "kind", "model", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]",
+                                    "n_test", "n_bkg", "params", "bits"))
         fw_rows = [row for row in rows if row.get("lut") is not None]
         fw_cols = _columns(fw_rows, ("run", "part", "source", "latency_cycles", "latency_ns", "ii", "lut", "lut%", "dsp", "dsp%",
                                      "ff", "ff%", "bram18", "bram18%", "bit_exact", "argmax_agree"))
@@ -200,6 +228,12 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
 
         md = ["# fpgatag report", ""]
         md += ["## Physics performance (test split)", "", format_table(rows, phys_cols) if rows else "_no runs found_", ""]
+        if rows:
+            md += ["AUC +- its DeLong standard error; rejection 1/eps_B with its 68 % Clopper-Pearson interval on eps_B; "
+                   "where fewer than 10 background jets pass the cut, their number is given; `n_bkg`: background jets "
+                   "in the test split.", ""]
+        if gains:
+            md += ["## Distillation gain (distilled vs scratch)", "", gain_table(gains), ""]
         if pubs:
             md += ["## Published figures (not measured here)", "",
                    "ParticleNet's published figures are for the Top Quark Tagging Reference Dataset. "
@@ -215,7 +249,7 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
             md += ["## Missing pieces", ""] + [f"- {name}: {what}" for name, what in missing] + [""]
         md += ["## Figures", ""] + [f"### {title}\n\n![{title}]({p.name})\n" for title, p in figures.items()]
 
-        report = {"runs": rows, "published": pubs, "figures": {t: p.name for t, p in figures.items()},
+        report = {"runs": rows, "gains": gains, "published": pubs, "figures": {t: p.name for t, p in figures.items()},
                   "missing": dict(missing), "provenance": provenance({"runs": [str(p) for p in run_dirs]})}
         (tmp / "report.md").write_text("\n".join(md))
         (tmp / "report.json").write_text(to_json(report))

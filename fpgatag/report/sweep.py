@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import multiprocessing as mp
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,11 @@ class Point:
     n_objects: int
 
     def dirname(self, student: str) -> str:
-        return f"{student}_b{self.bits}_n{self.n_objects}"
+        """``<student>_b<bits>_n<N>``; a preset file's stem stands for its path, so a point never
+        leaves the sweep directory."""
+        name = Path(student).stem if student.endswith(".json") else student
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "student"
+        return f"{name}_b{self.bits}_n{self.n_objects}"
 
 
 def grid(cfg: SweepConfig) -> list[Point]:
@@ -83,7 +88,50 @@ def _run_point(cfg: SweepConfig, point: Point, threads: int) -> dict[str, Any]:
         if not (hls / "estimate.json").is_file():
             synth(run_dir, part=cfg.part, output_dir=hls, reuse_factor=rf)
             did.append(f"synth_rf{rf}")
-    return {"point": dataclasses.asdict(point), "dir": str(run_dir), "did": did}
+    return {"point": dataclasses.asdict(point), "dir": str(run_dir), "did": did, "metrics": _point_metrics(run_dir)}
+
+
+def _point_metrics(run_dir: Path) -> dict[str, Any]:
+    """A point's test figures with their uncertainties, for the sweep summary."""
+    from fpgatag.core.io import read_json
+    from fpgatag.core.metrics import format_auc, format_rejection
+
+    m = read_json(run_dir / "metrics.json", "metrics file")
+    keep = ("auc", "auc_err", "rejection_at_50", "rejection_at_50_interval", "n_background_passing_50", "n_test")
+    return {**{k: m.get(k) for k in keep}, "auc +- err": format_auc(m), "rej@0.5 [68% CI]": format_rejection(m, "50")}
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Cancel queued points and stop the running ones: each worker gets SIGTERM, which unwinds it like
+    Ctrl-C (its atomic outputs are removed, finished points stay), then SIGKILL after ``grace_s`` (a
+    KeyboardInterrupt can be swallowed inside a callback; :func:`_remove_unfinished` then cleans up)."""
+    import signal
+    import time
+
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            os.kill(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+    log.warning("sweep stopped: finished points are kept, run the same command again to resume")
+
+
+def _remove_unfinished(cfg: SweepConfig, points: list[Point]) -> None:
+    """Remove the temporary (unfinished) outputs of this shard's points, left by a killed worker. Only
+    this shard's names are touched: another shard may be running in the same directory."""
+    import shutil
+
+    out = Path(cfg.out)
+    for p in points:
+        run_dir = out / p.dirname(cfg.student)
+        for tmp in [*out.glob(f".{run_dir.name}.*.tmp"), *run_dir.glob(".hls_rf*.tmp")]:
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 
 
 def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
@@ -96,14 +144,21 @@ def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
         if not 2 <= b <= 32:
             raise FpgatagError(f"--bits {b}: outside 2..32")
     points = grid(cfg)
+    if not points:
+        raise FpgatagError(f"--shard {cfg.shard}: this shard of the sweep has no points "
+                           f"({len(cfg.bits) * len(cfg.n_objects)} in all); use fewer shards")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    from fpgatag.core.io import write_marker
+
+    write_marker(out, "sweep")
     workers = max(1, min(cfg.workers, len(points)))
     threads = max(1, (os.cpu_count() or 2) // workers)
     results: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     ctx = mp.get_context("spawn")  # TensorFlow is not fork-safe
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
         futures = {pool.submit(_run_point, cfg, p, threads): p for p in points}
         for fut in progress(as_completed(futures), total=len(futures), desc="sweep", unit="point"):
             p = futures[fut]
@@ -112,6 +167,11 @@ def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
             except FpgatagError as exc:
                 failures.append({"point": dataclasses.asdict(p), "error": str(exc)})
                 log.warning("sweep point %s failed: %s", p, exc)
+    except BaseException:   # Ctrl-C, SIGTERM (as KeyboardInterrupt): stop now, keep the finished points
+        _stop_pool(pool)
+        _remove_unfinished(cfg, points)
+        raise
+    pool.shutdown(wait=True)
     results.sort(key=lambda r: (r["point"]["bits"], r["point"]["n_objects"]))
     summary = {
         "config": {**dataclasses.asdict(cfg)},

@@ -49,6 +49,8 @@ def input_keys(spec: InputSpec) -> list[str]:
     keys = ["label", "uid", "jet"]
     if spec.kind in ("particles", "flat_particles"):
         keys += ["particles", "n_particles"]
+    elif spec.kind == "lund":
+        keys += ["lund", "lund_edges", "n_lund"]
     else:  # trigger kinds, and jet-level features of a trigger view
         view = spec.view
         keys += [view, f"n_{view}"]

@@ -76,7 +76,7 @@ def load_teacher_logits(teacher_dir: str | Path, source, data_path: str | Path |
         if not Path(logits_file).is_file():
             raise FpgatagError(f"{teacher_dir}: no stored teacher logits for {data_path} (expected {logits_file}); "
                                f"run: fpgatag teacher-predict --teacher {teacher_dir} --data {data_path}")
-    return load_soft_targets(logits_file, source), Path(logits_file)
+    return load_soft_targets(logits_file, source, teacher_dir=teacher_dir), Path(logits_file)
 
 
 def teacher_splits(teacher_dir: str | Path | None) -> tuple[tuple[float, float, float], int]:
@@ -377,6 +377,7 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         # the same file as write_run's, plus the logits (what the firmware computes)
         np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, probs=probs.astype(np.float32),
                             logits=logits)
-    log.info("%s: test AUC %.4f, accuracy %.4f, R50 %.1f -> %s", student_name, metrics["auc"], metrics["accuracy"],
-             metrics["rejection_at_50"], out_dir)
+    log.info("%s: test AUC %.4f +- %.4f, accuracy %.4f, R50 %.1f (%d background jets pass), %d test jets -> %s",
+             student_name, metrics["auc"], metrics["auc_err"], metrics["accuracy"], metrics["rejection_at_50"],
+             metrics["n_background_passing_50"], metrics["n_test"], out_dir)
     return metrics

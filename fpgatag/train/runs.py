@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import read_json, write_json
 from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics, format_table, roc_curve, signal_score
 from fpgatag.core.provenance import provenance
@@ -70,13 +71,14 @@ def plot_roc(path: str | Path, curves: Mapping[str, tuple[np.ndarray, np.ndarray
     import matplotlib.pyplot as plt
 
     from fpgatag.core.io import atomic_path
-    from fpgatag.core.metrics import auc
+    from fpgatag.core.metrics import auc_delong
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=120)
     for label, (is_sig, score) in curves.items():
         fpr, tpr, _ = roc_curve(is_sig, score)
         keep = fpr > 0
-        ax.plot(tpr[keep], 1.0 / fpr[keep], label=f"{label} (AUC {auc(is_sig, score):.4f})")
+        a, err = auc_delong(is_sig, score)
+        ax.plot(tpr[keep], 1.0 / fpr[keep], label=f"{label} (AUC {a:.4f} +- {err:.4f}, N = {np.size(is_sig)})")
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
     ax.set_xlabel("signal efficiency $\\epsilon_S$")
@@ -101,6 +103,20 @@ def history_record(history: Any) -> dict[str, list[float]]:
     return {str(k): [float(v) for v in vals] for k, vals in h.items()}
 
 
+def check_converged(name: str, probs: np.ndarray, history: Any = None) -> None:
+    """FpgatagError when a training diverged (a non-finite loss, or non-finite test outputs): such a
+    model is never saved, and the command ends non-zero."""
+    for key, vals in history_record(history).items():
+        if key.endswith("loss") and not all(np.isfinite(v) for v in vals):
+            first = next(i for i, v in enumerate(vals) if not np.isfinite(v))
+            raise FpgatagError(f"{name}: training diverged ({key} is {vals[first]} at epoch {first + 1}); "
+                               "no model saved (try a lower --lr)")
+    probs = np.asarray(probs, dtype=np.float64)
+    if not np.all(np.isfinite(probs)):
+        raise FpgatagError(f"{name}: training diverged ({int(np.sum(~np.isfinite(probs)))} non-finite outputs on "
+                           "the test split); no model saved (try a lower --lr)")
+
+
 def write_run(run_dir: str | Path, *, name: str, labels: np.ndarray, probs: np.ndarray,
               classes: Sequence[str] | None = None, signal: int = 1, model=None, inputs=None,
               history: Any = None, settings: Mapping[str, Any] | None = None,
@@ -115,6 +131,7 @@ def write_run(run_dir: str | Path, *, name: str, labels: np.ndarray, probs: np.n
     :func:`data_record`; ``extra_metrics`` are merged into metrics.json, ``extra_run`` into run.json.
     ``uids`` (the test jets' uids, in the order of ``labels``) go into predictions.npz.
     """
+    check_converged(name, probs, history)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if model is not None:

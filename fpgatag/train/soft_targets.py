@@ -5,8 +5,12 @@
 
     /uid       int64   (n,)      the data file's jet uids, in file order
     /logits    float32 (n, C)    the teacher's pre-softmax outputs (its layer named "logits")
-    attrs: format, version, teacher_dir, teacher_dirs (JSON), teacher_name, out_of_fold (K, 0 for
-           one teacher), data_path, n_jets, uid_fingerprint, classes (JSON), provenance (JSON)
+    attrs: format, version, teacher_dir, teacher_dirs (JSON), teacher_name, teacher_fingerprints
+           (JSON, one per teacher directory), out_of_fold (K, 0 for one teacher), data_path, n_jets,
+           uid_fingerprint, classes (JSON), provenance (JSON)
+
+The default file name carries the teachers' fingerprint (a hash of their model files), so two
+teachers whose directories share a name never share a logits file; ``distill`` checks it.
 
 With the K run directories of a K-fold teacher (``train-teacher --fold i/K``) every jet's logits come
 from the teacher of its fold, which never saw it in training: out-of-fold soft targets. A teacher's
@@ -63,13 +67,55 @@ def _teacher_name(teacher_dirs: list[Path]) -> str:
     return f"{stem}-oof{len(names)}"
 
 
+def teacher_fingerprint(teacher_dir: str | Path) -> str:
+    """16 hex digits of SHA-256 over a teacher run directory's model.json and model.h5."""
+    from fpgatag.nn.io import MODEL_JSON, MODEL_WEIGHTS
+
+    h = hashlib.sha256()
+    for name in (MODEL_JSON, MODEL_WEIGHTS):
+        path = Path(teacher_dir) / name
+        try:
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            raise FpgatagError(f"{path}: not found (a teacher run directory holds {MODEL_JSON} and "
+                               f"{MODEL_WEIGHTS})") from None
+    return h.hexdigest()[:16]
+
+
 def default_output(data: Any, teacher_dir: str | Path | Sequence[str | Path]) -> Path:
-    """``<data>.logits.<teacher-name>.h5`` beside the data file (teacher name: the run directory's name;
-    for K fold teachers, their common name stem + ``-oof<K>``)."""
+    """``<data>.logits.<teacher-name>-<fingerprint>.h5`` beside the data file (teacher name: the run
+    directory's name, for K fold teachers their common name stem + ``-oof<K>``; fingerprint: 8 hex
+    digits over the teachers' model files, so equally named teachers never share a file)."""
     path = _data_path(data)
     if path is None:
         raise FpgatagError("teacher-predict: the data source has no file path; give an output file")
-    return path.with_name(f"{path.name}.logits.{_teacher_name(_as_dirs(teacher_dir))}.h5")
+    dirs = sorted(_as_dirs(teacher_dir), key=lambda d: str(d.resolve()))
+    fp = hashlib.sha256("".join(teacher_fingerprint(d) for d in dirs).encode()).hexdigest()[:8]
+    return path.with_name(f"{path.name}.logits.{_teacher_name(dirs)}-{fp}.h5")
+
+
+def check_teacher(path: str | Path, attrs: dict[str, Any], teacher_dir: str | Path) -> None:
+    """FpgatagError when the logits file ``path`` was not written by the teacher in ``teacher_dir``."""
+    stored = json.loads(attrs.get("teacher_fingerprints", "null") or "null")
+    if stored is None:
+        log.warning("%s: written before teacher fingerprints were stored; cannot check it is %s's", path, teacher_dir)
+        return
+    fp = teacher_fingerprint(teacher_dir)
+    if fp not in stored:
+        raise FpgatagError(f"{path}: logits of another teacher (fingerprint {', '.join(stored)}), not of "
+                           f"{teacher_dir} ({fp}); run teacher-predict with this teacher")
+
+
+def _check_classes(dirs: Sequence[Path], source: Any) -> None:
+    from fpgatag.core.io import read_json
+
+    for d in dirs:
+        classes = (read_json(d / "metrics.json", "teacher metrics") or {}).get("classes")
+        if classes is not None and list(classes) != list(source.classes):
+            raise FpgatagError(f"{d}: the teacher was trained on classes {list(classes)}, "
+                               f"{_data_path(source) or 'the data'} has {list(source.classes)}")
 
 
 def _as_dirs(teacher_dir: str | Path | Sequence[str | Path]) -> list[Path]:
@@ -148,6 +194,7 @@ def teacher_predict(teacher_dir: str | Path | Sequence[str | Path], data: Any, o
     if len(dirs) > 1:
         n_folds, fold_salt, dirs = fold_teachers(dirs)
     source = as_source(data)
+    _check_classes(dirs, source)
     out = Path(output) if output is not None else default_output(data, dirs)
     uids = np.asarray(source.uids(), dtype=np.int64)
     if n_folds:
@@ -164,6 +211,9 @@ def teacher_predict(teacher_dir: str | Path | Sequence[str | Path], data: Any, o
             log.info("fold %d/%d: logits of %d jets from %s", i, n_folds, rows.size, d)
     else:
         logits = predict_logits(load_model(dirs[0]), source, load_inputs(dirs[0]), batch_size=batch_size)
+    if not np.all(np.isfinite(logits)):
+        row = int(np.argmax(~np.isfinite(logits).all(axis=1)))
+        raise FpgatagError(f"{dirs[0]}: the teacher gives nan or inf logits (first at jet {row}); no logits written")
     data_path = _data_path(data)
     import h5py
 
@@ -176,6 +226,7 @@ def teacher_predict(teacher_dir: str | Path | Sequence[str | Path], data: Any, o
             f.attrs["teacher_dir"] = str(dirs[0].resolve())
             f.attrs["teacher_dirs"] = json.dumps([str(d.resolve()) for d in dirs])
             f.attrs["teacher_name"] = _teacher_name(dirs)
+            f.attrs["teacher_fingerprints"] = json.dumps([teacher_fingerprint(d) for d in dirs])
             f.attrs["out_of_fold"] = int(n_folds)
             f.attrs["data_path"] = str(data_path.resolve()) if data_path is not None else ""
             f.attrs["n_jets"] = int(source.n_jets)
@@ -217,17 +268,21 @@ def read_soft_targets(path: str | Path) -> dict[str, Any]:
     return rec
 
 
-def load_soft_targets(path: str | Path, source: Any) -> np.ndarray:
+def load_soft_targets(path: str | Path, source: Any, teacher_dir: str | Path | None = None) -> np.ndarray:
     """The stored logits aligned to ``source``'s rows, (n_jets, C) float32.
 
     ``source`` is a JetSource or a data file path. Raises :class:`FpgatagError` when the file's
-    jets don't match the source's (count, uids or classes).
+    jets don't match the source's (count, uids or classes), when ``teacher_dir`` is given and the
+    logits are another teacher's, or when a logit is not finite.
     """
     from fpgatag.train.data import as_source
 
     path = Path(path)
     source = as_source(source)
     rec = read_soft_targets(path)
+    if not np.all(np.isfinite(rec["logits"])):
+        row = int(np.argmax(~np.isfinite(rec["logits"]).all(axis=-1)))
+        raise FpgatagError(f"{path}: dataset /logits holds nan or inf (first at jet {row})")
     uids, logits = rec["uid"], rec["logits"]
     where = _data_path(source) or "the data"
     n = int(source.n_jets)
@@ -239,6 +294,8 @@ def load_soft_targets(path: str | Path, source: Any) -> np.ndarray:
         raise FpgatagError(f"{path}: logits are for classes {classes}, {where} has {list(source.classes)}")
     src_uids = np.asarray(source.uids(), dtype=np.int64)
     if np.array_equal(uids, src_uids):
+        if teacher_dir is not None:
+            check_teacher(path, rec, teacher_dir)
         return logits.astype(np.float32)
     # same jets in another order: realign by uid
     order = np.argsort(uids, kind="stable")
@@ -249,5 +306,7 @@ def load_soft_targets(path: str | Path, source: Any) -> np.ndarray:
         missing = int(np.sum(~found))
         raise FpgatagError(f"{path}: jets don't match {where} ({missing} of {n} uids have no stored logits; "
                            f"fingerprint {rec.get('uid_fingerprint')} vs {uid_fingerprint(src_uids)})")
+    if teacher_dir is not None:
+        check_teacher(path, rec, teacher_dir)
     log.info("%s: realigned logits to the data file's order", path)
     return logits[order][pos].astype(np.float32)

@@ -155,12 +155,54 @@ def _memory_dataset(x, y, batch_size, shuffle, seed):
 
 
 
-def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = None, batch_size: int | None = None,
+def _transfer_source(init_from, model, freeze, lr_factor) -> dict[str, Any] | None:
+    """The source of a transferred teacher (None without ``init_from``), checked before any work."""
+    if init_from is None:
+        if freeze or lr_factor is not None:
+            raise FpgatagError("--freeze and --lr-factor need --init-from DIR (the source teacher)")
+        return None
+    from fpgatag.train.transfer import DEFAULT_LR_FACTOR, source_record
+
+    src = source_record(init_from)
+    if model is not None and load_preset(model, role="teacher")["name"] != src["preset"].get("name"):
+        raise FpgatagError(f"--model {model}: the source teacher {init_from} is a {src['preset'].get('name')}; "
+                           "transfer needs the same preset (leave --model out)")
+    method = "freeze" if freeze else "fine-tune"
+    factor = DEFAULT_LR_FACTOR[method] if lr_factor is None else float(lr_factor)
+    if not factor > 0:
+        raise FpgatagError(f"--lr-factor must be > 0, got {lr_factor}")
+    return {**src, "method": method, "lr_factor": factor, "frozen": []}
+
+
+def _start_from_source(net, transfer: dict[str, Any]) -> list[str]:
+    """Load the source teacher's weights into ``net`` and freeze its EdgeConv blocks if asked."""
+    from fpgatag.nn.io import load_model
+    from fpgatag.train.transfer import copy_weights, freeze
+
+    copy_weights(load_model(transfer["dir"]), net, f"--init-from {transfer['dir']}")
+    frozen = freeze(net) if transfer["method"] == "freeze" else []
+    log.info("initialised from %s (%s, lr factor %g)%s", transfer["dir"], transfer["method"], transfer["lr_factor"],
+             f"; {len(frozen)} layers frozen" if frozen else "")
+    return frozen
+
+
+def _transfer_record(transfer: dict[str, Any] | None, model) -> dict[str, Any] | None:
+    if not transfer:
+        return None
+    from fpgatag.train.transfer import frozen_parameters
+
+    return {"init_from": str(Path(transfer["dir"]).resolve()), "source_model": transfer["model"],
+            "source_classes": transfer["classes"], "method": transfer["method"], "lr_factor": transfer["lr_factor"],
+            "frozen_layers": transfer["frozen"], "frozen_parameters": frozen_parameters(model, transfer["frozen"])}
+
+
+def train_teacher(data, model: str | None = None, epochs: int | None = None, batch_size: int | None = None,
                   out_dir: str | Path = "runs/teacher", lr: float | None = None, early_stopping: int | None = None,
                   mixed_precision: bool = False, seed: int = 0, max_jets: int | None = None,
                   n_particles: int | None = None, schedule: str | None = None, stream: bool | None = None,
                   split_salt: int = 0, fractions=DEFAULT_FRACTIONS, command: str | None = None,
-                  fold: tuple[int, int] | None = None) -> dict[str, Any]:
+                  fold: tuple[int, int] | None = None, init_from: str | Path | None = None,
+                  freeze: bool = False, lr_factor: float | None = None) -> dict[str, Any]:
     """Train a teacher preset on ``data`` and write its run directory ``out_dir``; return the test metrics.
 
     ``max_jets`` trains on a random subset of the file (the splits stay uid-keyed); ``n_particles``
@@ -169,27 +211,37 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
     ``fold=(i, K)`` leaves the training jets of fold i out of training (folds: uid-keyed, see
     ``fpgatag.core.splits.assign_folds``): K such teachers give out-of-fold soft targets, every jet's
     logits coming from a teacher that never trained on it (``teacher_predict`` with the K run directories).
+    ``init_from`` starts from another teacher's run directory (transfer learning, ``fpgatag.train.transfer``):
+    its preset (``model=None``) and input spec, all weights fine-tuned at ``lr_factor`` x the learning rate
+    (default 0.1), or with ``freeze`` the EdgeConv blocks kept and the layers after them retrained
+    (``lr_factor`` default 1).
     """
     import tensorflow as tf
 
     from fpgatag.train.data import as_source, fit_inputs, input_bytes, load_arrays, make_dataset
     from fpgatag.train.runs import data_record, split_record, write_run
 
-    preset = load_preset(model, role="teacher")
+    transfer = _transfer_source(init_from, model, freeze, lr_factor)
+    preset = transfer["preset"] if transfer else load_preset(model or "particlenet-lite", role="teacher")
     training = {**DEFAULT_TRAINING, **preset.get("training", {})}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("schedule", schedule)):
         if value is not None:
             training[key] = value
+    if transfer:
+        training["lr"] = float(training["lr"]) * transfer["lr_factor"]
     epochs, batch_size = int(training["epochs"]), int(training["batch_size"])
     if epochs < 1 or batch_size < 1:
         raise FpgatagError(f"epochs and batch size must be positive (got {epochs}, {batch_size})")
     source = as_source(data)
-    spec = InputSpec.from_dict(preset["inputs"], where=f"preset {preset['name']}: inputs")
+    spec = InputSpec.from_dict(transfer["inputs"] if transfer else preset["inputs"],
+                               where=f"preset {preset['name']}: inputs")
     if n_particles is not None:
         if n_particles < 1:
             raise FpgatagError(f"--n-particles must be positive, got {n_particles}")
         spec.n_objects = int(n_particles)
     n_classes = len(source.classes)
+    if spec.kind == "lund" and source.n_jets:
+        source.read(0, 1, keys=["n_lund"])  # a file without Lund trees fails here, naming the group
 
     strategy, strategy_name = select_strategy()
     tf.keras.utils.set_random_seed(seed)
@@ -218,7 +270,8 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
     log.info("%s: %d jets, splits train %d / val %d / test %d; strategy %s", preset["name"], chosen.size,
              splits["train"].size, splits["val"].size, splits["test"].size, strategy_name)
 
-    fit_inputs(source, spec, splits["train"], seed=seed)
+    if not transfer:  # a transferred teacher keeps the input scaling its weights were trained with
+        fit_inputs(source, spec, splits["train"], seed=seed)
     if stream is None:
         stream = input_bytes(spec, splits["train"].size + splits["val"].size) > IN_MEMORY_LIMIT
     if stream:
@@ -236,6 +289,8 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
     try:
         with strategy.scope():
             net = build(spec.shape, n_classes, **preset["params"])
+            if transfer:
+                transfer["frozen"] = _start_from_source(net, transfer)
             net.compile(optimizer=make_optimizer(training, steps, epochs),
                         loss=tf.keras.losses.SparseCategoricalCrossentropy(),
                         metrics=["accuracy"])
@@ -247,7 +302,13 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
         tf.keras.mixed_precision.set_global_policy(previous)
     # the saved teacher is a float32 copy holding the best epoch's weights
     final = build(spec.shape, n_classes, **preset["params"])
+    if transfer and transfer["frozen"]:  # same weight order as the trained model, then all trainable again
+        from fpgatag.train.transfer import freeze as set_trainable
+
+        set_trainable(final)
     final.set_weights(best.weights if best.weights is not None else net.get_weights())
+    if transfer and transfer["frozen"]:
+        set_trainable(final, trainable=True)
 
     test_ds = make_dataset(source, spec, splits["test"], 1024)
     probs = final.predict(test_ds, verbose=0)
@@ -258,7 +319,8 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
                 "best_epoch": best.best_epoch + 1, "seed": seed, "max_jets": max_jets, "n_particles": spec.n_objects,
                 "mixed_precision": bool(mixed_precision), "strategy": strategy_name, "streamed": bool(stream),
                 "early_stopping": early_stopping, "train_seconds": round(train_seconds, 3),
-                "n_parameters": int(final.count_params()), "fold": fold_record}
+                "n_parameters": int(final.count_params()), "fold": fold_record,
+                "transfer": _transfer_record(transfer, final)}
     extra = {"role": "teacher", "model": preset["name"], "best_epoch": best.best_epoch + 1,
              "train_seconds": round(train_seconds, 3),
              "jets_per_second": round(splits["train"].size * len(hist.get("loss", [])) / max(train_seconds, 1e-9), 1)}
@@ -278,5 +340,6 @@ def train_teacher(data, model: str = "particlenet-lite", epochs: int | None = No
         import shutil
 
         shutil.rmtree(out_dir, ignore_errors=True)
-    log.info("%s: test AUC %.4f, accuracy %.4f -> %s", preset["name"], metrics["auc"], metrics["accuracy"], out_dir)
+    log.info("%s: test AUC %.4f +- %.4f, accuracy %.4f, %d test jets -> %s", preset["name"], metrics["auc"],
+             metrics["auc_err"], metrics["accuracy"], metrics["n_test"], out_dir)
     return metrics
