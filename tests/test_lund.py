@@ -159,3 +159,31 @@ def test_public_dataset_reader_builds_the_trees(tmp_path):
     assert (b["n_lund"] == counts - 1).all()
     for key in ("lund", "lund_edges", "n_lund"):
         np.testing.assert_array_equal(b[key], ref[key])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("copy", [False, True])
+def test_merge_keeps_the_trees(tmp_path, copy):
+    """merge joins the /lund group of shards (virtual or copied) exactly; a shard without trees is refused."""
+    from fpgatag.core.errors import FpgatagError
+    from fpgatag.data.generate import generate
+    from fpgatag.data.io import open_jets
+    from fpgatag.data.merge import merge
+
+    shards = [generate(tmp_path / f"s{i}.h5", jets_per_class=8, seed=5, shard=(i, 2),
+                       settings={"chunk_jets": 4}, lund=LundSettings(max_nodes=39)) for i in range(2)]
+    merged = merge(tmp_path / "m.h5", shards, copy=copy)
+    keys = ["uid", "lund", "lund_edges", "n_lund"]
+    parts = []
+    for p in shards:
+        with open_jets(p) as src:
+            parts.append(src.read(keys=keys))
+    with open_jets(merged) as src:
+        assert src.has_lund
+        got = src.read(keys=keys)
+    for key in keys:
+        np.testing.assert_array_equal(got[key], np.concatenate([b[key] for b in parts]))
+    plain = generate(tmp_path / "plain.h5", jets_per_class=8, seed=5, shard=(1, 2), settings={"chunk_jets": 4})
+    with pytest.raises(FpgatagError, match="no Lund trees"):
+        merge(tmp_path / "bad.h5", [shards[0], plain], copy=copy)
+    assert not (tmp_path / "bad.h5").exists()

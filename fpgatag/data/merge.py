@@ -18,6 +18,7 @@ import numpy as np
 from fpgatag.core import schema
 from fpgatag.core.errors import FpgatagError
 from fpgatag.data.io import NativeSource, NativeWriter, open_jets
+from fpgatag.data.lund import HOW_TO_ADD, LUND_COLUMNS, LUND_DTYPES, LUND_EDGE_COLUMNS, LUND_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +108,18 @@ def merge(output, shards: Sequence, copy: bool = False, allow_partial: bool = Fa
         attrs["n_events"] = int(sum(int(s.attrs.get("n_events", 0) or 0) for s in sources))
         attrs["provenance"] = provenance({"shards": [str(p) for p in paths], "copy": bool(copy)})
         total = sum(s.n_jets for s in sources)
+        lund = _lund_nodes(sources)
+        keys = [*schema.BATCH_KEYS, *(LUND_KEYS if lund is not None else ())]
         with atomic_path(output) as tmp:
             if copy:
                 with NativeWriter(tmp, attrs, n_particles=first.ds["particles"].shape[1],
                                   n_towers=first.ds["towers"].shape[1],
-                                  n_candidates=first.ds["candidates"].shape[1]) as w:
+                                  n_candidates=first.ds["candidates"].shape[1], n_lund=lund) as w:
                     for s in sources:
-                        for b in s.iter_batches(4096):
+                        for b in s.iter_batches(4096, keys=keys):
                             w.append(b)
             else:
-                _write_virtual(tmp, output.parent, sources, attrs, total)
+                _write_virtual(tmp, output.parent, sources, attrs, total, lund is not None)
             os.chmod(tmp, 0o644)
     finally:
         for s in sources:
@@ -125,7 +128,27 @@ def merge(output, shards: Sequence, copy: bool = False, allow_partial: bool = Fa
     return output
 
 
-def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs: dict, total: int) -> None:
+def _lund_nodes(sources: list[NativeSource]) -> int | None:
+    """The Lund-tree size shared by every shard (the merged file keeps /lund), or None when no shard has trees.
+
+    Shards with and without trees, or with trees of different sizes, are refused: the merged file
+    would silently lose the trees of some jets."""
+    have = [s for s in sources if s.has_lund]
+    if not have:
+        return None
+    if len(have) != len(sources):
+        bare = next(s for s in sources if not s.has_lund)
+        raise FpgatagError(f"{bare.path}: this shard has no Lund trees (group /lund) but others have; "
+                           f"add them with `{HOW_TO_ADD.replace('FILE', str(bare.path))}` or merge files without them")
+    sizes = {s.ds["lund"].shape[1] for s in have}
+    if len(sizes) > 1:
+        raise FpgatagError(f"{sources[0].path}: shards hold Lund trees of different sizes ({sorted(sizes)} nodes); "
+                           "rebuild them with the same --lund-max-nodes")
+    return sizes.pop()
+
+
+def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs: dict, total: int,
+                   lund: bool = False) -> None:
     import h5py
 
     with h5py.File(tmp, "w") as f:
@@ -134,9 +157,10 @@ def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs:
         for k, v in attrs.items():
             f.attrs[k] = json.dumps(v) if isinstance(v, (dict, list, tuple)) or v is None else v
         f.attrs["n_jets"] = total
-        for key, dpath in schema.BATCH_KEYS.items():
+        datasets = dict(schema.BATCH_KEYS, **(LUND_KEYS if lund else {}))
+        for key, dpath in datasets.items():
             inner = sources[0].ds[key].shape[1:]
-            layout = h5py.VirtualLayout(shape=(total, *inner), dtype=schema.DTYPES[key])
+            layout = h5py.VirtualLayout(shape=(total, *inner), dtype={**schema.DTYPES, **LUND_DTYPES}[key])
             off = 0
             for s in sources:
                 rel = os.path.relpath(s.path.resolve(), out_dir.resolve())
@@ -145,5 +169,6 @@ def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs:
                     layout[off:off + n] = h5py.VirtualSource(rel, dpath, shape=(n, *inner))
                 off += n
             d = f.create_virtual_dataset(dpath, layout, fillvalue=0)
-            if key in schema.COLUMNS:
-                d.attrs["columns"] = json.dumps(list(schema.COLUMNS[key]))
+            cols = {**schema.COLUMNS, "lund": LUND_COLUMNS, "lund_edges": LUND_EDGE_COLUMNS}.get(key)
+            if cols is not None:
+                d.attrs["columns"] = json.dumps(list(cols))
