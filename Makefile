@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fpgatag-installed
 
-.PHONY: demo test test-fast bench bench-distill-full clean
+.PHONY: demo test test-fast bench bench-rtl bench-distill-full clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# RTL flow: da4ml generation, Verilator vs C simulation, Yosys counts for every student preset
+# (the unpruned 32-wide presets take 20-30 min each in Yosys; see bench/results/rtl.md)
+bench-rtl: $(STAMP)
+	$(BIN)/python bench/bench_rtl.py
 
 # issue #4's distillation benchmark at >= 50k jets per class (hours on a few cores; see the script)
 bench-distill-full: $(STAMP)

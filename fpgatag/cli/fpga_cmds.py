@@ -37,7 +37,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"FPGA part: a short name ({', '.join(known_parts())}) or a full part string")
     p.add_argument("--backend", default="vitis", choices=["vitis", "vivado"], help="hls4ml backend")
     p.add_argument("--reuse-factor", type=positive_int, default=1, help="hls4ml reuse factor")
-    p.add_argument("--strategy", default="latency", choices=["latency", "resource"], help="hls4ml strategy")
+    p.add_argument("--strategy", default="latency", choices=["latency", "resource", "da"],
+                   help="hls4ml strategy (da: hls4ml's distributed_arithmetic, constant multiplications as adders)")
     p.add_argument("--input-precision", default=None,
                    help="input type ap_fixed<W,I> when MODEL has no inputs.json (default ap_fixed<16,6>)")
 
@@ -58,7 +59,11 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     p.add_argument("--logic-synthesis", action="store_true", help="with --run-synthesis: also Vivado logic synthesis")
     p.add_argument("--recurrent", default="static", choices=["static", "non-static"],
                    help="hls4ml implementation of GRU/LSTM layers: one cell reused for every object (static) or not")
-    p.add_argument("--json", action="store_true", help="print estimate.json instead of the table")
+    p.add_argument("--flow", default="hls", choices=["hls", "rtl"],
+                   help="hls: an hls4ml HLS project (default); rtl: Verilog with da4ml (distributed arithmetic, "
+                        "pipelined for --clock-period), the hls4ml estimate beside it and Yosys counts in synth.json")
+    p.add_argument("--no-yosys", action="store_true", help="--flow rtl: write the RTL only, skip Yosys synthesis")
+    p.add_argument("--json", action="store_true", help="print estimate.json (synth.json with --flow rtl) instead of the table")
     p.set_defaults(func=cmd_synth)
 
     v = subparsers.add_parser(
@@ -76,7 +81,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     v.add_argument("--min-bit-exact", type=nonnegative_float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
     v.add_argument("--min-argmax", type=nonnegative_float, default=0.999, help="minimum argmax agreement")
     v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
-    v.add_argument("--workers", type=positive_int, default=2, help="parallel C-simulation workers")
+    v.add_argument("--workers", type=positive_int, default=2, help="parallel C-simulation workers (RTL simulation threads with --rtl)")
+    v.add_argument("--rtl", default=None, metavar="DIR",
+                   help="simulate the Verilog in DIR (fpgatag synth MODEL --flow rtl -o DIR) with Verilator instead of hls4ml's C simulation")
     v.add_argument("--json", action="store_true", help="print validate.json instead of the table")
     v.set_defaults(func=cmd_validate)
 
@@ -86,6 +93,9 @@ def cmd_synth(args) -> int:
     from fpgatag.fpga.synth import synth
 
     out = args.output or str(Path("hls_projects") / Path(args.model).resolve().stem)
+    if args.flow == "rtl":
+        guard(out, "rtl", inputs=[args.model, args.weights], directory=True)
+        return _cmd_synth_rtl(args, out)
     guard(out, "hls", inputs=[args.model, args.weights], directory=True)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
         est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
@@ -114,20 +124,60 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def _cmd_synth_rtl(args, out: str) -> int:
+    from fpgatag.core.metrics import format_table
+    from fpgatag.fpga.rtl_flow import synth_rtl
+    from fpgatag.fpga.rtl_report import figures_rows
+
+    if args.strategy != "latency" or args.reuse_factor != 1 or args.io_type != "io_parallel" or args.run_synthesis:
+        raise FpgatagError("--flow rtl: --strategy/--reuse-factor/--io-type/--run-synthesis belong to the hls flow "
+                           "(the RTL is fully parallel, II = 1)")
+    with contextlib.redirect_stdout(sys.stderr):   # hls4ml (the estimate beside the RTL) prints notes on stdout
+        res = synth_rtl(args.model, part=args.part, output_dir=out, clock_period=args.clock_period, weights=args.weights,
+                        input_precision=_precision(args.input_precision), yosys=not args.no_yosys)
+    if args.json:
+        body = res["synth"] or {k: v for k, v in res["manifest"].items() if k != "provenance"}
+        sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
+        return 0
+    man = res["manifest"]
+    print(f"{out}: RTL for {man['part']}, {man['pipeline_stages']} pipeline stages at {man['clock_period_ns']} ns "
+          f"= {man['latency_ns']} ns, II = {man['ii']}; inputs {man['inputs']['container']}, outputs {man['outputs']['container']}")
+    rows, cols = figures_rows(res.get("estimate"), man, res["synth"])
+    print(format_table(rows, cols))
+    if res["synth"] is None:
+        print("synthesis: Yosys not run (--no-yosys or not installed); the RTL is written")
+    else:
+        print(f"synthesis: {res['synth']['tool']} {res['synth']['tool_version']} in {res['synth']['wall_seconds']} s; {res['synth']['note']}")
+    return 0
+
+
 def cmd_validate(args) -> int:
-    from fpgatag.fpga.validate import summary_table, validate
+    from fpgatag.fpga.validate import summary_table, validate, validate_rtl
 
     output = args.output
+    if output is None and args.rtl is not None:   # beside the RTL it checks (report/demo read it there)
+        output = Path(args.rtl) / "validate.json"
     if output is None:
         m = Path(args.model)
         output = m / "validate.json" if m.is_dir() else m.with_name(f"{m.stem}_validate.json")
     target = Path(output) if Path(output).suffix == ".json" else Path(output) / "validate.json"
     guard(target, "validate", inputs=[args.model, args.weights, *data_inputs(args.data)])
+    if args.rtl is not None:
+        if args.profile:
+            raise FpgatagError("--profile: per-layer profiles come from the C simulation, not with --rtl")
+        with contextlib.redirect_stdout(sys.stderr):
+            res = validate_rtl(args.model, args.data, args.rtl, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
+                               min_argmax=args.min_argmax, workers=args.workers, weights=args.weights)
+        return _print_validate(args, res, summary_table)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
         res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
                        min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
                        backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
                        input_precision=_precision(args.input_precision))
+    return _print_validate(args, res, summary_table)
+
+
+def _print_validate(args, res, summary_table) -> int:
     if args.json:
         sys.stdout.write(json.dumps({k: v for k, v in res.items() if k != "provenance"}, indent=2, default=str) + "\n")
     else:

@@ -29,7 +29,7 @@ from fpgatag.core.errors import FpgatagError
 log = logging.getLogger(__name__)
 
 BACKENDS = {"vitis": "Vitis", "vivado": "Vivado"}
-STRATEGIES = {"latency": "Latency", "resource": "Resource"}
+STRATEGIES = {"latency": "Latency", "resource": "Resource", "da": "distributed_arithmetic"}
 IO_TYPES = ("io_parallel", "io_stream")
 DEFAULT_INPUT_PRECISION = (16, 6)   # hls4ml's default ap_fixed<16,6>
 
@@ -280,7 +280,7 @@ def normalise_options(backend: str, strategy: str, io_type: str, reuse_factor: i
         raise FpgatagError(f"--backend: unknown backend {backend!r}; known: vitis, vivado")
     s = STRATEGIES.get(str(strategy).lower())
     if s is None:
-        raise FpgatagError(f"--strategy: unknown strategy {strategy!r}; known: latency, resource")
+        raise FpgatagError(f"--strategy: unknown strategy {strategy!r}; known: latency, resource, da")
     if io_type not in IO_TYPES:
         raise FpgatagError(f"--io-type: unknown {io_type!r}; known: {', '.join(IO_TYPES)}")
     if int(reuse_factor) < 1:

@@ -37,6 +37,10 @@ def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_proj
     from fpgatag.fpga.parts import resolve_part
 
     b, s = normalise_options(backend, strategy, io_type, reuse_factor, clock_period)
+    if s == "distributed_arithmetic":   # hls4ml runs da4ml's numba-compiled solver: keep its cache
+        from fpgatag.fpga.rtl import numba_cache_dir
+
+        numba_cache_dir()
     p = resolve_part(part)
     loaded = model if isinstance(model, LoadedModel) else (
         load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
@@ -54,9 +58,17 @@ def synth(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_proj
         with contextlib.redirect_stdout(io.StringIO()):
             hls_model.write()
         _retarget(tmp, output_dir)
-        est = estimate_graph(hls_model, p, clock_period, b)
+        est_model = hls_model
+        if s == "distributed_arithmetic":   # DA layers hold no weight matrix: estimate the latency-strategy graph
+            est_model, _, _ = convert(loaded.model, tmp / "_estimate", part=p.full, backend=b, io_type=io_type,
+                                      reuse_factor=reuse_factor, strategy="Latency", clock_period=clock_period,
+                                      input_precision=prec)
+        est = estimate_graph(est_model, p, clock_period, b)
         if io_type != "io_parallel":
             est["warning"] = "the estimator models io_parallel; io_stream figures are rough"
+        if s == "distributed_arithmetic":
+            est["warning"] = ("figures are the estimate of the latency-strategy firmware: the estimator does not model "
+                              "distributed_arithmetic; use --flow rtl for Yosys counts of DA firmware")
         est.update(backend=b, io_type=io_type, strategy=s, reuse_factor=int(reuse_factor),
                    input_precision=list(prec) if prec else None, model=str(loaded.source),
                    widened=notes.get("widened", []), parallel=notes.get("parallel", []))

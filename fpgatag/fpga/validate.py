@@ -188,15 +188,61 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    result["n_jets"] = result["n"]
+    return _finish(result, output, {"n": n, "workers": workers, "backend": b, "part": p.full,
+                                    "min_bit_exact": min_bit_exact, "min_argmax": min_argmax})
+
+
+def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exact: float = 0.99,
+                 min_argmax: float = 0.999, workers: int = 2, weights=None) -> dict[str, Any]:
+    """Verilator-simulate the RTL in ``rtl_dir`` (``fpgatag synth --flow rtl``) against MODEL in Keras.
+
+    Inputs are quantized to the input precision the RTL was built for (its manifest); the result has
+    the same keys as the C simulation's, with ``simulator`` = "verilator" and the build time.
+    """
+    from fpgatag.fpga import rtlsim
+    from fpgatag.fpga.convert import LoadedModel, load_any_model
+    from fpgatag.fpga.rtl import read_manifest, require_da4ml
+
+    manifest = read_manifest(rtl_dir)
+    require_da4ml()
+    rtlsim.require_verilator()
+    loaded = model if isinstance(model, LoadedModel) else (
+        load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
+    if [int(d) for d in loaded.model.inputs[0].shape[1:]] != manifest["input_shape"]:
+        raise FpgatagError(f"{rtl_dir}: RTL built for input shape {tuple(manifest['input_shape'])}, the model takes "
+                           f"{tuple(int(d) for d in loaded.model.inputs[0].shape[1:])}")
+    loaded.input_precision = tuple(manifest["input_precision"])
+    x, labels = load_data(data, loaded, int(n))
+    if len(x) == 0:
+        raise FpgatagError("data: no jets to validate on")
+    with tempfile.TemporaryDirectory(prefix="fpgatag-rtlsim-") as tmp:
+        sim = rtlsim.RTLSimulator(rtl_dir, tmp, threads=workers)
+        sim.build()
+        t0 = time.perf_counter()
+        y_rtl = sim.predict(x)
+        t_sim = time.perf_counter() - t0
+        info = rtlsim.info(sim)
+    y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
+    result = compare(y_keras, y_rtl, labels)
+    result.update(n_jets=result["n"], simulator="verilator", rtl=str(rtl_dir), jets_per_s=len(x) / t_sim if t_sim > 0 else None,
+                  compile_s=info["build_s"], rtlsim_s=t_sim, workers=int(workers), verilator=info["verilator"],
+                  min_bit_exact=min_bit_exact, min_argmax=min_argmax, input_precision=list(loaded.input_precision),
+                  latency_cycles=manifest["latency_cycles"], model=str(loaded.source),
+                  data=str(data) if not isinstance(data, np.ndarray) else "<array>")
+    return _finish(result, output, {"n": n, "workers": workers, "rtl": str(rtl_dir), "min_bit_exact": min_bit_exact,
+                                    "min_argmax": min_argmax})
+
+
+def _finish(result: dict[str, Any], output, settings: dict[str, Any]) -> dict[str, Any]:
     failures = []
-    if result["bit_exact_fraction"] < min_bit_exact:
-        failures.append(f"bit_exact_fraction {result['bit_exact_fraction']:.4f} < {min_bit_exact}")
-    if result["argmax_agreement"] < min_argmax:
-        failures.append(f"argmax_agreement {result['argmax_agreement']:.4f} < {min_argmax}")
+    if result["bit_exact_fraction"] < settings["min_bit_exact"]:
+        failures.append(f"bit_exact_fraction {result['bit_exact_fraction']:.4f} < {settings['min_bit_exact']}")
+    if result["argmax_agreement"] < settings["min_argmax"]:
+        failures.append(f"argmax_agreement {result['argmax_agreement']:.4f} < {settings['min_argmax']}")
     result["passed"] = not failures
     result["failures"] = failures
-    result["provenance"] = provenance({"n": n, "workers": workers, "backend": b, "part": p.full,
-                                       "min_bit_exact": min_bit_exact, "min_argmax": min_argmax})
+    result["provenance"] = provenance(settings)
     if output is not None:
         out = Path(output)
         write_json(out if out.suffix == ".json" else out / "validate.json", result)

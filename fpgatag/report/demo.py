@@ -184,6 +184,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"bit-exact in C simulation (checked on {n_checked} jets)": dist.get("bit_exact") == 1.0,
         }
         target = "Level-1 target: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items()) + "\n\n"
+        from fpgatag.report import firmware_sources
+
+        target += firmware_sources.level1_line(Path(summary["config"]["out"]) / "distilled")   # Yosys netlist when present
     per_class = summary.get("jets_in_file") or []
     made = (f"{summary['jets_per_class']} jets per class generated" if summary.get("jets_per_class")
             else f"{' + '.join(map(str, per_class))} jets per class given")

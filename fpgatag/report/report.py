@@ -20,6 +20,7 @@ import numpy as np
 from fpgatag.core.io import atomic_dir, to_json
 from fpgatag.core.metrics import format_auc, format_rejection, format_table
 from fpgatag.core.provenance import provenance
+from fpgatag.report import firmware_sources
 from fpgatag.report import plots
 from fpgatag.report.collect import PUBLISHED, RunRecord, collect
 
@@ -243,6 +244,7 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
         if fw_rows:
             md += ["`source = estimate` means fpgatag's own estimator (no vendor tool), which targets Vitis HLS "
                    "C-synthesis figures; `%` columns are fractions of the part.", ""]
+        md += firmware_sources.markdown_section(run_dirs)   # hls4ml / da4ml / Yosys / vendor side by side
         if missing:
             md += ["## Missing pieces", ""] + [f"- {name}: {what}" for name, what in missing] + [""]
         md += ["## Figures", ""] + [f"### {title}\n\n![{title}]({p.name})\n" for title, p in figures.items()]
