@@ -35,6 +35,7 @@ from typing import Sequence
 import numpy as np
 
 from fpgatag.core.errors import FpgatagError
+from fpgatag.nn.particlenet import classifier_head
 from fpgatag.nn.presets import builder
 
 BN_MOMENTUM = 0.9
@@ -106,14 +107,7 @@ def build_lundnet(
         x = tf.keras.layers.Activation("relu", name="fusion_act")(x)
         fts = tf.keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="fusion_bn")(x)
     x = L.MaskedGlobalAverage(name="pool")([fts, mask])                                 # (B, C)
-    for i, layer in enumerate(fc):
-        units, drop = (layer, 0.0) if isinstance(layer, (int, float)) else (layer[0], layer[1] if len(layer) > 1 else 0.0)
-        x = tf.keras.layers.Dense(int(units), activation="relu", name=f"fc{i}")(x)
-        if drop and float(drop) > 0:
-            x = tf.keras.layers.Dropout(float(drop), name=f"fc{i}_drop")(x)
-    logits = tf.keras.layers.Dense(int(n_classes), name="logits")(x)
-    probs = tf.keras.layers.Activation("softmax", dtype="float32", name="probs")(logits)
-    return tf.keras.Model(inputs, probs, name=name)
+    return tf.keras.Model(inputs, classifier_head(x, fc, n_classes), name=name)
 
 
 def published_parameter_count(n_features: int, n_classes: int = 2,

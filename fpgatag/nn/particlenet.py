@@ -93,11 +93,18 @@ def build_particlenet(
         fts = tf.keras.layers.Activation("relu", name=f"{p}_out")(x)                    # (B, P, C')
 
     x = L.MaskedGlobalAverage(name="pool")([fts, mask])                                 # (B, C')
+    return tf.keras.Model(inputs, classifier_head(x, fc, n_classes), name=name)
+
+
+def classifier_head(x, fc, n_classes: int):
+    """The pooled features through the fully connected layers (``fc``: units or [units, dropout]) to the
+    class probabilities; layers named fc{i}, fc{i}_drop, logits and probs (shared by the graph teachers)."""
+    import tensorflow as tf
+
     for i, layer in enumerate(fc):
         units, drop = (layer, 0.0) if isinstance(layer, (int, float)) else (layer[0], layer[1] if len(layer) > 1 else 0.0)
         x = tf.keras.layers.Dense(int(units), activation="relu", name=f"fc{i}")(x)
         if drop and float(drop) > 0:
             x = tf.keras.layers.Dropout(float(drop), name=f"fc{i}_drop")(x)
     logits = tf.keras.layers.Dense(int(n_classes), name="logits")(x)
-    probs = tf.keras.layers.Activation("softmax", dtype="float32", name="probs")(logits)
-    return tf.keras.Model(inputs, probs, name=name)
+    return tf.keras.layers.Activation("softmax", dtype="float32", name="probs")(logits)
