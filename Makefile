@@ -29,7 +29,7 @@ bench: $(STAMP)
 bench-rtl: $(STAMP)
 	$(BIN)/python bench/bench_rtl.py
 
-# issue #4's distillation benchmark at >= 50k jets per class (hours on a few cores; see the script)
+# the distillation benchmark at >= 50k jets per class (hours on a few cores; see the script)
 bench-distill-full: $(STAMP)
 	bench/distill_full.sh
 

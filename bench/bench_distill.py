@@ -9,7 +9,7 @@ Measured in one run, on the same uid-keyed test split:
 * input views: log_pt as an extra input, and towers instead of candidates (scratch and distilled),
 * the bits scan (4, 6, 8, 16) and the N scan (8, 16, 32), scratch and distilled.
 
-Goal (issue #4): distilled beats scratch by >= 10 % in rejection at eps_S = 0.5 and closes >= 1/3 of
+Goal: distilled beats scratch by >= 10 % in rejection at eps_S = 0.5 and closes >= 1/3 of
 the scratch-to-teacher gap. Writes bench/results/distill.json and distill.md.
 
     python bench/bench_distill.py --data jets.h5 --teacher runs/teacher [--quick]

@@ -2,7 +2,7 @@
 """Firmware benchmark: convert+compile time, and C-simulation throughput of `fpgatag validate`'s
 batched path against plain hls4ml ``predict()`` on the same model and inputs, in the same run.
 
-Also records the estimator's figures for the brief's target student (16 objects x 8 features,
+Also records the estimator's figures for the Level-1 reference student (16 objects x 8 features,
 phi 32-32, rho 32-16, 2 logits, 8 bits) and a few smaller/pruned variants, against a VU9P.
 
     python bench/bench_fpga.py --quick     # small run (minutes on 2 shared cores)
@@ -99,7 +99,7 @@ def estimates() -> list[dict]:
 
 
 def trained_student(path: Path, epochs: int) -> dict:
-    """Train the brief's student (8 bit) on a jets file for a few epochs; estimate and validate it."""
+    """Train the Level-1 reference student (8 bit) on a jets file for a few epochs; estimate and validate it."""
     import tensorflow as tf
 
     from fpgatag.core.splits import split_indices
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small run")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data", type=Path, default=None,
-                    help="jets file: also train the brief's student on it for a few epochs, estimate and validate it")
+                    help="jets file: also train the Level-1 reference student on it for a few epochs, estimate and validate it")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
@@ -157,11 +157,11 @@ def main(argv=None) -> int:
     for name, (model, (n_predict, n_batch)) in models.items():
         log.info("%s: %d jets with predict(), %d with the batched path", name, n_predict, n_batch)
         tps[name] = throughput(model, n_predict, n_batch, args.workers)
-    log.info("estimates for the brief's student")
+    log.info("estimates for the Level-1 reference student")
     est = estimates()
     trained = None
     if args.data is not None:
-        log.info("training the brief's student on %s", args.data)
+        log.info("training the Level-1 reference student on %s", args.data)
         trained = trained_student(args.data, args.epochs)
         e = trained["estimate"]
         est.append({"model": f"brief's student trained {args.epochs} epochs on {args.data.name}", **{k: e[k] for k in (
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
                f"- batched outputs identical to hls4ml predict(): {tp['identical_to_predict']}; bit-exact vs Keras: "
                f"{tp['bit_exact_vs_keras']:.4f}", "",
                format_table(tp["throughput"], ["path", "jets", "seconds", "jets_per_s", "speedup"]), ""]
-    md += ["## Estimates for the brief's target (xcvu9p, 5 ns clock, Vitis csynth target)", "",
+    md += ["## Estimates for the Level-1 reference target (xcvu9p, 5 ns clock, Vitis csynth target)", "",
           format_table(est, ["model", "latency_ns", "ii", "dsp", "lut", "lut_pct", "max_pct", "meets_50ns_ii1", "within_5pct"]), ""]
     if trained is not None:
         v = trained["validate"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #4's distillation benchmark at full size, end to end, resumable (finished steps are kept):
+# The distillation benchmark at full size, end to end, resumable (finished steps are kept):
 # >= 50k jets per class generated with the defaults, an independent evaluation file, 32-candidate
 # copies of both (fpgatag views), then bench/bench_distill_oof.py (teacher, K-fold teachers,
 # scratch / in-sample distilled / out-of-fold distilled students over seeds, bits and N scans).
