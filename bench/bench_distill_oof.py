@@ -1,6 +1,6 @@
 """Benchmark: in-sample vs out-of-fold soft targets for the distilled 8-bit Deep Sets student.
 
-Session 1's distillation benchmark (bench/results/distill.md) found the distilled student no better,
+The first distillation benchmark (bench/results/distill.md) found the distilled student no better,
 and on an independent file worse, than the same student trained from scratch. The suspected cause:
 the teacher's logits on its own training jets are memorised (sharper and more often right than on new
 jets), so on exactly the jets the student learns from, the soft targets say little more than the labels.
