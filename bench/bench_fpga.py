@@ -114,7 +114,7 @@ def trained_student(path: Path, epochs: int) -> dict:
         split = split_indices(src.uids())
         batch = src.read()
     spec = InputSpec(kind="trigger", features=["pt", "deta", "dphi", "pt_rel", "log_pt", "dr", "charge", "pid"],
-                     n_objects=16, bits=IN_PREC[0], integer_bits=IN_PREC[1])
+                     n_objects=16, input_bits=IN_PREC[0], input_integer_bits=IN_PREC[1])
     spec.fit({k: v[split["train"]] for k, v in batch.items()})
     x, y = spec.transform(batch), np.asarray(batch["label"], dtype=int)
     model = deep_sets(16, 8, (32, 32), (32, 16), 2, bits=8, seed=0)

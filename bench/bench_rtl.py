@@ -64,7 +64,7 @@ def build(name: str):
     model = get_builder(pre["builder"])(shape, 2, **pre["params"])
     sparsity = float(pre.get("training", {}).get("sparsity") or 0.0)
     _draw(model, seed=1, sparsity=sparsity, l1_like=True)
-    prec = (int(inputs.get("bits", 16)), int(inputs.get("integer_bits", 6)))
+    prec = (int(inputs.get("input_bits", 16)), int(inputs.get("input_integer_bits", 6)))
     return model, prec, sparsity
 
 

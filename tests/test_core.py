@@ -84,8 +84,8 @@ def test_quantize_fixed_grid_and_saturation():
 def test_inputspec_validation():
     with pytest.raises(FpgatagError, match="unknown kind"):
         InputSpec(kind="pixels", features=["pt"])
-    with pytest.raises(FpgatagError, match="both bits"):
-        InputSpec(kind="trigger", features=["pt"], bits=8)
+    with pytest.raises(FpgatagError, match="both input_bits"):
+        InputSpec(kind="trigger", features=["pt"], input_bits=8)
     with pytest.raises(FpgatagError, match="unknown setting"):
         InputSpec.from_dict({"kind": "trigger", "features": ["pt"], "colour": 1})
 

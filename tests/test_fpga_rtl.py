@@ -39,7 +39,7 @@ def ds_dir(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("ds_run")
     spec = InputSpec(kind="trigger", features=["pt", "deta", "dphi", "pt_rel", "dr"], n_objects=8,
-                     bits=IN_PREC[0], integer_bits=IN_PREC[1])
+                     input_bits=IN_PREC[0], input_integer_bits=IN_PREC[1])
     save_model(deep_sets(8, 5, (8,), (8,), 2, bits=6, seed=4, sparsity=0.5), d, spec)
     return d
 

@@ -29,7 +29,7 @@ def ds_dir(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("ds_run")
     spec = InputSpec(kind="trigger", features=list(FEATURES), n_objects=16,
-                     bits=IN_PREC[0], integer_bits=IN_PREC[1])
+                     input_bits=IN_PREC[0], input_integer_bits=IN_PREC[1])
     save_model(deep_sets(16, 8, (16, 16), (16,), 2, bits=8, seed=3), d, spec)
     return d
 
@@ -214,8 +214,8 @@ def test_validate_on_the_test_split_of_a_jets_file(jets_file, tmp_path, capsys):
 
     with open_jets(jets_file) as src:
         n_test = len(split_indices(src.uids())["test"])
-        spec = InputSpec(kind="trigger", features=list(FEATURES), n_objects=16, bits=IN_PREC[0],
-                         integer_bits=IN_PREC[1]).fit(src.read(0, 300))
+        spec = InputSpec(kind="trigger", features=list(FEATURES), n_objects=16, input_bits=IN_PREC[0],
+                         input_integer_bits=IN_PREC[1]).fit(src.read(0, 300))
     run = tmp_path / "run"
     save_model(deep_sets(16, 8, (8,), (8,), 2, bits=8, seed=11), run, spec)
     assert main(["validate", str(run), "--data", str(jets_file), "--n", "400"]) == 0

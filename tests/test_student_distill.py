@@ -70,7 +70,7 @@ def test_student_runs_beat_chance(students, jets_file, teacher, kind):
         np.testing.assert_array_equal(np.sort(f["uid"]), np.sort(source.uids()[test]))
     # inputs: power-of-two scales on a fixed grid, and the saved model reloads with the same outputs
     spec = load_inputs(run_dir)
-    assert spec.bits == 16 and spec.integer_bits == 6
+    assert spec.precision == (16, 6)
     assert all(np.log2(s) == round(np.log2(s)) for s in spec.scale)
     model = load_model(run_dir)
     assert model.layers[-1].name == "logits"

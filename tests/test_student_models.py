@@ -100,7 +100,7 @@ def test_presets_are_registered_students():
         assert name in students
         preset = load_preset(name, role="student")
         spec = InputSpec.from_dict(preset["inputs"])
-        assert spec.bits == 16 and spec.integer_bits == 6
+        assert spec.precision == (16, 6)
         assert not spec.kind.endswith("particles")
         get_builder(preset["builder"])(spec.shape, 2, **preset["params"])
     with pytest.raises(FpgatagError, match="unknown student preset"):
@@ -150,7 +150,7 @@ def test_deepsets_bits_hls4ml(bits, tmp_path):
     exactly, so the C simulation may differ by one LSB of the last activation per layer."""
     from fpgatag.nn.students import build_deepsets
 
-    spec = InputSpec(kind="trigger", features=["a", "b", "c", "d"], n_objects=8, bits=16, integer_bits=6)
+    spec = InputSpec(kind="trigger", features=["a", "b", "c", "d"], n_objects=8, input_bits=16, input_integer_bits=6)
     model = _randomise(build_deepsets((8, 4), 2, phi=(8, 8), rho=(8,), bits=bits), seed=bits)
     x = _inputs((8, 4), 300, real=5)
     y_keras = model.predict(x, verbose=0)

@@ -24,7 +24,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                     "anomaly.png, loss.png, reconstruction.npz, history.json, run.json.")
     p.add_argument("--data", required=True, type=Path, help="jet file")
     p.add_argument("-o", "--out", required=True, type=Path, help="run directory to write")
-    p.add_argument("--preset", default="ae-jet", help="autoencoder preset (models/presets: ae-jet, ae-objects) or preset JSON")
+    p.add_argument("--preset", default="ae-jet", help="autoencoder preset (fpgatag/presets: ae-jet, ae-objects) or preset JSON")
     p.add_argument("--variables", default=None, metavar="A,B,...",
                    help="variables to compress; None = the preset's (ae-jet: pt,eta,phi,mass; m and E also accepted)")
     p.add_argument("--latent", type=positive_int, default=None, help="latent size; None = the preset's (ae-jet: 3)")

@@ -13,7 +13,7 @@ from fpgatag.core.errors import FpgatagError
 
 def _student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=Path, help="jet file")
-    p.add_argument("--student", default="deepsets", help="student preset (models/presets: deepsets, mlp, dense-student, ...) or preset JSON")
+    p.add_argument("--student", default="deepsets", help="student preset (fpgatag/presets: deepsets, mlp, dense-student, ...) or preset JSON")
     p.add_argument("--n-objects", type=positive_int, default=16, help="trigger-view objects per jet (per-object students)")
     p.add_argument("--bits", type=positive_int, default=None, help="weight/bias and activation bits (4 to 16); None = the preset's")
     p.add_argument("-o", "--out", type=Path, required=True, help="run directory to write")

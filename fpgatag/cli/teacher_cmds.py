@@ -22,7 +22,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     )
     p.add_argument("--data", required=True, type=Path, help="jet file (any format `fpgatag inspect` reads)")
     p.add_argument("--model", default=None,
-                   help="teacher preset name (models/presets) or preset JSON path (default: particlenet-lite, "
+                   help="teacher preset name (fpgatag/presets) or preset JSON path (default: particlenet-lite, "
                         "or the --init-from teacher's)")
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the preset's)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the preset's)")

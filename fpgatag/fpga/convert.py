@@ -11,7 +11,7 @@ Conversion rules (each one a small function registered per Keras layer type by
   results and accumulators of Dense/Conv layers are left ``auto`` so hls4ml sizes them exactly;
 * average-pooling sums are widened so that N objects never overflow and the division by N keeps
   every bit (exact for power-of-two N);
-* the input layer gets the InputSpec precision ``ap_fixed<bits, integer_bits>``.
+* the input layer gets the InputSpec precision ``ap_fixed<input_bits, input_integer_bits>``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ DEFAULT_INPUT_PRECISION = (16, 6)   # hls4ml's default ap_fixed<16,6>
 class LoadedModel:
     model: Any                       # keras.Model
     source: Path
-    input_precision: tuple[int, int] | None = None   # (bits, integer_bits) from inputs.json
+    input_precision: tuple[int, int] | None = None   # (input_bits, input_integer_bits) from inputs.json
     inputs: Any = None                # InputSpec or None
 
 
@@ -65,7 +65,7 @@ def load_any_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
         spec = None
         if (path / nnio.INPUTS_JSON).is_file():
             spec = nnio.load_inputs(path)
-        prec = (spec.bits, spec.integer_bits) if spec is not None and spec.bits is not None else None
+        prec = spec.precision if spec is not None else None
         return LoadedModel(model, path, prec, spec)
 
     co = nnio.custom_objects()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from fpgatag.core.errors import FpgatagError
+from fpgatag.nn.presets import preset_params
 from fpgatag.nn.students import Quant, _units, check_bits
 
 
@@ -71,3 +72,7 @@ def build_autoencoder(n_inputs: int, n_latent: int = 3, encoder: Sequence[int] =
     x_in = tf.keras.Input(shape=(int(n_inputs),), name="ae_inputs")
     ae = tf.keras.Model(x_in, dec(enc(x_in)), name="autoencoder")
     return enc, dec, ae
+
+
+# the autoencoder preset's params (its training loop maps them onto build_autoencoder)
+preset_params("autoencoder", ("latent", "encoder", "decoder", "bits", "latent_bits", "latent_integer"))

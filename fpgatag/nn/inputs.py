@@ -6,7 +6,8 @@ different preprocessing than the one used in training.
 
 Preprocessing is ``x' = (x - offset) * scale`` per feature. For quantized students the scales are
 powers of two (a shift in firmware) and the result is rounded and saturated to the input precision
-``ap_fixed<bits, integer_bits>`` (``integer_bits`` counts the sign bit, as in ap_fixed): the Keras
+``ap_fixed<input_bits, input_integer_bits>`` (the integer bits count the sign bit, as in ap_fixed;
+the names keep the inputs' precision apart from the network's own weight width): the Keras
 model and the HLS model then receive bit-identical inputs. Padded objects are all-zero rows after
 preprocessing (offset is applied to real objects only).
 """
@@ -22,6 +23,7 @@ import numpy as np
 from fpgatag.core.config import from_dict
 from fpgatag.core.errors import FpgatagError
 
+OLD_NAMES = {"bits": "input_bits", "integer_bits": "input_integer_bits"}  # the names in older inputs.json files
 KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger", "lund", "jet_kin")  # jet_kin: stored jet four-vector
 
 
@@ -44,17 +46,17 @@ class InputSpec:
     n_objects: int = 16               # particles/trigger kinds: objects kept (zero padded)
     offset: list[float] | None = None
     scale: list[float] | None = None
-    bits: int | None = None           # input precision ap_fixed<bits, integer_bits>; None = float
-    integer_bits: int | None = None
+    input_bits: int | None = None     # input precision ap_fixed<input_bits, input_integer_bits>; None = float
+    input_integer_bits: int | None = None
     power_of_two_scale: bool = False  # round fitted scales down to powers of two
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise FpgatagError(f"inputs: unknown kind {self.kind!r}; known: {', '.join(KINDS)}")
-        if (self.bits is None) != (self.integer_bits is None):
-            raise FpgatagError("inputs: give both bits and integer_bits, or neither")
-        if self.bits is not None and not (1 <= self.integer_bits <= self.bits <= 32):
-            raise FpgatagError(f"inputs: precision ap_fixed<{self.bits},{self.integer_bits}> is not valid")
+        if (self.input_bits is None) != (self.input_integer_bits is None):
+            raise FpgatagError("inputs: give both input_bits and input_integer_bits, or neither")
+        if self.input_bits is not None and not (1 <= self.input_integer_bits <= self.input_bits <= 32):
+            raise FpgatagError(f"inputs: precision ap_fixed<{self.input_bits},{self.input_integer_bits}> is not valid")
         self.features = list(self.features)
 
     # ---- raw features (physics units), from fpgatag.data.features ----
@@ -88,10 +90,10 @@ class InputSpec:
         spread = np.where(hi - lo > 1e-6, hi - lo, np.where(full > 1e-6, full, 2.0))
         scale = 2.0 / spread
         offset = med
-        if self.power_of_two_scale or self.bits is not None:
+        if self.power_of_two_scale or self.input_bits is not None:
             scale = 2.0 ** np.floor(np.log2(scale))
             # offsets on the input grid too, so (x - offset) * scale stays exact
-            offset = np.zeros_like(med) if self.bits is not None else med
+            offset = np.zeros_like(med) if self.input_bits is not None else med
         if self.kind == "lund":
             from fpgatag.data.lund import LUND_GRAPH_FEATURES
 
@@ -102,14 +104,14 @@ class InputSpec:
         return self
 
     def transform(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """The model's input array (float32), scaled, padded objects zero, quantized if ``bits``."""
+        """The model's input array (float32), scaled, padded objects zero, quantized if ``input_bits``."""
         x, mask = self.raw(batch)
         if self.offset is not None:
             x = (x - np.asarray(self.offset, dtype=np.float32)) * np.asarray(self.scale, dtype=np.float32)
         if mask is not None:
             x = np.where(mask[..., None], x, 0.0)
-        if self.bits is not None:
-            x = quantize_fixed(x, self.bits, self.integer_bits)
+        if self.input_bits is not None:
+            x = quantize_fixed(x, self.input_bits, self.input_integer_bits)
         x = x.astype(np.float32)
         if self.kind.startswith("flat_"):
             x = x.reshape(x.shape[0], -1)
@@ -131,6 +133,17 @@ class InputSpec:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def precision(self) -> tuple[int, int] | None:
+        """``(input_bits, input_integer_bits)``, or ``None`` for float inputs."""
+        return None if self.input_bits is None else (self.input_bits, self.input_integer_bits)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "inputs.json") -> "InputSpec":
+        """The spec of ``data``; a saved ``inputs.json`` of an older fpgatag names the input precision
+        ``bits``/``integer_bits``, which load under their present names."""
+        data = dict(data)
+        for old, new in OLD_NAMES.items():
+            if old in data and new not in data:
+                data[new] = data.pop(old)
         return from_dict(cls, data, where)

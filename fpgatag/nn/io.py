@@ -35,6 +35,9 @@ def custom_objects() -> dict[str, Any]:
 
     for name in CUSTOM_LAYER_MODULES:
         importlib.import_module(name)
+    from fpgatag.nn.recurrent import qkeras_compat
+
+    qkeras_compat()
     co: dict[str, Any] = {}
     _add_supported_quantized_objects(co)
     return co

@@ -23,7 +23,7 @@ What hls4ml 1.3.0 converts, and how it was chosen:
 
 QKeras 0.9.0's recurrent cells call two TensorFlow functions that TensorFlow 2.14 no longer has
 (``nest.is_sequence``, ``array_ops.unstack``); :func:`qkeras_compat` restores them as aliases of
-their current names (``nest.is_nested``, ``tf.unstack``) when this module is imported, which
+their current names (``nest.is_nested``, ``tf.unstack``) before a recurrent student is built, and
 :mod:`fpgatag.nn.io` does before loading any model.
 """
 
@@ -51,8 +51,6 @@ def qkeras_compat() -> None:
         array_ops.unstack = tf.unstack
 
 
-qkeras_compat()
-
 
 def _rnn_layer(cell: str, units: int, q: Quant, state_bits: int):
     from qkeras import QGRU, QLSTM
@@ -73,6 +71,8 @@ def build_recurrent(cell: str, input_shape: Sequence[int], n_classes: int, units
     quantized tanh/sigmoid outputs, i.e. of the hidden state."""
     import tensorflow as tf
 
+    qkeras_compat()
+
     if cell not in CELLS:
         raise FpgatagError(f"recurrent student: cell {cell!r} is not one of {', '.join(CELLS)}")
     if len(input_shape) != 2:
@@ -90,13 +90,13 @@ def build_recurrent(cell: str, input_shape: Sequence[int], n_classes: int, units
     return tf.keras.Model(x_in, out, name=cell)
 
 
-@builder("gru")
+@builder("gru", params_of=build_recurrent)
 def build_gru(input_shape: Sequence[int], n_classes: int, **params):
     """GRU student (see :func:`build_recurrent` for the parameters)."""
     return build_recurrent("gru", input_shape, n_classes, **params)
 
 
-@builder("lstm")
+@builder("lstm", params_of=build_recurrent)
 def build_lstm(input_shape: Sequence[int], n_classes: int, **params):
     """LSTM student (see :func:`build_recurrent` for the parameters)."""
     return build_recurrent("lstm", input_shape, n_classes, **params)

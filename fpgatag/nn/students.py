@@ -184,7 +184,7 @@ def hls_precision_overrides(model, inputs=None) -> dict[str, dict[str, str]]:
     Returns ``{layer_name: {"result": ..., "accum": ...}}`` to merge into
     ``config["LayerName"][layer_name]["Precision"]`` of a ``granularity="name"`` hls4ml config:
 
-    * ``inputs``: the input precision ``fixed<bits, integer_bits>`` of the :class:`InputSpec`
+    * ``inputs``: the input precision ``fixed<input_bits, input_integer_bits>`` of the :class:`InputSpec`
       (inputs are rounded to that grid before they reach Keras or the firmware).
     * ``pool`` (Deep Sets): hls4ml's default ``fixed<16,6>`` accumulator overflows and truncates the
       mean. The sum of N values ``ufixed<a, i>`` needs ``i + log2 N`` integer bits and the mean
@@ -192,8 +192,8 @@ def hls_precision_overrides(model, inputs=None) -> dict[str, dict[str, str]]:
     All other layers use hls4ml's ``auto`` (exact) precision inference from the QKeras quantizers.
     """
     out: dict[str, dict[str, str]] = {}
-    if inputs is not None and getattr(inputs, "bits", None) is not None:
-        out["inputs"] = {"result": f"fixed<{inputs.bits},{inputs.integer_bits}>"}
+    if inputs is not None and getattr(inputs, "input_bits", None) is not None:
+        out["inputs"] = {"result": f"fixed<{inputs.input_bits},{inputs.input_integer_bits}>"}
     names = [layer.name for layer in model.layers]
     if "pool" in names:
         pool = model.get_layer("pool")

@@ -1,6 +1,6 @@
 """``fpgatag train-ae``: train a compressing autoencoder and measure what it keeps.
 
-A preset (``models/presets/ae-*.json``, ``"role": "autoencoder"``) names the inputs -- the stored
+A preset (``fpgatag/presets/ae-*.json``, ``"role": "autoencoder"``) names the inputs -- the stored
 jet four-vector (inputs kind ``jet_kin``: pt, eta, phi, mass or e) or the trigger view's objects
 (``flat_trigger``) -- and the encoder/decoder sizes (:mod:`fpgatag.nn.autoencoder`).
 
@@ -72,7 +72,7 @@ def _spec(preset: dict[str, Any], variables: Sequence[str] | None, n_objects: in
         if int(n_objects) < 1:
             raise FpgatagError(f"--n-objects must be positive, got {n_objects}")
         spec.n_objects = int(n_objects)
-    spec.bits, spec.integer_bits = INPUT_PRECISION
+    spec.input_bits, spec.input_integer_bits = INPUT_PRECISION
     return spec
 
 
@@ -159,7 +159,7 @@ def evaluate(encoder, decoder, spec: InputSpec, batch: dict[str, np.ndarray], x:
     out: dict[str, Any] = {
         "residuals": M.residual_summary(orig, reco, spec.features, mask),
         "reconstruction_loss": {**loss, "per_class": per_class},
-        "compression": M.compression(int(np.prod(spec.shape)), spec.bits, int(params["latent"]), int(params["latent_bits"])),
+        "compression": M.compression(int(np.prod(spec.shape)), spec.input_bits, int(params["latent"]), int(params["latent_bits"])),
         "n_test": int(len(x)),
     }
     if trained_class is not None:

@@ -347,7 +347,7 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
     probs = softmax(logits)
     extra = {
         "role": "student", "student": student_name, "n_parameters": count_params(net), "bits": params.get("bits"),
-        "input_precision": None if spec.bits is None else [spec.bits, spec.integer_bits],
+        "input_precision": None if spec.precision is None else list(spec.precision),
         "n_objects": spec.n_objects if spec.kind in PER_OBJECT_KINDS else None,
         "features": list(spec.features), "teacher_dir": None if teacher_dir is None else str(Path(teacher_dir).resolve()),
         "distilled": teacher_dir is not None, "out_of_fold": out_of_fold,
