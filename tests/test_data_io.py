@@ -104,7 +104,8 @@ def _check_reader(src, batch, classes, labels, check_ids=False):
 
 
 def test_toptagging_reader(tmp_path, batch):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     fv = _four_vectors(batch)
     data = {}
     for i in range(200):
@@ -160,8 +161,9 @@ def test_hls4ml_reader(tmp_path, batch):
 
 
 def test_jetclass_reader(tmp_path, batch):
-    ak = pytest.importorskip("awkward")
-    uproot = pytest.importorskip("uproot")
+    import awkward as ak
+    import uproot
+
     n = batch["n_particles"].astype(np.int64)
     p = batch["particles"]
     rows = np.concatenate([p[i, :n[i]] for i in range(N)])

@@ -142,7 +142,8 @@ def test_generate_views_and_missing_trees(tmp_path):
 
 def test_public_dataset_reader_builds_the_trees(tmp_path):
     """A Top Tagging file (E, PX, PY, PZ columns) has no trees: the reader builds them from its particles."""
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     from fpgatag.data.io import open_jets
 
     parts, counts = random_jets(5, 30, seed=7)

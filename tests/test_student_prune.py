@@ -7,7 +7,6 @@ C simulation, and the firmware estimator of fpgatag.fpga.estimate on the trained
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -52,7 +51,6 @@ def test_pruned_run_has_target_sparsity_and_no_wrappers(l1_run):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is needed for hls4ml's C simulation")
 def test_pruned_run_is_bit_exact_in_csim(l1_run, jets_file, tmp_path):
     from fpgatag.fpga.validate import validate
 

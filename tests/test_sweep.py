@@ -29,10 +29,13 @@ def test_interrupted_sweep_resumes(jets_file, tmp_path):
     os.killpg(proc.pid, signal.SIGTERM)  # interrupt while later points run
     proc.wait(timeout=60)
     finished_mtime = (first / "metrics.json").stat().st_mtime
-    # no half-written point: any point directory that exists is complete
-    for d in out.glob("deepsets_b*_n8"):
-        if d != first:
-            assert not d.exists() or (d / "metrics.json").is_file()
+    # no half-written point: the interrupted point left no directory (finished or temporary), the
+    # queued one never started, and the finished one is complete
+    entries = sorted(p.name for p in out.iterdir())
+    assert not [e for e in entries if e.endswith(".tmp")], f"temporary outputs left behind: {entries}"
+    points = sorted(p.name for p in out.glob("deepsets_b*_n8"))
+    assert points == [first.name], f"only the finished point may exist after the interrupt: {entries}"
+    assert (first / "hls_rf1" / "estimate.json").is_file()
 
     done = subprocess.run(_sweep_cmd(jets_file, out, [4, 8]), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

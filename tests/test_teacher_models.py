@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from fpgatag.core.errors import FpgatagError  # noqa: E402
-from fpgatag.nn import io as nio  # noqa: E402
-from fpgatag.nn.inputs import InputSpec  # noqa: E402
-from fpgatag.nn.presets import get_builder, load_preset  # noqa: E402
+from fpgatag.core.errors import FpgatagError
+from fpgatag.nn import io as nio
+from fpgatag.nn.inputs import InputSpec
+from fpgatag.nn.presets import get_builder, load_preset
 
 # The paper's top-tagging inputs: 7 features per particle (deta, dphi, log pT, log E, log pT/pTjet,
 # log E/Ejet, dR). Its Table 3 quotes 366k (ParticleNet) and 26k (ParticleNet-Lite) parameters.

@@ -44,7 +44,8 @@ def test_write_run_files_and_metrics(tmp_path):
 
 
 def test_write_run_saves_model(tmp_path):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     from fpgatag.nn.inputs import InputSpec
     from fpgatag.nn.io import load_inputs, load_model
 
