@@ -28,19 +28,49 @@ def _precision(text: str | None):
     return int(m.group(1)), int(m.group(2))
 
 
+def _spelling(convert):
+    """An argparse type from one of fpgatag.fpga.options' spelling functions (one-line error, exit 2)."""
+    def parse(text: str) -> str:
+        try:
+            return convert(text)
+        except FpgatagError as exc:
+            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+    parse.__name__ = convert.__name__
+    return parse
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument("--weights", default=None, help="weights .h5 for a JSON architecture MODEL")
+    from fpgatag.fpga.options import DEFAULT_CLOCK_PERIOD, DEFAULT_PART, backend_name, strategy_name
     from fpgatag.fpga.parts import known_parts
 
-    p.add_argument("--part", default="xcvu9p",
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--weights", default=None, help="weights .h5 for a JSON architecture MODEL")
+    p.add_argument("--part", default=DEFAULT_PART,
                    help=f"FPGA part: a short name ({', '.join(known_parts())}) or a full part string")
-    p.add_argument("--backend", default="vitis", choices=["vitis", "vivado"], help="hls4ml backend")
+    p.add_argument("--backend", default="Vitis", type=_spelling(backend_name), metavar="{Vitis,Vivado}",
+                   help="hls4ml backend (any case)")
     p.add_argument("--reuse-factor", type=positive_int, default=1, help="hls4ml reuse factor")
-    p.add_argument("--strategy", default="latency", choices=["latency", "resource", "da"],
-                   help="hls4ml strategy (da: hls4ml's distributed_arithmetic, constant multiplications as adders)")
+    p.add_argument("--strategy", default="Latency", type=_spelling(strategy_name),
+                   metavar="{Latency,Resource,distributed_arithmetic}",
+                   help="hls4ml strategy, any case (da: distributed_arithmetic, constant multiplications as adders)")
     p.add_argument("--input-precision", default=None,
-                   help="input type ap_fixed<W,I> when MODEL has no inputs.json (default ap_fixed<16,6>)")
+                   help="input type ap_fixed<W,I> when MODEL has no inputs.json (default: ap_fixed<16,6>)")
+    p.add_argument("--hls-config", default=None, metavar="FILE",
+                   help="hls4ml configuration (JSON or YAML) merged over fpgatag's: {\"Model\": {...}, \"LayerName\": "
+                        "{layer: {...}}} as hls4ml.utils.config_from_keras_model writes it, or an hls4ml project file "
+                        "with HLSConfig (its Backend/Part/ClockPeriod/IOType then win); unknown layer names are refused")
+    p.set_defaults(clock_period=DEFAULT_CLOCK_PERIOD)
+
+
+def _options(args):
+    """The FirmwareOptions of a synth/validate command line."""
+    from fpgatag.fpga.options import FirmwareOptions, read_hls_config
+
+    return FirmwareOptions.make(part=args.part, backend=args.backend, reuse_factor=args.reuse_factor,
+                                strategy=args.strategy, io_type=getattr(args, "io_type", None),
+                                clock_period=args.clock_period, input_precision=_precision(args.input_precision),
+                                recurrent_static=getattr(args, "recurrent", "static") == "static",
+                                hls_config=read_hls_config(args.hls_config) if args.hls_config else None)
 
 
 def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
@@ -54,7 +84,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     _common(p)
     p.add_argument("-o", "--output", default=None, help="project directory (default hls_projects/<model name>)")
     p.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
-    p.add_argument("--clock-period", type=positive_float, default=5.0, help="clock period in ns")
+    p.add_argument("--clock-period", type=positive_float, default=5.0, help="clock period (ns)")
     p.add_argument("--run-synthesis", action="store_true", help="run C synthesis when vitis-run/vitis_hls/vivado_hls is on PATH")
     p.add_argument("--logic-synthesis", action="store_true", help="with --run-synthesis: also Vivado logic synthesis")
     p.add_argument("--recurrent", default="static", choices=["static", "non-static"],
@@ -96,12 +126,11 @@ def cmd_synth(args) -> int:
     if args.flow == "rtl":
         guard(out, "rtl", inputs=[args.model, args.weights], directory=True)
         return _cmd_synth_rtl(args, out)
-    guard(out, "hls", inputs=[args.model, args.weights], directory=True)
+    options = _options(args)
+    guard(out, "hls", inputs=[args.model, args.weights, args.hls_config], directory=True)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
-        est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
-                    reuse_factor=args.reuse_factor, strategy=args.strategy, clock_period=args.clock_period,
-                    run_synthesis=args.run_synthesis, weights=args.weights, logic_synthesis=args.logic_synthesis,
-                    input_precision=_precision(args.input_precision), recurrent_static=args.recurrent == "static")
+        est = synth(args.model, options, output_dir=out, run_synthesis=args.run_synthesis, weights=args.weights,
+                    logic_synthesis=args.logic_synthesis)
     over = {k: v for k, v in (est.get("fraction") or {}).items() if v is not None and v > 1.0}
     est["fits"] = not over
     if over:
@@ -129,9 +158,10 @@ def _cmd_synth_rtl(args, out: str) -> int:
     from fpgatag.fpga.rtl_flow import synth_rtl
     from fpgatag.fpga.rtl_report import figures_rows
 
-    if args.strategy != "latency" or args.reuse_factor != 1 or args.io_type != "io_parallel" or args.run_synthesis:
-        raise FpgatagError("--flow rtl: --strategy/--reuse-factor/--io-type/--run-synthesis belong to the hls flow "
-                           "(the RTL is fully parallel, II = 1)")
+    if (args.strategy != "Latency" or args.reuse_factor != 1 or args.io_type != "io_parallel" or args.run_synthesis
+            or args.hls_config):
+        raise FpgatagError("--flow rtl: --strategy/--reuse-factor/--io-type/--run-synthesis/--hls-config belong to the "
+                           "hls flow (the RTL is fully parallel, II = 1)")
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml (the estimate beside the RTL) prints notes on stdout
         res = synth_rtl(args.model, part=args.part, output_dir=out, clock_period=args.clock_period, weights=args.weights,
                         input_precision=_precision(args.input_precision), yosys=not args.no_yosys)
@@ -169,11 +199,11 @@ def cmd_validate(args) -> int:
             res = validate_rtl(args.model, args.data, args.rtl, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
                                min_argmax=args.min_argmax, workers=args.workers, weights=args.weights)
         return _print_validate(args, res, summary_table)
+    options = _options(args)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
         res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
                        min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
-                       backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
-                       input_precision=_precision(args.input_precision))
+                       options=options)
     return _print_validate(args, res, summary_table)
 
 

@@ -103,7 +103,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
     from fpgatag.train.teacher import train_teacher
 
     metrics = train_teacher(args.data, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-                            out_dir=args.out, lr=args.lr, early_stopping=args.early_stopping,
+                            out_dir=args.out, learning_rate=args.lr, patience=args.early_stopping,
                             mixed_precision=args.mixed_precision, seed=args.seed, max_jets=args.max_jets,
                             n_particles=args.n_particles, schedule=args.schedule, stream=args.stream,
                             command=" ".join(["fpgatag"] + sys.argv[1:]), fold=fold, init_from=args.init_from,

@@ -33,6 +33,7 @@ import numpy as np
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_dir, write_json
 from fpgatag.nn.inputs import InputSpec
+from fpgatag.train.config import TrainingConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def check_variables(spec: InputSpec, data_path: Any) -> list[str]:
             raise FpgatagError(f"{data_path}: the jets hold no variable {given!r} to compress "
                                f"({what}: {', '.join(known)}{extra})")
     if len(set(names)) != len(names):
-        raise FpgatagError(f"--variables: {', '.join(spec.features)} names a variable twice")
+        raise FpgatagError(f"variables: {', '.join(spec.features)} names a variable twice")
     return names
 
 
@@ -67,10 +68,10 @@ def _spec(preset: dict[str, Any], variables: Sequence[str] | None, n_objects: in
     if variables is not None:
         spec.features = [v.strip() for v in variables if v.strip()]
         if not spec.features:
-            raise FpgatagError("--variables: the list is empty")
+            raise FpgatagError("variables: the list is empty")
     if n_objects is not None and spec.kind != "jet_kin":
         if int(n_objects) < 1:
-            raise FpgatagError(f"--n-objects must be positive, got {n_objects}")
+            raise FpgatagError(f"n_objects must be positive, got {n_objects}")
         spec.n_objects = int(n_objects)
     spec.bits, spec.integer_bits = INPUT_PRECISION
     return spec
@@ -184,20 +185,18 @@ def _options(data, preset: str, variables, n_objects, model_overrides: dict, tra
               **p["params"], **{k: v for k, v in model_overrides.items() if v is not None}}
     params["bits"] = check_bits(params["bits"])
     latent_quantizer(params["latent_bits"], params["latent_integer"])
-    training = {**DEFAULT_TRAINING, **(p.get("training") or {}),
-                **{k: v for k, v in training_overrides.items() if v is not None}}
-    if int(training["epochs"]) < 1 or int(training["batch_size"]) < 1:
-        raise FpgatagError(f"epochs and batch size must be positive (got {training['epochs']}, {training['batch_size']})")
+    training = TrainingConfig.resolve(DEFAULT_TRAINING, p.get("training"), training_overrides,
+                                      where=f"preset {p['name']}").to_dict()
     spec = _spec(p, variables, n_objects)
     source = as_source(data)
     data_path = Path(data) if isinstance(data, (str, Path)) else getattr(source, "path", "data")
     spec.features = check_variables(spec, data_path)
     n_inputs = int(np.prod(spec.shape))
     if not 1 <= int(params["latent"]) < n_inputs:
-        raise FpgatagError(f"--latent {params['latent']}: must be in [1, {n_inputs}) to compress {n_inputs} inputs")
+        raise FpgatagError(f"latent {params['latent']}: must be in [1, {n_inputs}) to compress {n_inputs} inputs")
     train_on = str(training["train_on"])
     if train_on != "all" and train_on not in source.classes:
-        raise FpgatagError(f"--train-on {train_on!r}: {data_path} has classes {', '.join(source.classes)} (or use 'all')")
+        raise FpgatagError(f"train_on {train_on!r}: {data_path} has classes {', '.join(source.classes)} (or use 'all')")
     return p, params, training, spec, source, data_path
 
 

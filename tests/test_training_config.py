@@ -1,0 +1,53 @@
+"""One training configuration: names, precedence, deprecated names and refused keys."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from fpgatag.core.errors import FpgatagError
+from fpgatag.train.config import TrainingConfig
+
+
+def test_precedence_defaults_preset_arguments():
+    c = TrainingConfig.resolve({"epochs": 10, "batch_size": 64, "learning_rate": 1e-3},
+                               {"epochs": 20, "patience": 4}, {"epochs": 3, "batch_size": None})
+    assert (c.epochs, c.batch_size, c.learning_rate, c.patience) == (3, 64, 1e-3, 4)
+    assert c.to_dict()["learning_rate"] == 1e-3 and "lr" not in c.to_dict()
+
+
+def test_deprecated_names_are_read_with_one_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="fpgatag.train.config"):
+        c = TrainingConfig.resolve({}, {"lr": 0.01, "early_stopping": 3}, where="preset old")
+    assert c.learning_rate == 0.01 and c.patience == 3
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["preset old: training.lr is deprecated; write training.learning_rate",
+                     "preset old: training.early_stopping is deprecated; write training.patience"]
+
+
+@pytest.mark.parametrize("preset, words", [
+    ({"lerning_rate": 0.1}, ("preset p", "training.lerning_rate", "unknown setting")),
+    ({"lr": 0.1, "learning_rate": 0.2}, ("training.lr and training.learning_rate",)),
+    ({"epochs": 0}, ("training.epochs", "positive integer")),
+    ({"batch_size": 2.5}, ("training.batch_size",)),
+    ({"learning_rate": float("nan")}, ("training.learning_rate",)),
+    ({"patience": -1}, ("training.patience",)),
+    ({"optimizer": "sgd"}, ("training.optimizer", "adamw")),
+    ({"schedule": "cosine"}, ("training.schedule", "one-cycle")),
+])
+def test_bad_settings_are_refused_naming_the_key(preset, words):
+    with pytest.raises(FpgatagError) as err:
+        TrainingConfig.resolve({}, preset, where="preset p")
+    assert all(w in str(err.value) for w in words) and "\n" not in str(err.value)
+
+
+def test_shipped_presets_use_the_one_name_of_each_setting(caplog):
+    """No shipped preset needs a deprecated name (no warning on any of them)."""
+    from fpgatag.nn.presets import list_presets, load_preset
+
+    with caplog.at_level(logging.WARNING, logger="fpgatag.train.config"):
+        for name in list_presets():
+            preset = load_preset(name)
+            TrainingConfig.resolve({}, preset.get("training"), where=f"preset {name}")
+    assert not caplog.records
