@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import re
 import sys
 from pathlib import Path
 
-from fpgatag.cli.common import data_inputs, guard, nonnegative_float, positive_float, positive_int
+from fpgatag.cli.common import (add_command, add_json, add_output, data_inputs, guard, nonnegative_float,
+                                positive_float, positive_int, print_json)
 from fpgatag.core.errors import FpgatagError
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def _spelling(convert):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from fpgatag.fpga.options import DEFAULT_CLOCK_PERIOD, DEFAULT_PART, backend_name, strategy_name
+    from fpgatag.fpga.options import DEFAULT_PART, backend_name, strategy_name
     from fpgatag.fpga.parts import known_parts
 
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
@@ -59,7 +59,6 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="hls4ml configuration (JSON or YAML) merged over fpgatag's: {\"Model\": {...}, \"LayerName\": "
                         "{layer: {...}}} as hls4ml.utils.config_from_keras_model writes it, or an hls4ml project file "
                         "with HLSConfig (its Backend/Part/ClockPeriod/IOType then win); unknown layer names are refused")
-    p.set_defaults(clock_period=DEFAULT_CLOCK_PERIOD)
 
 
 def _options(args):
@@ -68,23 +67,25 @@ def _options(args):
 
     return FirmwareOptions.make(part=args.part, backend=args.backend, reuse_factor=args.reuse_factor,
                                 strategy=args.strategy, io_type=getattr(args, "io_type", None),
-                                clock_period=args.clock_period, input_precision=_precision(args.input_precision),
+                                clock_period=getattr(args, "clock_period", None), input_precision=_precision(args.input_precision),
                                 recurrent_static=getattr(args, "recurrent", "static") == "static",
                                 hls_config=read_hls_config(args.hls_config) if args.hls_config else None)
 
 
-def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
-    p = subparsers.add_parser(
-        "synth", formatter_class=formatter_class,
+def register(subparsers, formatter_class) -> None:
+    p = add_command(
+        subparsers, "synth", cmd_synth, formatter_class,
         help="convert a model to an hls4ml project, estimate resources/latency (and run C synthesis)",
         description="Convert MODEL with hls4ml, write the HLS project, and write estimate.json + report.md "
                     "(per-layer and total latency, II, DSP, LUT, FF, BRAM18, as fractions of the part). The "
                     "estimator targets Vitis HLS C-synthesis figures. With --run-synthesis and the vendor tool "
                     "on PATH, C synthesis runs and its report replaces the estimate.")
     _common(p)
-    p.add_argument("-o", "--output", default=None, help="project directory (default hls_projects/<model name>)")
+    add_output(p, "project directory (default: hls_projects/<model name>)", type=str)
     p.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
-    p.add_argument("--clock-period", type=positive_float, default=5.0, help="clock period (ns)")
+    from fpgatag.fpga.options import DEFAULT_CLOCK_PERIOD
+
+    p.add_argument("--clock-period", type=positive_float, default=DEFAULT_CLOCK_PERIOD, help="clock period (ns)")
     p.add_argument("--run-synthesis", action="store_true", help="run C synthesis when vitis-run/vitis_hls/vivado_hls is on PATH")
     p.add_argument("--logic-synthesis", action="store_true", help="with --run-synthesis: also Vivado logic synthesis")
     p.add_argument("--recurrent", default="static", choices=["static", "non-static"],
@@ -93,11 +94,10 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                    help="hls: an hls4ml HLS project (default); rtl: Verilog with da4ml (distributed arithmetic, "
                         "pipelined for --clock-period), the hls4ml estimate beside it and Yosys counts in synth.json")
     p.add_argument("--no-yosys", action="store_true", help="--flow rtl: write the RTL only, skip Yosys synthesis")
-    p.add_argument("--json", action="store_true", help="print estimate.json (synth.json with --flow rtl) instead of the table")
-    p.set_defaults(func=cmd_synth)
+    add_json(p, "estimate.json (synth.json with --flow rtl)")
 
-    v = subparsers.add_parser(
-        "validate", formatter_class=formatter_class,
+    v = add_command(
+        subparsers, "validate", cmd_validate, formatter_class,
         help="bit-exact C simulation of the firmware against the Keras model",
         description="Compile MODEL's firmware with g++ (hls4ml C simulation) and compare it with the Keras model "
                     "on the same inputs, quantized to the firmware's input precision. Exits non-zero when the "
@@ -106,16 +106,15 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     v.add_argument("--data", required=True, help="jets file (test split, prepared by MODEL's inputs.json) or a .npy "
                    "array in the model's input shape (labels from <stem>_labels.npy if present)")
     v.add_argument("--n", type=positive_int, default=10000, help="jets to simulate")
-    v.add_argument("-o", "--output", default=None,
-                   help="validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside a model file)")
+    add_output(v, "validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside "
+                  "a model file)", type=str)
     v.add_argument("--min-bit-exact", type=nonnegative_float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
     v.add_argument("--min-argmax", type=nonnegative_float, default=0.999, help="minimum argmax agreement")
     v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
     v.add_argument("--workers", type=positive_int, default=2, help="parallel C-simulation workers (RTL simulation threads with --rtl)")
     v.add_argument("--rtl", default=None, metavar="DIR",
                    help="simulate the Verilog in DIR (fpgatag synth MODEL --flow rtl -o DIR) with Verilator instead of hls4ml's C simulation")
-    v.add_argument("--json", action="store_true", help="print validate.json instead of the table")
-    v.set_defaults(func=cmd_validate)
+    add_json(v, "validate.json")
 
 
 def cmd_synth(args) -> int:
@@ -138,7 +137,7 @@ def cmd_synth(args) -> int:
     if est.get("warning"):
         log.warning("%s: %s", out, est["warning"])
     if args.json:
-        sys.stdout.write(json.dumps({k: v for k, v in est.items() if k != "provenance"}, indent=2, default=str) + "\n")
+        print_json({k: v for k, v in est.items() if k != "provenance"})
         return 0
     frac = est.get("fraction", {})
     rows = [{"figure": k, "value": est[k], "of part": "" if frac.get(k) is None else f"{100 * frac[k]:.2f}%"}
@@ -167,7 +166,7 @@ def _cmd_synth_rtl(args, out: str) -> int:
                         input_precision=_precision(args.input_precision), yosys=not args.no_yosys)
     if args.json:
         body = res["synth"] or {k: v for k, v in res["manifest"].items() if k != "provenance"}
-        sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
+        print_json(body)
         return 0
     man = res["manifest"]
     print(f"{out}: RTL for {man['part']}, {man['pipeline_stages']} pipeline stages at {man['clock_period_ns']} ns "
@@ -209,7 +208,7 @@ def cmd_validate(args) -> int:
 
 def _print_validate(args, res, summary_table) -> int:
     if args.json:
-        sys.stdout.write(json.dumps({k: v for k, v in res.items() if k != "provenance"}, indent=2, default=str) + "\n")
+        print_json({k: v for k, v in res.items() if k != "provenance"})
     else:
         print(summary_table(res))
     if res.get("problem_layers"):

@@ -21,6 +21,7 @@ from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import write_json
 from fpgatag.core.metrics import classification_metrics, format_table
 from fpgatag.core.provenance import provenance
+from fpgatag.fpga.options import FirmwareOptions
 
 log = logging.getLogger(__name__)
 
