@@ -20,14 +20,14 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--layers-of", default=None, help="run whose per-layer resources are plotted (default: the distilled student)")
     add_json(p, "report.json")
 
-    p = add_command(subparsers, "demo", cmd_demo, formatter_class, help="the whole pipeline end to end on the default configuration",
-                    description="generate -> train-teacher (full view: the reference; trigger view: the teacher "
-                                   "distilled from) -> teacher-predict -> distill + scratch students for several seeds -> "
-                                   "synth (xcvu9p) -> validate (C simulation) -> report, then print the tables and the "
-                                   "distilled-vs-scratch gain with its uncertainty.")
     from fpgatag.report.demo import DemoConfig
 
     d = DemoConfig()
+    p = add_command(subparsers, "demo", cmd_demo, formatter_class, help="the whole pipeline end to end on the default configuration",
+                    description="generate -> train-teacher (full view: the reference; trigger view: the teacher "
+                                "distilled from) -> teacher-predict -> distill + scratch students for several seeds -> "
+                                f"synth (--part, {d.part} unless given) -> validate (C simulation) -> report, then print "
+                                "the tables and the distilled-vs-scratch gain with its uncertainty.")
     add_output(p, "output directory", default=str(d.out), type=str)
     p.add_argument("--jets-per-class", type=positive_int, default=d.jets_per_class, help="jets generated per class")
     p.add_argument("--data", default=None, help="use this dataset instead of generating one")
