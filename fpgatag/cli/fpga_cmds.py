@@ -62,9 +62,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _options(args):
-    """The FirmwareOptions of a synth/validate command line."""
+    """The FirmwareOptions of a synth/validate command line (--weights checked too)."""
     from fpgatag.fpga.options import FirmwareOptions, read_hls_config
 
+    if args.weights is not None and Path(args.model).suffix.lower() != ".json":
+        raise FpgatagError(f"{args.model}: --weights only goes with a JSON architecture MODEL")
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise FpgatagError(f"{args.weights}: weights file not found (--weights)")
     return FirmwareOptions.make(part=args.part, backend=args.backend, reuse_factor=args.reuse_factor,
                                 strategy=args.strategy, io_type=getattr(args, "io_type", None),
                                 clock_period=getattr(args, "clock_period", None), input_precision=_precision(args.input_precision),
@@ -125,8 +129,8 @@ def cmd_synth(args) -> int:
     if args.flow == "rtl":
         guard(out, "rtl", inputs=[args.model, args.weights], directory=True)
         return _cmd_synth_rtl(args, out)
-    options = _options(args)
     guard(out, "hls", inputs=[args.model, args.weights, args.hls_config], directory=True)
+    options = _options(args)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
         est = synth(args.model, options, output_dir=out, run_synthesis=args.run_synthesis, weights=args.weights,
                     logic_synthesis=args.logic_synthesis)

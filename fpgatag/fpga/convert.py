@@ -93,13 +93,13 @@ def load_any_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
             raise FpgatagError(f"{path}: not a Keras model JSON (no class_name/config)")
         wpath = Path(weights) if weights else path.with_name(path.stem + "_weights.h5")
         if not wpath.is_file():
-            raise FpgatagError(f"{wpath}: weights file not found for {path.name} (give --weights W.h5)")
+            raise FpgatagError(f"{wpath}: weights file not found for {path.name} (give the weights file)")
         return LoadedModel(nnio.model_from_json_and_weights(json.dumps(arch), path, wpath, co), path)
 
     if not _is_hdf5(path):
         raise FpgatagError(f"{path}: not a model (expected a run directory, a Keras .h5 model, or a Keras JSON + weights .h5)")
     if weights:
-        raise FpgatagError(f"{path}: --weights only goes with a JSON architecture file")
+        raise FpgatagError(f"{path}: a weights file only goes with a JSON architecture file")
     return LoadedModel(nnio.load_h5_model(path, co), path)  # safe: architecture checked, then weights
 
 

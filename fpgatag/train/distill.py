@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -220,8 +219,6 @@ def _build(preset, params, spec: InputSpec, n_classes: int, init_from, freeze: b
 def _fit_student(net, name: str, config: TrainingConfig, arrays, targets, n_classes, alpha, temperature, seed,
                  sparsity: float, ramp: int):
     """Prune (when asked), compile and fit; return (plain model with the best weights, history, best, pruned layers)."""
-    import tensorflow as tf
-
     from fpgatag.nn.students import prunable_layer_names
     from fpgatag.train.loop import fit, make_optimizer, memory_dataset
     from fpgatag.train.losses import DistillationLoss, packed_accuracy
@@ -270,6 +267,22 @@ def _student_record(net, spec: InputSpec, params, sparsity: float, ramp: int, pr
     return rec
 
 
+def _student_arrays(source, spec: InputSpec, splits, teacher_logits, n_classes: int, fit: bool, seed: int):
+    """({split: (x, y)}, {split: packed targets}) in memory, the input spec fitted first when ``fit``."""
+    from fpgatag.train.data import fit_inputs, input_bytes, load_arrays
+    from fpgatag.train.losses import pack_targets
+
+    if fit:
+        fit_inputs(source, spec, splits["train"], seed=seed)
+    need = input_bytes(spec, sum(s.size for s in splits.values()))
+    if need > 4 * 2**30:
+        raise FpgatagError(f"the prepared student inputs would take {need / 2**30:.1f} GiB; use fewer jets (max_jets)")
+    arrays = {k: load_arrays(source, spec, idx) for k, idx in splits.items()}  # rows sorted, like splits
+    targets = {k: pack_targets(arrays[k][1], n_classes, None if teacher_logits is None else teacher_logits[idx])
+               for k, idx in splits.items()}
+    return arrays, targets
+
+
 def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/student", *, n_objects: int | None = 16,
                   bits: int | None = None, teacher_dir: str | Path | None = None, alpha: float = DEFAULT_ALPHA,
                   temperature: float = DEFAULT_TEMPERATURE, init_from: str | Path | None = None, freeze: bool = False,
@@ -288,9 +301,9 @@ def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/s
     import tensorflow as tf
 
     from fpgatag.nn.students import check_sparsity, softmax
-    from fpgatag.train.data import as_source, fit_inputs, input_bytes, load_arrays
+    from fpgatag.train.data import as_source
     from fpgatag.train.loop import check_splits, make_splits
-    from fpgatag.train.losses import check_alpha_temperature, pack_targets
+    from fpgatag.train.losses import check_alpha_temperature
     from fpgatag.train.runs import data_record, split_record, write_run
 
     # ---- check every option before any heavy work ----
@@ -309,14 +322,7 @@ def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/s
     fractions, salt = teacher_splits(teacher_dir)
     uids, labels, chosen, splits = make_splits(source, max_jets, seed, fractions, salt)
     check_splits(splits, labels, chosen.size, data_path)
-    if init_from is None:
-        fit_inputs(source, spec, splits["train"], seed=seed)
-    need = input_bytes(spec, sum(s.size for s in splits.values()))
-    if need > 4 * 2**30:
-        raise FpgatagError(f"the prepared student inputs would take {need / 2**30:.1f} GiB; use fewer jets (max_jets)")
-    arrays = {k: load_arrays(source, spec, idx) for k, idx in splits.items()}  # rows sorted, like splits
-    targets = {k: pack_targets(arrays[k][1], n_classes, None if teacher_logits is None else teacher_logits[idx])
-               for k, idx in splits.items()}
+    arrays, targets = _student_arrays(source, spec, splits, teacher_logits, n_classes, fit=init_from is None, seed=seed)
     log.info("%s: %d jets (train %d / val %d / test %d), inputs %s, teacher %s, alpha %g, T %g", name, chosen.size,
              splits["train"].size, splits["val"].size, splits["test"].size, spec.shape, teacher_dir or "none",
              alpha, temperature)

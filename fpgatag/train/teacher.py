@@ -25,8 +25,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_dir
 from fpgatag.core.splits import DEFAULT_FRACTIONS, assign_folds
