@@ -53,3 +53,16 @@ def test_bad_spelling_is_one_line_exit_2(capsys):
         build_parser().parse_args(["synth", "m", "--backend", "quartus"])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count("\n") == 1 and "quartus" in err and "Vitis, Vivado" in err
+
+
+def test_views_prints_the_file_written_as_json(jets_file, tmp_path, capsys):
+    import json
+
+    from fpgatag.cli.main import main
+    from fpgatag.data.io import open_jets
+
+    out = tmp_path / "n8.h5"
+    assert main(["views", str(jets_file), "-o", str(out), "--n-candidates", "8", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    with open_jets(jets_file) as src:
+        assert row == {"output": str(out), "n_jets": src.n_jets, "classes": list(src.classes), "format": "native"}
