@@ -51,3 +51,59 @@ def test_shipped_presets_use_the_one_name_of_each_setting(caplog):
             preset = load_preset(name)
             TrainingConfig.resolve({}, preset.get("training"), where=f"preset {name}")
     assert not caplog.records
+
+
+def _net():
+    import tensorflow as tf
+
+    inp = tf.keras.Input((2,))
+    net = tf.keras.Model(inp, tf.keras.layers.Dense(1)(inp))
+    net.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+    return net
+
+
+def _run_epochs(cb, net, val_losses):
+    import numpy as np
+
+    stopped = None
+    for epoch, v in enumerate(val_losses):
+        net.set_weights([np.full_like(w, epoch) for w in net.get_weights()])   # weights tell the epoch
+        cb.on_epoch_begin(epoch)
+        cb.on_epoch_end(epoch, {"loss": v, "val_loss": v})
+        if net.stop_training:
+            stopped = epoch
+            break
+    return stopped
+
+
+def test_best_weights_keeps_the_lowest_val_loss_and_stops_after_patience():
+    from fpgatag.train.loop import best_weights
+
+    net = _net()
+    cb = best_weights(patience=2)
+    cb.set_model(net)
+    assert _run_epochs(cb, net, [3.0, 2.0, 2.5, 2.6, 2.7, 1.0]) == 3
+    assert cb.best_epoch == 1 and all((w == 1).all() for w in cb.weights)
+    assert len(cb.extra["lr"]) == len(cb.extra["seconds"]) == 4 and cb.extra["lr"][0] == pytest.approx(1e-3)
+
+
+def test_best_weights_ignores_the_epochs_before_start_epoch():
+    from fpgatag.train.loop import best_weights
+
+    net = _net()
+    cb = best_weights(patience=1, start_epoch=2)
+    cb.set_model(net)
+    assert _run_epochs(cb, net, [0.1, 0.2, 5.0, 4.0, 4.5]) == 4   # epochs 0 and 1 (pruning ramp) never kept
+    assert cb.best_epoch == 3 and all((w == 3).all() for w in cb.weights)
+
+
+def test_splits_are_checked():
+    import numpy as np
+
+    from fpgatag.train.loop import check_splits
+
+    labels = np.array([0, 1, 0, 1])
+    with pytest.raises(FpgatagError, match="jets.h5: the val split is empty"):
+        check_splits({"train": np.array([0, 1]), "val": np.array([], int), "test": np.array([2, 3])}, labels, 4, "jets.h5")
+    with pytest.raises(FpgatagError, match="only one class"):
+        check_splits({"train": np.array([0]), "val": np.array([1]), "test": np.array([0, 2])}, labels, 4)

@@ -24,7 +24,6 @@ is scored either way. The run directory holds::
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -108,31 +107,17 @@ def _splits(source, train_on: str, max_jets: int | None, seed: int) -> tuple[dic
 
 
 def _fit(ae, x_train, x_val, training: dict[str, Any], seed: int) -> tuple[dict[str, list[float]], int, float]:
-    import tensorflow as tf
+    """Train with the shared loop (:func:`fpgatag.train.loop.fit`); the best epoch's weights are kept."""
+    from fpgatag.train.loop import fit, make_optimizer, memory_dataset
 
-    from fpgatag.core.logs import progress
-
-    epochs = int(training["epochs"])
-    bar = progress(total=epochs, desc="train-ae", unit="epoch")
-
-    class EpochLog(tf.keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            bar.update(1)
-            log.info("epoch %d: loss %.5f val_loss %.5f", epoch + 1, logs.get("loss", np.nan), logs.get("val_loss", np.nan))
-
-    stop = tf.keras.callbacks.EarlyStopping(patience=int(training["patience"]) or epochs, restore_best_weights=True)
-    ae.compile(optimizer=tf.keras.optimizers.Adam(float(training["learning_rate"])), loss="mse")
-    t0 = time.perf_counter()
-    try:
-        hist = ae.fit(x_train, x_train, validation_data=(x_val, x_val), epochs=epochs,
-                      batch_size=int(training["batch_size"]), shuffle=True, verbose=0,
-                      callbacks=[stop, EpochLog(), tf.keras.callbacks.TerminateOnNaN()])
-    finally:
-        bar.close()
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    best = int(np.argmin(history["val_loss"])) + 1 if history.get("val_loss") else 0
-    return history, best, time.perf_counter() - t0
+    config = TrainingConfig(**training)
+    ae.compile(optimizer=make_optimizer(config, int(np.ceil(len(x_train) / config.batch_size))), loss="mse")
+    history, best, seconds = fit(ae, memory_dataset(x_train, x_train, config.batch_size, True, seed),
+                                 memory_dataset(x_val, x_val, config.batch_size, False, seed), config, desc="train-ae")
+    if best.weights is not None:
+        ae.set_weights(best.weights)
+    history = {k: v for k, v in history.items() if k not in ("lr", "seconds")}
+    return history, best.best_epoch + 1, seconds
 
 
 def _physical(spec: InputSpec, x_norm: np.ndarray) -> np.ndarray:
