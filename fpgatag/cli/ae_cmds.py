@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fpgatag.cli.common import add_command, add_json, add_output, data_inputs, guard, nonnegative_int, positive_int, print_json
-from fpgatag.cli.teacher_cmds import add_training_options
+from fpgatag.cli.common import (add_command, add_json, add_output, add_training_options, data_inputs, guard,
+                                nonnegative_int, positive_int, print_json)
 
 RESIDUAL_COLUMNS = ["variable", "n", "mean", "mean_err", "rms", "rms_err", "median", "central68_half_width"]
 

@@ -104,6 +104,14 @@ def add_json(p: argparse.ArgumentParser, what: str = "the result") -> None:
     p.add_argument("--json", action="store_true", help=f"print {what} as JSON instead of the table")
 
 
+def add_training_options(p: argparse.ArgumentParser, patience_type: Callable = positive_int) -> None:
+    """--learning-rate and --patience, the one name of each (--lr and --early-stopping read too)."""
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=positive_float, default=None, metavar="LR",
+                   help="(base) learning rate (default: the preset's)")
+    p.add_argument("--patience", "--early-stopping", dest="patience", type=patience_type, default=None, metavar="N",
+                   help="stop after N epochs without a lower validation loss (default: the preset's)")
+
+
 def print_json(obj) -> None:
     """One JSON document on stdout (what ``--json`` prints)."""
     import json

@@ -4,8 +4,9 @@ Each command module exposes ``register(subparsers, formatter_class)``, which add
 sub-commands with :func:`fpgatag.cli.common.add_command` (name, handler ``cmd_<name>``, help). A
 handler takes the parsed ``argparse.Namespace`` and returns an exit code (``None`` means 0). Every
 command follows one convention: ``-o/--output`` names what it writes (``--out`` is read too),
-``--json`` prints its result as one JSON object, and each default is shown once in ``--help``. Modules import heavy libraries (TensorFlow, hls4ml) inside their
-handlers, so ``fpgatag --help`` stays fast. Registration is explicit: a command module that fails
+``--json`` prints its result as one JSON object, and each default is shown once in ``--help``.
+Modules import heavy libraries (TensorFlow, hls4ml) inside their handlers, so ``fpgatag --help``
+stays fast. Registration is explicit: a command module that fails
 to import is an error, never a silently missing command.
 """
 

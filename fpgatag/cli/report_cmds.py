@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fpgatag.cli.common import add_command, add_json, add_output, data_inputs, guard, nonnegative_int, positive_int, print_json
+from fpgatag.cli.common import (add_command, add_json, add_output, data_inputs, guard, nonnegative_int, positive_int,
+                                print_json)
 from fpgatag.core.errors import FpgatagError
 
 

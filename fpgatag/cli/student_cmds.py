@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fpgatag.cli.common import (add_command, add_json, add_output, data_inputs, fraction, guard, nonnegative_int,
-                                positive_float, positive_int, print_json)
-from fpgatag.cli.teacher_cmds import add_training_options
+from fpgatag.cli.common import (add_command, add_json, add_output, add_training_options, data_inputs, fraction, guard,
+                                nonnegative_int, positive_float, positive_int, print_json)
 from fpgatag.core.errors import FpgatagError
 
 

@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from fpgatag.cli.common import (add_command, add_json, add_output, data_inputs, guard, nonnegative_int, positive_float,
-                                positive_int, print_json)
+from fpgatag.cli.common import (add_command, add_json, add_output, add_training_options, data_inputs, guard,
+                                nonnegative_int, positive_float, positive_int, print_json)
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,6 @@ def register(subparsers, formatter_class) -> None:
     add_output(q, "logits file (default: <data>.logits.<teacher-name>.h5)")
     q.add_argument("--batch-size", type=positive_int, default=1024, help="inference batch size")
     add_json(q)
-
-
-def add_training_options(p: argparse.ArgumentParser, patience_type=positive_int) -> None:
-    """--learning-rate and --patience, the one name of each (--lr and --early-stopping read too)."""
-    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=positive_float, default=None, metavar="LR",
-                   help="(base) learning rate (default: the preset's)")
-    p.add_argument("--patience", "--early-stopping", dest="patience", type=patience_type, default=None, metavar="N",
-                   help="stop after N epochs without a lower validation loss (default: the preset's)")
 
 
 def _check_file(path: Path, what: str) -> None:
