@@ -63,7 +63,7 @@ def register(sub, formatter_class) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from fpgatag.core.metrics import format_table
+    from fpgatag.core.labels import table
     from fpgatag.report.report import build_report
 
     for run in args.runs:
@@ -77,7 +77,7 @@ def _report(args: argparse.Namespace) -> int:
     from fpgatag.report.compare import gain_table
 
     rows = report["runs"]
-    print(format_table(rows, ["run", "kind", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]", "n_test",
+    print(table(rows, ["run", "kind", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]", "n_test",
                               "latency_ns", "lut", "dsp", "bit_exact"]))
     if report.get("gains"):
         print("\n" + gain_table(report["gains"]) + "\n")
@@ -116,7 +116,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from fpgatag.core.metrics import format_table
+    from fpgatag.core.labels import table
     from fpgatag.report.sweep import SweepConfig, run_sweep
 
     from fpgatag.fpga.parts import resolve_part
@@ -132,6 +132,6 @@ def _sweep(args: argparse.Namespace) -> int:
     summary = run_sweep(cfg)
     rows = [{"point": Path(r["dir"]).name, "did": ", ".join(r["did"]) or "(already done)", **r.get("metrics", {})}
             for r in summary["points"]]
-    print(format_table(rows, ["point", "did", "auc +- err", "rej@0.5 [68% CI]", "n_test"]))
+    print(table(rows, ["point", "did", "auc +- err", "rej@0.5 [68% CI]", "n_test"]))
     print(f"sweep output: {cfg.out} (feed it to `fpgatag report {cfg.out} -o REPORT_DIR`)")
     return 0

@@ -22,6 +22,38 @@ def load_predictions(run_dir: str | Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in ("uid", "label", "probs")}
 
 
+def resolve_data_path(path: str | Path, run_dir: str | Path) -> Path:
+    """The data file a run recorded, found from anywhere (a notebook runs in ``notebooks/``).
+
+    A recorded relative path is relative to the directory the command ran in, which the record does
+    not keep: it is tried as given, then against the run directory and each directory above it
+    (``make demo`` writes ``runs/demo/jets.h5`` from the repository root).
+    """
+    path = Path(path)
+    candidates = [path] if path.is_absolute() else [path, *(d / path for d in (Path(run_dir).resolve(),
+                                                                               *Path(run_dir).resolve().parents))]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        raise FpgatagError(f"{path}: data file of {run_dir} not found (also looked under {Path(run_dir).resolve()} "
+                           "and the directories above it)")
+    return found
+
+
+def run_data_file(run_dir: str | Path) -> Path:
+    """The data file of a demo or sweep directory (``demo.json``'s ``data``, else a run's ``run.json``)."""
+    from fpgatag.core.io import read_json
+
+    run_dir = Path(run_dir)
+    if (run_dir / "demo.json").is_file():
+        return resolve_data_path(read_json(run_dir / "demo.json", "demo summary")["data"], run_dir)
+    for run_json in sorted(run_dir.glob("*/run.json")):
+        data = read_json(run_json, "run record").get("data")
+        path = data.get("path") if isinstance(data, dict) else data
+        if isinstance(path, str):
+            return resolve_data_path(path, run_json.parent)
+    raise FpgatagError(f"{run_dir}: no demo.json and no run.json naming a data file")
+
+
 def join_predictions(teacher_dir: str | Path, student_dir: str | Path, signal: int = 1) -> dict[str, np.ndarray]:
     """Teacher and student signal scores on the jets both were tested on, matched by uid."""
     t, s = load_predictions(teacher_dir), load_predictions(student_dir)
