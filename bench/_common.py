@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import sys
@@ -90,6 +89,28 @@ def reuse_or_run(out: Path, reuse: bool, make: Callable[[], dict[str, Any]], nam
     if reuse and (out / name).is_file():
         return json.loads((out / name).read_text())
     return make()
+
+
+def ensure_jets(path: Path, jets_per_class: int, seed: int, workers: int = 2) -> Path:
+    """A generated top-vs-QCD jet file (``fpgatag generate``), made when missing."""
+    from fpgatag.data.generate import generate
+
+    if not Path(path).is_file():
+        generate(path, processes=("qcd", "top"), jets_per_class=jets_per_class, seed=seed, workers=workers)
+    return Path(path)
+
+
+def ensure_teacher(out: Path, data: Path, model: str = "particlenet-lite", reuse: bool = True, **kw) -> Path:
+    """A trained teacher run (``fpgatag train-teacher``), reused when finished, with its logits on ``data``."""
+    from fpgatag.train.distill import logits_path
+    from fpgatag.train.soft_targets import teacher_predict
+    from fpgatag.train.teacher import train_teacher
+
+    if not (reuse and (Path(out) / "metrics.json").is_file()):
+        train_teacher(data, model=model, out_dir=out, **kw)
+    if not logits_path(out, data).is_file():
+        teacher_predict(out, data)
+    return Path(out)
 
 
 def mean_std(values: Iterable[float]) -> list[float]:

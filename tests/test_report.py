@@ -168,7 +168,7 @@ def test_report_reads_like_a_document(tmp_path):
 def test_layer_names_and_sample_label():
     from fpgatag.report.plots import layer_name, sample_label
 
-    assert [layer_name(l, i) for i, l in enumerate([{"layer": "phi1"}, {"name": "dense"}, {}])] == ["phi1", "dense", "2"]
+    assert [layer_name(row, i) for i, row in enumerate([{"layer": "phi1"}, {"name": "dense"}, {}])] == ["phi1", "dense", "2"]
     gen = {"ecm": 14000.0, "jet_r": 0.8, "pt_min": 550.0, "pt_max": 650.0, "eta_max": 2.0}
     s = sample_label({"generator": gen})
     assert s.com_tev == 14.0 and "550 < $p_T$ < 650 GeV" in s.selection and "R = 0.8" in s.selection

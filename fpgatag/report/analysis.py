@@ -103,23 +103,30 @@ def disagreements(joined: dict[str, np.ndarray], data_path: str | Path, threshol
             "table": rows, "fraction": float(dis.mean())}
 
 
-def score_plot(joined: dict[str, np.ndarray], path: str | Path, classes=("qcd", "top")) -> Path:
-    """Teacher and student score distributions per class, and the teacher-student scatter."""
-    from fpgatag.report.plots import _plt, _save
+def score_plot(joined: dict[str, np.ndarray], path: str | Path, classes=("qcd", "top"), sample=None) -> Path:
+    """Teacher and student score distributions per class (Poisson errors), and the teacher-student scatter."""
+    import mplhep
+
+    from fpgatag.report.plots import _label, _plt, _save, _style
 
     plt = _plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    bins = np.linspace(0, 1, 41)
-    for ci, name in enumerate(classes):
-        sel = joined["label"] == ci
-        a.hist(joined["teacher"][sel], bins, histtype="step", color=f"C{ci}", label=f"teacher, {name}")
-        a.hist(joined["student"][sel], bins, histtype="step", ls="--", color=f"C{ci}", label=f"student, {name}")
-        b.scatter(joined["teacher"][sel], joined["student"][sel], s=3, alpha=0.4, color=f"C{ci}", label=name)
-    a.set_xlabel("signal score")
-    a.set_yscale("log")
-    a.legend(fontsize=7)
-    b.set_xlabel("teacher score")
-    b.set_ylabel("student score")
-    b.plot([0, 1], [0, 1], "k:", lw=1)
-    b.legend(fontsize=7)
-    return _save(fig, Path(path))
+    with _style():
+        fig, (a, b) = plt.subplots(1, 2, figsize=(15, 6.5))
+        bins = np.linspace(0, 1, 41)
+        for ci, name in enumerate(classes):
+            sel = joined["label"] == ci
+            for who, ls in (("teacher", "-"), ("student", "--")):
+                counts, _ = np.histogram(joined[who][sel], bins)
+                mplhep.histplot(counts, bins, yerr=np.sqrt(counts), ax=a, histtype="step", ls=ls, color=f"C{ci}",
+                                label=f"{who}, {name} (N = {int(sel.sum())})")
+            b.scatter(joined["teacher"][sel], joined["student"][sel], s=4, alpha=0.4, color=f"C{ci}", label=name)
+        a.set_xlabel("signal score")
+        a.set_ylabel("test jets / bin")
+        a.set_yscale("log")
+        a.legend(fontsize=9, frameon=False)
+        b.set_xlabel("teacher score")
+        b.set_ylabel("student score")
+        b.plot([0, 1], [0, 1], "k:", lw=1)
+        b.legend(fontsize=9, frameon=False)
+        _label(a, sample)
+        return _save(fig, Path(path))

@@ -78,12 +78,15 @@ def _style() -> Iterator[None]:
         yield
 
 
-def _label(ax, sample: Sample | None, loc: int = 0) -> None:
-    """The "Simulation" label (top left) and sqrt(s) (top right) on ``ax``."""
+def _com(sample: Sample | None) -> str:
+    return "" if sample is None or sample.com_tev is None else f"\u221as = {sample.com_tev:g} TeV"
+
+
+def _label(ax, sample: Sample | None, loc: int = 0, com: bool = True) -> None:
+    """The "Simulation" label (top left) and sqrt(s) (top right, unless ``com`` is False) on ``ax``."""
     import mplhep
 
-    sample = sample or Sample()
-    rlabel = "" if sample.com_tev is None else f"\u221as = {sample.com_tev:g} TeV"
+    rlabel = _com(sample) if com else ""
     mplhep.label.exp_label(exp="fpgatag", data=False, rlabel=rlabel, loc=loc, ax=ax, fontsize=13)
 
 
@@ -233,25 +236,26 @@ def layer_bars(layers: Sequence[dict[str, Any]], path: str | Path, title: str = 
     """Per-layer resource bars (LUT, DSP, FF, BRAM18) and latency cycles, from estimate.json rows
     (``estimated``: made by fpgatag's estimator, whose out-of-sample error the plot states)."""
     plt = _plt()
-    keys = [k for k in ("lut", "ff", "dsp", "bram18", "latency_cycles") if any(l.get(k) for l in layers)]
-    names = [layer_name(l, i) for i, l in enumerate(layers)]
+    keys = [k for k in ("lut", "ff", "dsp", "bram18", "latency_cycles") if any(row.get(k) for row in layers)]
+    names = [layer_name(row, i) for i, row in enumerate(layers)]
     with _style():
         fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 0.42 * len(names) + 2.4), sharey=True)
         axes = np.atleast_1d(axes)
         y = np.arange(len(names))
         for ax, key in zip(axes, keys):
-            ax.barh(y, [float(l.get(key, 0) or 0) for l in layers], color="C0")
+            ax.barh(y, [float(row.get(key, 0) or 0) for row in layers], color="C0")
             ax.set_xlabel(label(key), fontsize=12)
             ax.grid(True, axis="x", alpha=0.3)
             ax.tick_params(axis="x", labelsize=9)
         axes[0].set_yticks(y, names, fontsize=9)
         axes[0].invert_yaxis()
-        if title:
-            fig.suptitle(title, fontsize=12, y=1.02)
+        heading = "; ".join(t for t in (title, _com(sample), sample.selection if sample else "") if t)
+        if heading:
+            fig.suptitle(heading, fontsize=12, y=1.02)
         if estimated:
             err = ", ".join(f"{label(k).split()[0]} {100 * v:.0f} %" for k, v in ESTIMATE_REL_ERROR.items())
             fig.text(0.01, -0.06, f"fpgatag's estimate per layer (out-of-sample error of the totals: {err})", fontsize=9)
-        _label(axes[0], sample, loc=0)
+        _label(axes[0], sample, com=False)
         return _save(fig, Path(path))
 
 
