@@ -20,9 +20,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fpgatag.core import labels
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import read_json
-from fpgatag.core import labels
 from fpgatag.core.metrics import FEW_PASSING, format_auc, format_rejection, paired_gain
 from fpgatag.report.collect import PREDICTIONS
 

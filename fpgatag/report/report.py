@@ -218,8 +218,8 @@ def _figures(records: list[RunRecord], rows: list[dict[str, Any]], tmp: Path, la
     figures: dict[str, Path] = {}
     curves = [(r.name, *pred) for r in records if (pred := r.predictions()) is not None]
     if curves:
-        figures["ROC curves of the test split (legend: AUC +- DeLong sd, N test jets; bands: 68 % "
-                "Clopper-Pearson interval on eps_B)"] = plots.roc_plot(curves, tmp / "roc.png", sample=sample)
+        figures["ROC curves of the test split (legend: AUC +- DeLong sd, N test jets; bands, drawn for up to "
+                "4 curves: 68 % Clopper-Pearson interval on eps_B)"] = plots.roc_plot(curves, tmp / "roc.png", sample=sample)
     points = [
         {"name": row["run"], "lut%": row["lut%"], "dsp%": row["dsp%"], "latency_ns": row["latency_ns"],
          "rejection_at_50": row["rej@0.5"], "interval": row.get("rej@0.5_interval"), "n_test": row.get("n_test"),
