@@ -183,11 +183,12 @@ def calibrations(args, t: SimpleNamespace, source, labels: np.ndarray) -> tuple[
 
 def _student(args, data: Path, out: Path, kind: str, t: SimpleNamespace, seed: int, bits: int = 8, n: int = 16,
              keys=("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test", "n_parameters", "best_epoch",
-                   "train_seconds")) -> dict:
-    """One student (trained, or its finished metrics with --reuse or from --from-demo) as a result row."""
+                   "train_seconds"), finished: bool = False) -> dict:
+    """One student as a result row: trained now, or its stored metrics (``finished``: a --from-demo
+    run; with --reuse: one found in --work)."""
     from fpgatag.train import distill as D
 
-    if t.demo or (args.reuse and (out / "metrics.json").is_file()):
+    if finished or (args.reuse and (out / "metrics.json").is_file()):
         m = json.loads((out / "metrics.json").read_text())
     else:
         tdir = {"scratch": None, "distilled_insample": t.teacher, "distilled_oof": t.folds[0] if t.folds else None,
@@ -206,7 +207,7 @@ def students(args, t: SimpleNamespace) -> tuple[list[dict], list[dict], str]:
     for seed in args.seeds:
         for kind in t.kinds:
             out = t.demo[kind, seed] if t.demo else args.work / f"{kind}_s{seed}"
-            rows.append(_student(args, args.data, out, kind, t, seed))
+            rows.append(_student(args, args.data, out, kind, t, seed, finished=t.demo is not None))
     scan, scan_kind = [], "distilled_trigger" if t.vteacher is not None else "distilled_oof"
     if args.scan_data is not None:
         seed = args.seeds[0]

@@ -35,6 +35,12 @@ SEEDS = ["1", "2", "3", "4", "5"]
 def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
     """name -> the commands that make its results/<name>.{json,md}, in order (inputs first)."""
     j = {k: work / f"{k}.h5" for k in JETS}
+    n32 = {k: work / f"{k}_n32.h5" for k in ("jets8k", "indep", "demo2500", "indep1500")}  # the same jets, 32 candidates
+
+    def views(*keys: str) -> list[list[str]]:
+        return [[*FPGATAG, "views", str(j[k]), "-o", str(n32[k]), "--n-candidates", "32", "--unless-exists", str(n32[k])]
+                for k in keys]
+
     q = ["--quick"] if quick else []
     teacher = work / "teacher-pnl"
     demo = work / "demo_run"
@@ -45,15 +51,18 @@ def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
                      "--work", str(work / "distill"), "--reuse"]],
         "l1_student": [[PY, str(HERE / "bench_l1_student.py"), "--data", str(j["dev"]), "--teacher", str(teacher),
                         "--work", str(work / "l1_student"), "--reuse", *q]],
-        "distill_oof": [[PY, str(HERE / "bench_distill_oof.py"), "--data", str(j["jets8k"]), "--eval-data", str(j["indep"]),
-                         "--seeds", *SEEDS[:2 if quick else 5], "--teacher-epochs", "2" if quick else "8",
-                         "--n-particles", "64", "--work", str(work / "distill_oof"), "--reuse"]],
+        "distill_oof": [*views("jets8k", "indep"), [
+            PY, str(HERE / "bench_distill_oof.py"), "--data", str(j["jets8k"]), "--eval-data", str(j["indep"]),
+            "--scan-data", str(n32["jets8k"]), "--scan-eval-data", str(n32["indep"]), "--seeds", *SEEDS[:2 if quick else 5],
+            "--teacher-epochs", "2" if quick else "8", "--n-particles", "64", "--work", str(work / "distill_oof"), "--reuse"]],
         "distill_trigger": [
             # the demo is trained once: its output is kept (delete it to train again)
             [*FPGATAG, "demo", "--out", str(demo), "--data", str(j["demo2500"]), "--student-seeds", *SEEDS[:2 if quick else 5],
              "--unless-exists", str(demo / "demo.json")],
+            *views("demo2500", "indep1500"),
             [PY, str(HERE / "bench_distill_oof.py"), "--from-demo", str(demo), "--data", str(j["demo2500"]),
-             "--eval-data", str(j["indep1500"]), "--seeds", *SEEDS[:2 if quick else 5], "--name", "distill_trigger",
+             "--eval-data", str(j["indep1500"]), "--scan-data", str(n32["demo2500"]), "--scan-eval-data",
+             str(n32["indep1500"]), "--seeds", *SEEDS[:2 if quick else 5], "--name", "distill_trigger",
              "--work", str(work / "distill_trigger"), "--reuse"]],
         "fpga": [[PY, str(HERE / "bench_fpga.py"), *q]],
         "estimator": [[PY, str(HERE / "bench_estimator.py"), *q]],
