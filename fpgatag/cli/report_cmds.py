@@ -63,7 +63,7 @@ def register(subparsers, formatter_class) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from fpgatag.core.metrics import format_table
+    from fpgatag.core.labels import table
     from fpgatag.report.report import build_report
 
     for run in args.runs:
@@ -77,7 +77,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from fpgatag.report.compare import gain_table
 
     rows = report["runs"]
-    print(format_table(rows, ["run", "kind", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]", "n_test",
+    print(table(rows, ["run", "kind", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]", "n_test",
                               "latency_ns", "lut", "dsp", "bit_exact"]))
     if report.get("gains"):
         print("\n" + gain_table(report["gains"]) + "\n")
@@ -116,7 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from fpgatag.core.metrics import format_table
+    from fpgatag.core.labels import table
     from fpgatag.fpga.parts import resolve_part
     from fpgatag.nn.presets import load_preset
     from fpgatag.report.sweep import SweepConfig, run_sweep
@@ -133,6 +133,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     rows = [{"point": Path(r["dir"]).name, "did": ", ".join(r["did"]) or "(already done)", **r.get("metrics", {})}
             for r in summary["points"]]
-    print(format_table(rows, ["point", "did", "auc +- err", "rej@0.5 [68% CI]", "n_test"]))
+    print(table(rows, ["point", "did", "auc +- err", "rej@0.5 [68% CI]", "n_test"]))
     print(f"sweep output: {cfg.out} (feed it to `fpgatag report {cfg.out} -o REPORT_DIR`)")
     return 0

@@ -70,7 +70,7 @@ def register(subparsers, formatter_class) -> None:
 
 
 def _train(args: argparse.Namespace, teacher, alpha: float, temperature: float, logits) -> int:
-    from fpgatag.core.metrics import format_table
+    from fpgatag.core.labels import table as format_table   # headers in the shared vocabulary
     from fpgatag.train.distill import train_student
 
     if args.freeze and args.init_from is None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import read_json, write_json
-from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics, format_table, roc_curve, signal_score
+from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics, roc_curve, signal_score
 from fpgatag.core.provenance import provenance
 from fpgatag.core.splits import DEFAULT_FRACTIONS, SPLIT_NAMES
 
@@ -208,5 +208,7 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
 
 
 def metrics_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = TABLE_COLUMNS) -> str:
-    """The readable table of one or more runs' metrics."""
-    return format_table([dict(r) for r in rows], list(columns))
+    """The readable table of one or more runs' metrics (headers in the shared vocabulary: R30, R50, ...)."""
+    from fpgatag.core.labels import table
+
+    return table([dict(r) for r in rows], list(columns))
