@@ -107,3 +107,23 @@ def test_splits_are_checked():
         check_splits({"train": np.array([0, 1]), "val": np.array([], int), "test": np.array([2, 3])}, labels, 4, "jets.h5")
     with pytest.raises(FpgatagError, match="only one class"):
         check_splits({"train": np.array([0]), "val": np.array([1]), "test": np.array([0, 2])}, labels, 4)
+
+
+@pytest.mark.parametrize("call, kwargs", [
+    ("teacher", {"freeze": True}),
+    ("teacher", {"model": "dense-teacher", "lerning_rate": 0.1}),
+    ("teacher", {"model": "dense-teacher", "n_particles": 0}),
+    ("student", {"freeze": True}),
+    ("student", {"epochs": 0}),
+])
+def test_trainers_refuse_bad_arguments_by_their_names(jets_file, tmp_path, call, kwargs):
+    """Library errors name the argument or setting, never a command-line flag; nothing is written."""
+    from fpgatag.train.distill import train_student
+    from fpgatag.train.teacher import train_teacher
+
+    train = train_teacher if call == "teacher" else train_student
+    with pytest.raises(FpgatagError) as err:
+        train(jets_file, out_dir=tmp_path / "r", **kwargs)
+    msg = str(err.value)
+    assert "--" not in msg and all(name in msg for name in kwargs if name != "model"), msg
+    assert not (tmp_path / "r").exists()
