@@ -67,8 +67,7 @@ def test_full_h5_model_file(tmp_path):
     from fpgatag.fpga.synth import synth
 
     model = mlp(8, (8,), 2, bits=8, seed=2)
-    with pytest.warns(UserWarning, match="HDF5 file"):  # Keras calls .h5 legacy; users still bring them
-        model.save(str(tmp_path / "student.h5"))
+    model.save(str(tmp_path / "student.h5"))
     est = synth(tmp_path / "student.h5", part="xczu9eg", output_dir=tmp_path / "p", clock_period=4.0)
     assert (tmp_path / "p" / "firmware" / "myproject.cpp").is_file()
     assert est["part"] == "xczu9eg-ffvb1156-2-e" and est["clock_ns"] == 4.0 and est["fraction"]["dsp"] is not None

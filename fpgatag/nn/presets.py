@@ -46,14 +46,17 @@ BUILDER_MODULES: tuple[str, ...] = ("fpgatag.nn.particlenet", "fpgatag.nn.dense"
 
 ROLES = ("teacher", "student", "autoencoder")
 TOP_LEVEL = ("description", "role", "extends", "builder", "params", "inputs", "training", "name")
-# The training settings each role's training loop reads, and their types.
+# The training settings each role's training loop reads (fpgatag.train.config.TrainingConfig names),
+# and their types; ``lr`` and ``early_stopping`` are earlier names that the training loop still reads
+# (with a deprecation warning) as ``learning_rate`` and ``patience``.
 _INT, _NUM, _STR = (int,), (int, float), (str,)
+_COMMON = {"epochs": _INT, "batch_size": _INT, "learning_rate": _NUM, "patience": _INT, "optimizer": _STR,
+           "weight_decay": _NUM, "schedule": _STR, "lr": _NUM, "early_stopping": _INT}
+_EARLIER = ("lr", "early_stopping")
 TRAINING_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
-    "teacher": {"optimizer": _STR, "lr": _NUM, "weight_decay": _NUM, "schedule": _STR, "batch_size": _INT,
-                "epochs": _INT},
-    "student": {"epochs": _INT, "batch_size": _INT, "learning_rate": _NUM, "patience": _INT, "sparsity": _NUM,
-                "pruning_epochs": _INT},
-    "autoencoder": {"epochs": _INT, "batch_size": _INT, "learning_rate": _NUM, "patience": _INT, "train_on": _STR},
+    "teacher": _COMMON,
+    "student": {**_COMMON, "sparsity": _NUM, "pruning_epochs": _INT},
+    "autoencoder": {**_COMMON, "train_on": _STR},
 }
 # Input precision once had the names of the weight precision: a preset using them is refused with the new names.
 RENAMED_INPUT_KEYS = {"bits": "input_bits", "integer_bits": "input_integer_bits"}
@@ -174,9 +177,11 @@ def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return merged
 
 
-def _check_keys(path: Path, section: str, given: Iterable[str], known: Iterable[str], what: str) -> None:
+def _check_keys(path: Path, section: str, given: Iterable[str], known: Iterable[str], what: str,
+                also: Iterable[str] = ()) -> None:
+    """``also``: accepted but not listed (earlier names)."""
     known = list(known)
-    unknown = sorted(set(given) - set(known))
+    unknown = sorted(set(given) - set(known) - set(also))
     if unknown:
         raise FpgatagError(f"{path}: {section}.{unknown[0]} is not a {what}; known: {', '.join(known)}")
 
@@ -196,7 +201,8 @@ def validate_preset(preset: dict[str, Any], path: Path) -> None:
         _check_keys(path, "params", preset["params"], names, f"parameter of builder {preset['builder']!r}")
     known = TRAINING_KEYS[role]
     training = preset.get("training", {})
-    _check_keys(path, "training", training, known, f"{role} training setting")
+    _check_keys(path, "training", training, [k for k in known if k not in _EARLIER], f"{role} training setting",
+                also=_EARLIER)
     for key, value in training.items():
         if isinstance(value, bool) or not isinstance(value, known[key]):
             kind = " or ".join(t.__name__ for t in known[key])
