@@ -58,8 +58,6 @@ TRAINING_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
     "student": {**_COMMON, "sparsity": _NUM, "pruning_epochs": _INT},
     "autoencoder": {**_COMMON, "train_on": _STR},
 }
-# Input precision once had the names of the weight precision: a preset using them is refused with the new names.
-RENAMED_INPUT_KEYS = {"bits": "input_bits", "integer_bits": "input_integer_bits"}
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 _PARAMS: dict[str, list[str] | None] = {}
@@ -128,7 +126,7 @@ def list_presets(role: str | None = None) -> list[str]:
     return names
 
 
-def preset_path(name: str, role: str | None = None, base: Path | None = None) -> Path:
+def preset_path(name: str, base: Path | None = None) -> Path:
     """The file of preset ``name`` (a plain name, or a ``.json`` path; relative paths of an
     ``extends`` are relative to the extending file's folder ``base``)."""
     if name.endswith(".json"):
@@ -188,7 +186,7 @@ def _check_keys(path: Path, section: str, given: Iterable[str], known: Iterable[
 
 def validate_preset(preset: dict[str, Any], path: Path) -> None:
     """FpgatagError naming ``path`` and the key for anything a loader would trip on or ignore."""
-    from fpgatag.nn.inputs import InputSpec
+    from fpgatag.nn.inputs import OLD_NAMES, InputSpec
 
     for key in ("role", "builder", "params", "inputs"):
         if key not in preset:
@@ -196,7 +194,11 @@ def validate_preset(preset: dict[str, Any], path: Path) -> None:
     role = preset["role"]
     if role not in ROLES:
         raise FpgatagError(f"{path}: role {role!r} is not one of {', '.join(ROLES)}")
-    names = builder_params(str(preset["builder"]))
+    _import_builders()
+    if preset["builder"] not in _PARAMS:
+        raise FpgatagError(f"{path}: builder {preset['builder']!r} is not a model builder; "
+                           f"known: {', '.join(sorted(_PARAMS))}")
+    names = builder_params(preset["builder"])
     if names is not None:
         _check_keys(path, "params", preset["params"], names, f"parameter of builder {preset['builder']!r}")
     known = TRAINING_KEYS[role]
@@ -207,7 +209,7 @@ def validate_preset(preset: dict[str, Any], path: Path) -> None:
         if isinstance(value, bool) or not isinstance(value, known[key]):
             kind = " or ".join(t.__name__ for t in known[key])
             raise FpgatagError(f"{path}: training.{key} must be {kind}, got {value!r}")
-    old = sorted(set(preset["inputs"]) & set(RENAMED_INPUT_KEYS))
+    old = sorted(set(preset["inputs"]) & set(OLD_NAMES))  # input precision once had the weights' names
     if old:
         raise FpgatagError(f"{path}: inputs.{old[0]} is an old name: rename inputs.bits to inputs.input_bits "
                            "and inputs.integer_bits to inputs.input_integer_bits")
@@ -216,7 +218,7 @@ def validate_preset(preset: dict[str, Any], path: Path) -> None:
 
 def load_preset(name: str, role: str | None = None) -> dict[str, Any]:
     """The checked preset dict for ``name`` (or a path to a preset JSON file), ``extends`` merged."""
-    path = preset_path(name, role)
+    path = preset_path(name)
     if not path.is_file():
         known = ", ".join(list_presets(role)) or "none"
         raise FpgatagError(f"unknown {role or 'model'} preset {name!r}; known: {known}")
