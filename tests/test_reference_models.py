@@ -35,7 +35,12 @@ def test_the_reference_models_are_complete():
         assert run["command"] and run["versions"] and run["data"]              # how it was made
         total += sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
     assert total < 4 * 2**20
+    from fpgatag.nn.io import load_inputs
+
     for name in STUDENTS:
+        # written before the input precision was named input_bits/input_integer_bits: still loads
+        assert "bits" in json.loads((MODELS / name / "inputs.json").read_text())
+        assert load_inputs(MODELS / name).precision == (16, 6)
         firmware = json.loads((MODELS / name / "firmware" / "estimate.json").read_text())
         assert firmware["ii"] == 1 and firmware["lut"] > 0
         shipped = json.loads((MODELS / name / "validate.json").read_text())
