@@ -27,7 +27,7 @@ def test_interrupted_sweep_resumes(jets_file, tmp_path):
         assert time.time() < deadline, "first sweep point did not finish in time"
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGTERM)  # interrupt while later points run
-    proc.wait(timeout=60)
+    proc.communicate(timeout=60)  # waits, and closes the pipes
     finished_mtime = (first / "metrics.json").stat().st_mtime
     # no half-written point: the interrupted point left no directory (finished or temporary), the
     # queued one never started, and the finished one is complete
