@@ -54,21 +54,22 @@ RESULTS = ROOT / "bench" / "results"
 DATA = Path("/work/data12/demo2500.h5")
 FEATURES = ["pt", "deta", "dphi", "pt_rel", "dr", "charge", "pid"]   # the trigger view of deepsets-l1
 IN_PREC = (16, 6)
-# (name, builder, width, bits, n_objects, sparsity): base ds-w8-b6-n8-s50, one or two factors changed
+# (name, builder, width, bits, n_objects, sparsity): base ds-w8-b6-n8-s50, one or two factors changed;
+# smallest first (on a loaded 2-core machine each Yosys run takes 5-15 minutes)
 GRID = [
     ("ds-w8-b6-n8-s50", "deepsets", 8, 6, 8, 0.5),
     ("ds-w4-b6-n8-s50", "deepsets", 4, 6, 8, 0.5),
-    ("ds-w16-b6-n8-s50", "deepsets", 16, 6, 8, 0.5),
     ("ds-w8-b4-n8-s50", "deepsets", 8, 4, 8, 0.5),
+    ("ds-w8-b6-n8-s75", "deepsets", 8, 6, 8, 0.75),
+    ("mlp-w16-b6-s50", "mlp", 16, 6, None, 0.5),
+    ("ds-w8-b6-n4-s50", "deepsets", 8, 6, 4, 0.5),
+    ("ds-w4-b8-n8-s0", "deepsets", 4, 8, 8, 0.0),
+    ("ds-w16-b4-n4-s75", "deepsets", 16, 4, 4, 0.75),
     ("ds-w8-b8-n8-s50", "deepsets", 8, 8, 8, 0.5),
     ("ds-w8-b6-n8-s0", "deepsets", 8, 6, 8, 0.0),
-    ("ds-w8-b6-n8-s75", "deepsets", 8, 6, 8, 0.75),
+    ("ds-w16-b6-n8-s50", "deepsets", 16, 6, 8, 0.5),
     ("ds-w8-b6-n16-s50", "deepsets", 8, 6, 16, 0.5),
-    ("mlp-w16-b6-s50", "mlp", 16, 6, None, 0.5),
-    ("ds-w4-b8-n16-s0", "deepsets", 4, 8, 16, 0.0),
-    ("ds-w16-b4-n8-s75", "deepsets", 16, 4, 8, 0.75),
     ("mlp-w32-b8-s75", "mlp", 32, 8, None, 0.75),
-    ("ds-w16-b8-n16-s75", "deepsets", 16, 8, 16, 0.75),
 ]
 COLUMNS = ["model", "n_params", "sparsity", "val_acc", "gen_s", "yosys_s", "yosys_lut", "yosys_ff", "yosys_carry",
            "da4ml_lut", "da4ml_ff", "hls_est_lut", "hls_est_ff", "hls_est_dsp", "latency_ns"]

@@ -80,11 +80,12 @@ def test_demo_artifacts_consistent(demo_run, jets_file):
     assert not (rtl / "synth.json").exists() and summary["rtl"]["yosys"] is None   # the fixture runs yosys=False
     table = {cells[0]: cells[1:] for cells in ([c.strip() for c in ln.strip("|").split("|")]
                                                for ln in text.splitlines() if ln.startswith("| "))}
-    assert table["figure"] == ["hls4ml estimate", "da4ml estimate"]
-    assert table["lut"] == [f"{rtl_est['lut']:.0f}", f"{man['da4ml_estimate']['lut']:.0f}"]
+    assert table["figure"] == ["hls4ml estimate", "da4ml estimate", "netlist model"]
+    assert table["lut"] == [f"{rtl_est['lut']:.0f}", f"{man['da4ml_estimate']['lut']:.0f}",
+                            f"{man['da4ml_estimate']['netlist_predicted']['lut']:.0f}"]
     assert table["latency_cycles"][1] == str(man["latency_cycles"]) and table["dsp"][1] == "0"
     level1 = next(ln for ln in text.splitlines() if ln.startswith("Level-1 target"))
-    assert "judged on fpgatag's hls4ml estimate (no Yosys netlist" in level1
+    assert "judged on fpgatag's hls4ml estimate, as its RTL has no Yosys netlist" in level1
     assert f"RTL simulation (Verilator) (checked on {rtl_val['n_jets']} jets): yes" in level1
 
 

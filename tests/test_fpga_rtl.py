@@ -141,7 +141,7 @@ def test_yosys_counts_small_model(tmp_path):
     from fpgatag.report.firmware_sources import level1_line, markdown_section
 
     md = "\n".join(markdown_section([tmp_path]))
-    assert "| figure | hls4ml estimate | da4ml estimate | Yosys netlist |" in md and "not Vivado" in md
+    assert "| figure | hls4ml estimate | da4ml estimate | netlist model | Yosys netlist |" in md and "not Vivado" in md
     line = level1_line(tmp_path)
     assert "judged on the Yosys netlist" in line and "0 DSP: yes" in line and "II = 1: yes" in line
     assert f"{on_disk['lut_pct']:.2f} %" in line and "RTL simulation (Verilator): not run" in line

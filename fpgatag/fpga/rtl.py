@@ -40,9 +40,26 @@ TOP = "model"            # name of da4ml's top module (the wrapper is TOP + "_wr
 MANIFEST = "manifest.json"
 SOLVER_OPTIONS = {"hard_dc": 2}   # da4ml's default delay constraint per constant-matrix block
 ADDER_LEVELS_PER_NS = 1.0         # da4ml's convention: latency cutoff 5 (adder levels) at 5 ns
-# Yosys synth_xilinx LUTs / da4ml's LUT estimate: median over the models of bench/results/rtl.md
-# (3 models, 0.78-0.95 each; in-sample); FFs: 0.93
-NETLIST_LUT_FACTOR = 0.87
+# The netlist model: Yosys synth_xilinx counts predicted from da4ml's own figures, fitted by
+# bench/bench_rtl_fit.py on trained students (bench/results/rtl_fit.md): LUT = exp(lut_a) *
+# da4ml_lut ** lut_b, FF = ff_factor * da4ml's register bits; errors are leave-one-out medians of |relative error|.
+NETLIST_FIT = {"n": 3, "lut_a": 0.0, "lut_b": 1.0, "lut_factor": 0.87, "lut_model": "factor", "lut_loo_median_abs_err": None,
+               "ff_factor": 0.93, "ff_loo_median_abs_err": None, "weights": "drawn"}
+
+
+def netlist_prediction(da4ml_lut: float, da4ml_ff: float) -> dict[str, Any]:
+    """Yosys netlist LUT/FF predicted from da4ml's estimate by :data:`NETLIST_FIT`, with the fit's n and error."""
+    f = NETLIST_FIT
+    if f["lut_model"] == "power":
+        lut = float(np.exp(f["lut_a"]) * float(da4ml_lut) ** f["lut_b"])
+        how = f"exp({f['lut_a']}) x da4ml_lut^{f['lut_b']}"
+    else:
+        lut, how = f["lut_factor"] * float(da4ml_lut), f"{f['lut_factor']} x da4ml_lut"
+    err = lambda e: "not cross-validated" if e is None else f"leave-one-out median |error| {100 * e:.0f} %"  # noqa: E731
+    return {"lut": float(round(lut)), "ff": float(round(f["ff_factor"] * float(da4ml_ff))),
+            "note": (f"Yosys synth_xilinx netlist predicted from da4ml's figures: LUT = {how} ({err(f['lut_loo_median_abs_err'])}), "
+                     f"FF = {f['ff_factor']} x register bits ({err(f['ff_loo_median_abs_err'])}); fitted on {f['n']} "
+                     f"{f['weights']}-weight models (bench/results/rtl_fit.md); not Vivado counts")}
 
 
 def numba_cache_dir() -> Path:
@@ -425,8 +442,7 @@ def generate_rtl(loaded, out_dir: Path, part, clock_period: float = 5.0,
         "outputs": _formats(kout),
         "da4ml_estimate": {"lut": float(round(comb.cost)), "ff": int(pipe.reg_bits), "dsp": 0,
                            "adder_depth": float(max(comb.out_latency)), "note": "da4ml's own cost model (LUTs of its adders, register bits)",
-                           "lut_netlist_predicted": float(round(NETLIST_LUT_FACTOR * comb.cost)),
-                           "lut_netlist_predicted_note": f"{NETLIST_LUT_FACTOR} x da4ml's LUTs, the median Yosys/da4ml ratio in bench/results/rtl.md"},
+                           "netlist_predicted": netlist_prediction(comb.cost, pipe.reg_bits)},
         "sources": sorted(str(p.relative_to(out_dir)) for p in (out_dir / "src").rglob("*.v")),
         "timing_s": {"trace": round(t_trace, 3), "pipeline_and_write": round(t_write, 3)},
         "distinct_solved_matrices": n_solved,

@@ -11,8 +11,9 @@ The first distilled seed also goes through the RTL flow (``RUN/distilled/rtl``):
 soon as it is trained, then Yosys in the background while the other students train (about 5 min
 of one core on this student, so it mostly overlaps), Verilator on the test jets at the end; the
 firmware table shows the hls4ml estimate, da4ml's estimate and the Yosys netlist side by side and
-the Level-1 line is judged on the netlist. ``yosys=False`` (``--no-yosys``) skips the synthesis. The printed gain of
-distilled over scratch carries its uncertainty (paired bootstrap over the same test jets and the
+the Level-1 line is judged on the netlist. ``yosys=False`` (``--no-yosys``) skips the synthesis.
+
+The printed gain of distilled over scratch carries its uncertainty (paired bootstrap over the same test jets and the
 spread over seeds) and says in words whether it is larger than that uncertainty. Sample sizes are
 printed with the results; the default (2500 jets per class, 3 seeds) is estimated at about 14
 minutes on two free cores (README); scale it with ``--jets-per-class`` and ``--student-seeds``.

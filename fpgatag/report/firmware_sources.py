@@ -123,6 +123,6 @@ def level1_line(run_dir: str | Path, estimate: dict[str, Any] | None = None) -> 
         where = (f"the {source} ({fw['synth'].get('tool')} {fw['synth'].get('tool_version', '')}, synthesis before "
                  "place and route, not Vivado counts)")
     else:
-        why = "no Yosys netlist (synth.json) of its RTL" if dirs else "no RTL"
-        where = f"{source} ({why})"
+        why = "its RTL has no Yosys netlist (synth.json)" if dirs else "no RTL was written"
+        where = f"{source}, as {why}"
     return f"Level-1 target, judged on {where}: {text}\n"
