@@ -207,6 +207,7 @@ def main(argv=None) -> int:
             rows[name] = run_one(name, args.n_jets, args.yosys_max_lut, not args.no_csim, Path(tmp),
                                  yosys=name not in args.no_yosys_for, profile=args.profile)
             _write(list(rows.values()), args)
+    _write(list(rows.values()), args)
     return 0
 
 
@@ -230,6 +231,9 @@ def _write(rows: list[dict], args) -> None:
         "the longest chain of cells between registers, not an Fmax); `da4ml_*` da4ml's own cost model; `hls_est_*` "
         "fpgatag's estimate of the hls4ml HLS (latency strategy) firmware of the same model. `rtl_latency_ns`: "
         "pipeline stages x 5 ns (exact); the RTL has II = 1 and 0 DSP by construction.",
+        "",
+        "Trained students: bench/results/rtl_trained.md (the demo's distilled `deepsets-l1`) and "
+        "bench/results/rtl_fit.md (the netlist model, fitted on trained students).",
         "",
         format_table(rows, COLUMNS),
         "",
