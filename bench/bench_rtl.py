@@ -242,12 +242,16 @@ def _write(rows: list[dict], args) -> None:
         format_table(errs, ["model", "yosys_lut", "da4ml_lut_err", "corrected_da4ml_lut_err", "hls_est_lut_err", "da4ml_ff_err"])
         if errs else "no Yosys rows yet",
         "",
-        f"Fit (median ratio Yosys / da4ml over {fit.get('n', 0)} models): {json.dumps(fit)}",
+        f"Drawn-weight ratio (median Yosys / da4ml over these {fit.get('n', 0)} models, in-sample; the netlist model "
+        f"used by fpgatag is fitted on trained students in bench/results/rtl_fit.md): {json.dumps(fit)}",
         "",
         "Generation time split (`gen_timing`, seconds: trace includes da4ml's constant-matrix solver):",
         "",
         *[f"* {r['model']}: {r.get('gen_timing')}" for r in rows],
         "",
+        *([f"Shipped student presets and Deep Sets widths not measured in these runs: {', '.join(missing)} (python bench/bench_rtl.py "
+           "--merge --models NAME adds one).", ""] if (missing := [m for m in (*PRESETS, *(f"deepsets-w{w}" for w in WIDTHS)) if m not in
+                                                               {r['model'] for r in rows + refused}]) else []),
         *(["Presets the RTL flow refuses (checked before any work, by layer):", ""]
           + [f"* {r['model']}: {r['refused']}" for r in refused] + [""] if refused else []),
         *(["Profile of the RTL generation (cProfile, top functions by own time):", ""]
