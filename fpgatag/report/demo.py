@@ -152,7 +152,9 @@ def _start_rtl(cfg: DemoConfig, run: Path):
     from fpgatag.fpga.rtl_flow import BackgroundYosys, synth_rtl
     from fpgatag.fpga.rtl_yosys import find_yosys
 
-    res = synth_rtl(run, part=cfg.part, output_dir=run / "rtl", clock_period=cfg.clock_period, yosys=False)
+    # no estimate.json in rtl/: the run's firmware estimate is its hls/ project's (one per run for the report)
+    res = synth_rtl(run, part=cfg.part, output_dir=run / "rtl", clock_period=cfg.clock_period, yosys=False,
+                    hls_estimate=False)
     if not cfg.yosys:
         return None
     if find_yosys() is None:

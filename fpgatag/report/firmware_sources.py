@@ -37,6 +37,17 @@ def _json_or_none(path: Path) -> dict[str, Any] | None:
     return read_json(path, path.name) if path.is_file() else None
 
 
+def firmware(rtl_dir: str | Path) -> dict[str, Any]:
+    """estimate.json, manifest.json and synth.json of ``rtl_dir``; the hls4ml estimate is its own
+    estimate.json or, when it has none (the demo writes one HLS project per run), the run's
+    ``hls/estimate.json``."""
+    d = Path(rtl_dir)
+    fw = load_firmware(d)
+    if "estimate" not in fw and (d.parent / "hls" / "estimate.json").is_file():
+        fw["estimate"] = read_json(d.parent / "hls" / "estimate.json", "estimate.json")
+    return fw
+
+
 def checks_done(rtl_dir: Path) -> dict[str, dict[str, Any] | None]:
     """{"rtl": the Verilator check of ``rtl_dir``, "csim": the C simulation of its run} (None: not run)."""
     csim = _json_or_none(rtl_dir.parent / "validate.json")
@@ -59,7 +70,7 @@ def markdown_section(run_dirs) -> list[str]:
         return []
     md = ["## Firmware by source (RTL flow)", ""]
     for d in dirs:
-        fw = load_firmware(d)
+        fw = firmware(d)
         done = checks_done(d)
         md += [f"### {d}", "", markdown(fw.get("estimate"), fw.get("manifest"), fw.get("synth")),
                f"* {_checked(done['rtl'], 'RTL simulation (Verilator) of the da4ml RTL')}",
@@ -69,7 +80,7 @@ def markdown_section(run_dirs) -> list[str]:
 
 def side_by_side(rtl_dir: str | Path) -> str:
     """The figures of ``rtl_dir`` by source as a plain-text table, with what each source is."""
-    fw = load_firmware(rtl_dir)
+    fw = firmware(rtl_dir)
     rows, names = figures_rows(fw.get("estimate"), fw.get("manifest"), fw.get("synth"))
     notes = markdown(fw.get("estimate"), fw.get("manifest"), fw.get("synth")).split("\n\n", 1)[1]
     return format_table(rows, names, floatfmt=".0f") + "\n\n" + notes
@@ -98,7 +109,7 @@ def level1_line(run_dir: str | Path, estimate: dict[str, Any] | None = None) -> 
     on how many jets bit-exactness was checked in C simulation and in RTL simulation."""
     run_dir = Path(run_dir)
     dirs = rtl_dirs([run_dir])
-    fw = load_firmware(dirs[0]) if dirs else {}
+    fw = firmware(dirs[0]) if dirs else {}
     done = checks_done(dirs[0]) if dirs else {"rtl": None, "csim": _json_or_none(run_dir / "validate.json")}
     fig, source = level1_source(estimate or fw.get("estimate"), fw.get("synth"))
     if not fig:
