@@ -291,7 +291,12 @@ def _write(rows: list[dict], args) -> None:
         format_table(ff_rows, ["predictor", "n", "median_abs_err", "mean_abs_err", "max_abs_err", "bias_median"])
         if ff_rows else "fewer than 3 points yet",
         "",
-        f"Fitted on all {fit.get('n', 0)} points: {json.dumps({k: fit.get(k) for k in ('lut_factor', 'lut_power', 'ff_factor', 'lut_best')})}",
+        f"Fitted on all {fit.get('n', 0)} points: {json.dumps({k: fit.get(k) for k in ('lut_factor', 'lut_power', 'ff_factor', 'lut_best')})}. "
+        "These coefficients are `fpgatag.fpga.rtl.NETLIST_FIT`: the `netlist model` column of the side-by-side "
+        "tables and `da4ml_estimate.netlist_predicted` in manifest.json.",
+        "",
+        "The hls4ml estimate is compared at reuse factor 1 only: the RTL is fully parallel (II = 1), so that is the "
+        "like-for-like hls4ml design; higher reuse factors trade DSPs for II and have no netlist here.",
         "",
     ]
     if drawn_err:
