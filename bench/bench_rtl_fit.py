@@ -301,7 +301,8 @@ def _write(rows: list[dict], args) -> None:
     ]
     if drawn_err:
         md += ["## Drawn-weight models (bench/results/rtl.json) under the trained fit", "",
-               "Drawn (untrained) weights give sparser adder trees: the trained fit over-predicts them.", "",
+               "The fit on trained students applied to the drawn-weight models of bench/results/rtl.md (not used in the "
+               "fit): a check on models of another weight distribution.", "",
                format_table(drawn_err, ["model", "yosys_lut", "da4ml_lut", "factor_err", "power_err"]), ""]
     write_text(RESULTS / "rtl_fit.md", "\n".join(md))
 
