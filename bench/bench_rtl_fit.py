@@ -19,7 +19,7 @@ The netlist model is fitted on these pairs and its error stated by leave-one-out
 FFs: da4ml's register bits, as is and times a factor. Yosys counts are logic synthesis before
 place and route: not Vivado counts.
 
-    python bench/bench_rtl_fit.py                 # the grid (resumes: finished points are kept)
+    python bench/bench_rtl_fit.py --data demo2500.h5   # the grid (resumes: finished points are kept)
     python bench/bench_rtl_fit.py --refit         # only refit and rewrite the results
 
 Writes bench/results/rtl_fit.{json,md}.
@@ -51,7 +51,6 @@ from fpgatag.core.provenance import provenance  # noqa: E402
 
 log = logging.getLogger("bench_rtl_fit")
 RESULTS = ROOT / "bench" / "results"
-DATA = Path("/work/data12/demo2500.h5")
 FEATURES = ["pt", "deta", "dphi", "pt_rel", "dr", "charge", "pid"]   # the trigger view of deepsets-l1
 IN_PREC = (16, 6)
 # (name, builder, width, bits, n_objects, sparsity): base ds-w8-b6-n8-s50, one or two factors changed;
@@ -224,14 +223,21 @@ def fit_netlist(rows: list[dict]) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DATA, help="jets file the students train on")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="jets file the students train on (e.g. fpgatag generate -o demo2500.h5 --jets-per-class 2500 --seed 1)")
     ap.add_argument("--epochs", type=int, default=12, help="training epochs (pruned points: + half as many fine-tuning)")
     ap.add_argument("--models", nargs="*", default=[g[0] for g in GRID])
     ap.add_argument("--refit", action="store_true", help="refit and rewrite the results from rtl_fit.json only")
     args = ap.parse_args(argv)
+    if args.data is None and not args.refit:
+        ap.error("--data is required (the jets file the students train on)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = RESULTS / "rtl_fit.json"
-    rows = {r["model"]: r for r in (read_json(path, "rtl fit results")["rows"] if path.is_file() else [])}
+    old = read_json(path, "rtl fit results") if path.is_file() else {"rows": []}
+    rows = {r["model"]: r for r in old["rows"]}
+    if args.refit:   # the settings the points were made with
+        args.data = Path(old.get("provenance", {}).get("settings", {}).get("data") or "unknown")
+        args.epochs = int(old.get("provenance", {}).get("settings", {}).get("epochs") or args.epochs)
     if not args.refit:
         grid = {g[0]: g for g in GRID}
         with tempfile.TemporaryDirectory(prefix="fpgatag-bench-rtl-fit-") as tmp:
