@@ -217,8 +217,9 @@ def fit_netlist(rows: list[dict]) -> dict:
     }
     ff = {"da4ml": _stats(_rel(xf, yf)), "factor": _stats(loo(xf, yf, _factor, lambda k, v: k * v))}
     best = min(("factor", "power"), key=lambda m: lut[m]["median_abs_err"])
+    ff_best = min(("da4ml", "factor"), key=lambda m: ff[m]["median_abs_err"])   # a factor only if it helps out of sample
     return {"n": len(rows), "lut_factor": round(_factor(x, y), 4), "lut_power": {"a": round(a, 4), "b": round(b, 4)},
-            "ff_factor": round(_factor(xf, yf), 4), "lut_loo": lut, "ff_loo": ff, "lut_best": best}
+            "ff_factor": round(_factor(xf, yf), 4), "lut_loo": lut, "ff_loo": ff, "lut_best": best, "ff_best": ff_best}
 
 
 def main(argv=None) -> int:
@@ -297,7 +298,7 @@ def _write(rows: list[dict], args) -> None:
         format_table(ff_rows, ["predictor", "n", "median_abs_err", "mean_abs_err", "max_abs_err", "bias_median"])
         if ff_rows else "fewer than 3 points yet",
         "",
-        f"Fitted on all {fit.get('n', 0)} points: {json.dumps({k: fit.get(k) for k in ('lut_factor', 'lut_power', 'ff_factor', 'lut_best')})}. "
+        f"Fitted on all {fit.get('n', 0)} points: {json.dumps({k: fit.get(k) for k in ('lut_factor', 'lut_power', 'ff_factor', 'lut_best', 'ff_best')})}. "
         "These coefficients are `fpgatag.fpga.rtl.NETLIST_FIT`: the `netlist model` column of the side-by-side "
         "tables and `da4ml_estimate.netlist_predicted` in manifest.json.",
         "",
