@@ -89,7 +89,8 @@ def prepare(builder: str, n_objects: int | None, data: Path):
     from fpgatag.train.data import fit_inputs, load_arrays
 
     kind = "trigger" if builder == "deepsets" else "flat_trigger"
-    spec = InputSpec(kind=kind, features=FEATURES, n_objects=n_objects or 8, bits=IN_PREC[0], integer_bits=IN_PREC[1])
+    spec = InputSpec(kind=kind, features=FEATURES, n_objects=n_objects or 8, input_bits=IN_PREC[0],
+                     input_integer_bits=IN_PREC[1])
     with open_jets(data) as src:
         sp = split_indices(src.uids())
         fit_inputs(src, spec, sp["train"])
