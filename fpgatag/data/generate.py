@@ -203,28 +203,36 @@ def parton_veto_hook(gen: GeneratorSettings, apply: bool = True):
     """Pythia UserHooks that stop an event after the parton level (showers, MPI, beam remnants) and
     before hadronization when no anti-kt jet of its visible final partons within |eta| < eta_max + 2R
     reaches ``gen.parton_veto * gen.pt_min`` (Pythia's SlowJet, in C++). Pythia then starts a new event,
-    so the events that reach ``nextBatch`` are the unvetoed ones. ``apply=False`` only records the
-    decisions (``decisions``: one bool per call, True = would veto), for the benchmark's audit."""
+    so the events that reach ``nextBatch`` are the unvetoed ones. ``apply=False`` only records, per
+    event, the decision (``decisions``, True = would veto) and the leading parton-level jet pT
+    (``leading``, 0 below 0.3 x pt_min), for the benchmark's audit."""
     import pythia8mc
+
+    threshold = gen.parton_veto * gen.pt_min
 
     class PartonVeto(pythia8mc.UserHooks):
         def __init__(self):
             pythia8mc.UserHooks.__init__(self)
             # power -1 = anti-kt; select 2 = visible final-state particles; massSet 1 = keep masses
-            self.jets = pythia8mc.SlowJet(-1, gen.jet_r, gen.parton_veto * gen.pt_min, gen.eta_max + 2 * gen.jet_r, 2, 1)
+            self.jets = pythia8mc.SlowJet(-1, gen.jet_r, threshold if apply else 0.3 * gen.pt_min,
+                                          gen.eta_max + 2 * gen.jet_r, 2, 1)
             self.vetoed = 0
             self.decisions: list[bool] = []
+            self.leading: list[float] = []
 
         def canVetoPartonLevel(self):
             return True
 
         def doVetoPartonLevel(self, event):
-            veto = self.jets.analyze(event) and self.jets.sizeJet() == 0
-            if not apply:
-                self.decisions.append(bool(veto))
-                return False
-            self.vetoed += bool(veto)
-            return bool(veto)
+            ok = self.jets.analyze(event)  # False if the jet finder failed: then never veto
+            if apply:
+                veto = ok and self.jets.sizeJet() == 0
+                self.vetoed += veto
+                return veto
+            lead = (self.jets.pT(0) if self.jets.sizeJet() else 0.0) if ok else math.inf
+            self.leading.append(lead)
+            self.decisions.append(lead < threshold)
+            return False
 
     return PartonVeto()
 
