@@ -97,7 +97,7 @@ def audit_veto(name: str, n_jets: int, seed: int) -> dict:
     hook = parton_veto_hook(gen, apply=False)
     pythia = make_pythia(pythia_settings(proc, gen, chunk_seed(seed, proc, 0)), hook)
     charges = _Charges(pythia)
-    jets = events = bad = skipped = 0
+    jets = events = bad = skipped = with_jet = with_two = 0
     lowest = np.inf
     while jets < n_jets:
         start = len(hook.decisions)
@@ -110,10 +110,12 @@ def audit_veto(name: str, n_jets: int, seed: int) -> dict:
         events += len(batch)
         jets += out["_event"].size
         bad += int(flags[out["_event"]].sum())
+        per_event = np.bincount(out["_event"], minlength=len(batch))
+        with_jet, with_two = with_jet + int((per_event > 0).sum()), with_two + int((per_event > 1).sum())
         if out["_event"].size:
             lowest = min(lowest, float(lead[out["_event"]].min()))
     return {"process": name, "events": events, "would_veto": int(sum(hook.decisions)), "accepted_jets": jets,
-            "accepted_from_would_veto": bad, "events_skipped_unaligned": skipped,
+            "accepted_from_would_veto": bad, "events_with_accepted_jet": with_jet, "events_with_two_or_more": with_two, "events_skipped_unaligned": skipped,
             "lowest_leading_parton_jet_pt_with_accepted_jet": lowest, "veto_threshold_gev": gen.parton_veto * gen.pt_min}
 
 
@@ -159,10 +161,12 @@ def main(argv=None) -> int:
     write_json(args.out / "generate.json", result)
     audit = format_table([{"process": a["process"], "events": a["events"], "would be vetoed": a["would_veto"],
                            "accepted jets": a["accepted_jets"], "accepted from would-be-vetoed": a["accepted_from_would_veto"],
+                           "events with 2+ accepted jets": f"{a['events_with_two_or_more']}/{a['events_with_accepted_jet']}",
                            "lowest leading parton jet pT with an accepted jet (GeV)":
                                a["lowest_leading_parton_jet_pt_with_accepted_jet"],
                            "veto below (GeV)": a["veto_threshold_gev"]} for a in audits],
                          ["process", "events", "would be vetoed", "accepted jets", "accepted from would-be-vetoed",
+                          "events with 2+ accepted jets",
                           "lowest leading parton jet pT with an accepted jet (GeV)", "veto below (GeV)"], floatfmt=".4g")
     md = (f"# Generator benchmark{' (--quick)' if args.quick else ''}\n\n"
           f"Accepted jets per CPU second on one core, measured in the same run: old default (every event hadronized), "
