@@ -23,6 +23,7 @@ physics-neutral if that is 0) and the lowest leading parton-level jet pT of an e
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -78,16 +79,31 @@ def bench_process(name: str, n_jets: int, seed: int, tmp: Path) -> dict:
             done += bool(pythia.next())
 
     _, b_cpu, _ = _timed(bare)
-    row = {"process": name, "jets": n_jets}
-    for key, rs in runs.items():
-        cpu = sum(r["cpu_s"] for r in rs)
-        row[key] = {"runs": rs, "jets_per_s_cpu": len(rs) * n_jets / cpu,
-                    "jets_per_s_wall": len(rs) * n_jets / sum(r["wall_s"] for r in rs),
-                    "jets_per_event": len(rs) * n_jets / sum(r["events"] for r in rs),
-                    "vetoed_fraction": sum(r["vetoed"] for r in rs) / sum(r["events"] for r in rs)}
-    row["bare_jets_per_s_cpu"] = old_events / b_cpu * row["old"]["jets_per_event"]
+    row = {"process": name, "jets": n_jets, **{key: {"runs": rs} for key, rs in runs.items()},
+           "bare_cpu_s": b_cpu, "bare_events": old_events}
+    return derive(row)
+
+
+def derive(row: dict) -> dict:
+    """Rates from a row's runs. jets/s carries the binomial error of the jets per event (1/sqrt(jets));
+    CPU per generated event is much less noisy, and its old/new ratio is the veto's speed-up if the veto
+    keeps the jets per generated event (it does if it is neutral: the audit)."""
+    n = row["jets"]
+    for key in VARIANTS:
+        rs = row[key]["runs"]
+        cpu, events, jets = sum(r["cpu_s"] for r in rs), sum(r["events"] for r in rs), len(rs) * n
+        rate = jets / cpu
+        row[key].update({"jets_per_s_cpu": rate, "jets_per_s_cpu_err": rate / np.sqrt(jets),
+                         "jets_per_s_wall": jets / sum(r["wall_s"] for r in rs), "jets_per_event": jets / events,
+                         "ms_cpu_per_event": 1e3 * cpu / events,
+                         "vetoed_fraction": sum(r["vetoed"] for r in rs) / events})
+    if "bare_cpu_s" in row:
+        row["bare_jets_per_s_cpu"] = row["bare_events"] / row["bare_cpu_s"] * row["old"]["jets_per_event"]
     row["speedup_new"] = row["new"]["jets_per_s_cpu"] / row["old"]["jets_per_s_cpu"]
+    row["speedup_new_err"] = row["speedup_new"] * np.hypot(*(row[k]["jets_per_s_cpu_err"] / row[k]["jets_per_s_cpu"]
+                                                           for k in ("old", "new")))
     row["speedup_fast"] = row["fast"]["jets_per_s_cpu"] / row["old"]["jets_per_s_cpu"]
+    row["cpu_per_event_old_over_new"] = row["old"]["ms_cpu_per_event"] / row["new"]["ms_cpu_per_event"]
     return row
 
 
@@ -120,12 +136,48 @@ def audit_veto(name: str, n_jets: int, seed: int) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    cols = ["process", "jets", "old jets/s/core", "new jets/s/core", "new/old", "fast jets/s/core", "fast/old",
-            "bare Pythia jets/s/core", "events vetoed (new)", "jets/event old", "jets/event fast"]
+    cols = ["process", "jets per run", "old jets/s/core", "new jets/s/core", "new/old", "fast jets/s/core", "fast/old",
+            "bare Pythia jets/s/core", "CPU ms/event old", "CPU ms/event new", "old/new per event",
+            "events vetoed (new)", "jets/event old", "jets/event new", "jets/event fast"]
+
+    def pm(v, e):
+        return f"{v:.3g} ± {e:.2g}"
+
     return format_table([dict(zip(cols, [
-        r["process"], r["jets"], r["old"]["jets_per_s_cpu"], r["new"]["jets_per_s_cpu"], r["speedup_new"],
-        r["fast"]["jets_per_s_cpu"], r["speedup_fast"], r["bare_jets_per_s_cpu"], r["new"]["vetoed_fraction"],
-        r["old"]["jets_per_event"], r["fast"]["jets_per_event"]])) for r in rows], cols, floatfmt=".3g")
+        r["process"], r["jets"], pm(r["old"]["jets_per_s_cpu"], r["old"]["jets_per_s_cpu_err"]),
+        pm(r["new"]["jets_per_s_cpu"], r["new"]["jets_per_s_cpu_err"]), pm(r["speedup_new"], r["speedup_new_err"]),
+        pm(r["fast"]["jets_per_s_cpu"], r["fast"]["jets_per_s_cpu_err"]), r["speedup_fast"], r["bare_jets_per_s_cpu"],
+        r["old"]["ms_cpu_per_event"], r["new"]["ms_cpu_per_event"], r["cpu_per_event_old_over_new"],
+        r["new"]["vetoed_fraction"], r["old"]["jets_per_event"], r["new"]["jets_per_event"],
+        r["fast"]["jets_per_event"]])) for r in rows], cols, floatfmt=".3g")
+
+
+def render(result: dict) -> str:
+    rows, audits, hours = result["processes"], result["audit"], result["hours_100k_per_class_qcd_top_2_free_cores"]
+    n = rows[0]["jets"]
+    audit = format_table([{"process": a["process"], "events": a["events"], "would be vetoed": a["would_veto"],
+                           "accepted jets": a["accepted_jets"], "accepted from would-be-vetoed": a["accepted_from_would_veto"],
+                           "events with 2+ accepted jets": f"{a.get('events_with_two_or_more', '-')}/"
+                                                           f"{a.get('events_with_accepted_jet', '-')}",
+                           "lowest leading parton jet pT with an accepted jet (GeV)":
+                               a["lowest_leading_parton_jet_pt_with_accepted_jet"],
+                           "veto below (GeV)": a["veto_threshold_gev"]} for a in audits],
+                         ["process", "events", "would be vetoed", "accepted jets", "accepted from would-be-vetoed",
+                          "events with 2+ accepted jets",
+                          "lowest leading parton jet pT with an accepted jet (GeV)", "veto below (GeV)"], floatfmt=".4g")
+    return (f"# Generator benchmark{' (--quick)' if result['quick'] else ''}\n\n"
+            f"Accepted jets per CPU second on one core, measured in the same run: old default (every event hadronized), "
+            f"new default (same physics, parton-level veto), the opt-in fast preset (MPI off, pTHat >= 0.7 x pt_min, "
+            f"biased: bench/results/generate_ks_fast.md) and bare Pythia (default settings, no selection, the old "
+            f"default's events). old and new: two runs each ({n} jets per run, own seeds), alternating; fast: one run. "
+            f"± is the statistical error of the jets per event (1/sqrt(jets)), which dominates at these sizes; "
+            f"the CPU per generated event (every event, vetoed ones included) is the precise comparison of old "
+            f"and new, whose jets per generated event are the same if the veto is neutral.\n\n{_table(rows)}\n\n"
+            f"100k jets per class of qcd + top on two free cores: old {hours['old']:.1f} h, new {hours['new']:.1f} h, "
+            f"fast {hours['fast']:.2f} h.\n\n"
+            f"Audit of the veto: default-physics events, the veto recorded but not applied.\n\n{audit}\n\n"
+            f"CPU times of this process; the machine's 2 cores are shared with other jobs, which adds noise of several % "
+            f"to each rate. Where the time goes: bench/results/generate_profile.md.\n")
 
 
 def main(argv=None) -> int:
@@ -135,7 +187,14 @@ def main(argv=None) -> int:
     ap.add_argument("--audit-jets", type=int, default=None, help="accepted jets per process in the veto audit")
     ap.add_argument("--processes", nargs="+", default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--render", type=Path, default=None, help="only rewrite generate.md from this generate.json")
     args = ap.parse_args(argv)
+    if args.render is not None:
+        result = json.loads(args.render.read_text())
+        result["processes"] = [derive(r) for r in result["processes"]]
+        write_json(args.out / "generate.json", result)
+        write_text(args.out / "generate.md", render(result))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     import awkward  # noqa: F401  # import once before timing (a worker imports them once per run)
     import fastjet  # noqa: F401
@@ -159,25 +218,7 @@ def main(argv=None) -> int:
               "hours_100k_per_class_qcd_top_2_free_cores": hours, "provenance": provenance({"jets": n, "audit": n_audit})}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "generate.json", result)
-    audit = format_table([{"process": a["process"], "events": a["events"], "would be vetoed": a["would_veto"],
-                           "accepted jets": a["accepted_jets"], "accepted from would-be-vetoed": a["accepted_from_would_veto"],
-                           "events with 2+ accepted jets": f"{a['events_with_two_or_more']}/{a['events_with_accepted_jet']}",
-                           "lowest leading parton jet pT with an accepted jet (GeV)":
-                               a["lowest_leading_parton_jet_pt_with_accepted_jet"],
-                           "veto below (GeV)": a["veto_threshold_gev"]} for a in audits],
-                         ["process", "events", "would be vetoed", "accepted jets", "accepted from would-be-vetoed",
-                          "events with 2+ accepted jets",
-                          "lowest leading parton jet pT with an accepted jet (GeV)", "veto below (GeV)"], floatfmt=".4g")
-    md = (f"# Generator benchmark{' (--quick)' if args.quick else ''}\n\n"
-          f"Accepted jets per CPU second on one core, measured in the same run: old default (every event hadronized), "
-          f"new default (same physics, parton-level veto), the opt-in fast preset (MPI off, pTHat >= 0.7 x pt_min, "
-          f"biased: bench/results/generate_ks_fast.md) and bare Pythia (default settings, no selection, the old "
-          f"default's events). old and new: mean of two runs each ({n} jets per run), alternating.\n\n{_table(rows)}\n\n"
-          f"100k jets per class of qcd + top on two free cores: old {hours['old']:.1f} h, new {hours['new']:.1f} h, "
-          f"fast {hours['fast']:.2f} h.\n\n"
-          f"Audit of the veto: default-physics events, the veto recorded but not applied.\n\n{audit}\n\n"
-          f"CPU times of this process; the machine's 2 cores are shared with other jobs, which adds noise of several % "
-          f"to each rate. Where the time goes: bench/results/generate_profile.md.\n")
+    md = render(result)
     write_text(args.out / "generate.md", md)
     print(md)
     return 0
