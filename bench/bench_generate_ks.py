@@ -12,7 +12,7 @@ For each it writes both sample sizes, the means with their standard errors, the 
 its p-value. Under the hypothesis that both samples come from the same distribution the p-values are
 uniform: with T tests about 0.01 T fall below 0.01 by chance, so the table also gives the smallest
 p-value against the Bonferroni threshold 0.05 / T. The samples must be statistically independent
-(distinct seeds; checked) and, within a group, come from the same settings (checked, apart from the
+(distinct seeds, or distinct shards of one job; checked) and, within a group, come from the same settings (checked, apart from the
 shard, the size, the seed and the physics-neutral settings named in NEUTRAL).
 
     python bench/bench_generate_ks.py --reference ref*.h5 --candidate new*.h5 --name default
@@ -107,12 +107,13 @@ def _settings_key(attrs: dict) -> str:
 def load_group(paths: list[str], what: str) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
     """Observables per class of all files of a group; the group's settings key and seeds."""
     per_class: dict[str, list[dict[str, np.ndarray]]] = {}
-    keys, seeds, files = set(), [], []
+    keys, seeds, files, jobs = set(), [], [], []
     for path in paths:
         with open_jets(path) as src:
             attrs = dict(src.attrs)
             keys.add(_settings_key(attrs))
             seeds.append(int(attrs.get("seed")))
+            jobs.append((seeds[-1], json.dumps((attrs.get("generator") or {}).get("shard"))))
             files.append({"file": str(path), "jets": src.n_jets, "seed": seeds[-1]})
             for start in range(0, src.n_jets, READ_BLOCK):
                 b = src.read(start, min(start + READ_BLOCK, src.n_jets))
@@ -122,10 +123,10 @@ def load_group(paths: list[str], what: str) -> tuple[dict[str, dict[str, np.ndar
                     per_class.setdefault(name, []).append({k: v[sel] for k, v in obs.items()})
     if len(keys) != 1:
         raise FpgatagError(f"--{what}: the files were generated with different settings: {', '.join(paths)}")
-    if len(set(seeds)) != len(seeds):
-        raise FpgatagError(f"--{what}: two files share a seed (their jets would not be independent): {seeds}")
+    if len(set(jobs)) != len(jobs):  # the shards of one job are disjoint slices of its chunks
+        raise FpgatagError(f"--{what}: two files are the same job and shard (their jets would not be independent)")
     data = {c: {k: np.concatenate([p[k] for p in parts]) for k in OBSERVABLES} for c, parts in per_class.items()}
-    return data, {"settings": keys.pop(), "seeds": seeds, "files": files}
+    return data, {"settings": keys.pop(), "seeds": sorted(set(seeds)), "files": files}
 
 
 def compare(ref: dict[str, dict[str, np.ndarray]], cand: dict[str, dict[str, np.ndarray]]) -> list[dict]:
