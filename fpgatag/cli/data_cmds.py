@@ -59,7 +59,7 @@ def register(subparsers, formatter_class) -> None:
                    help=f"process to generate, repeat for several (label = position); known: {', '.join(PROCESSES)}; "
                         "default: qcd and top")
     p.add_argument("--physics", choices=("default", "fast"), default="default",
-                   help="physics preset; 'fast' (opt-in): MPI off and pTHat >= 0.7 x --pt-min, about 9x faster "
+                   help="physics preset; 'fast' (opt-in): MPI off and pTHat >= 0.7 x --pt-min, 6-8x faster "
                         "with a biased jet mass and multiplicity (docs/data.md)")
     p.add_argument("--no-mpi", action="store_true", help="switch off multiparton interactions")
     p.add_argument("--no-isr", action="store_true", help="switch off initial-state radiation")

@@ -12,8 +12,8 @@ clustered all at once by FastJet's multi-event interface, and selection, padding
 numpy. Truth matching walks only the few resonances of events that have a candidate jet. Every jet
 of an event that passes the selection is kept. An event whose parton-level jets (after showers and
 MPI, before hadronization) are all far below the pT window is stopped there (``parton_veto``): it
-skips hadronization, decays, the record's conversion and the clustering (bench/results/generate_ks.md
-measures that no accepted jet comes from such an event). ``physics="fast"`` is an opt-in preset that
+skips hadronization, decays, the record's conversion and the clustering (bench/results/generate.md
+audits that no accepted jet comes from such an event; generate_ks_default.md compares the jets). ``physics="fast"`` is an opt-in preset that
 trades a measured bias for speed (docs/data.md).
 """
 
@@ -52,14 +52,14 @@ log = logging.getLogger(__name__)
 PTHAT_FRACTION = 0.6
 
 # Physics presets: "default" is the reference physics; "fast" (opt-in) switches MPI off and cuts pTHat at
-# 0.7 x pt_min, about 9x the jets per CPU second, with the jet-distribution bias stated in docs/data.md and
+# 0.7 x pt_min, 6-8x the jets per CPU second, with the jet-distribution bias stated in docs/data.md and
 # measured in bench/results/generate_ks.md. Per preset: the MPI switch and the pTHat fraction.
 PHYSICS = {"default": {"mpi": True, "pthat_fraction": PTHAT_FRACTION},
            "fast": {"mpi": False, "pthat_fraction": 0.7}}
 
 # Parton-level veto: an event is stopped before hadronization when no anti-kt jet of its final partons
 # (|eta| < eta_max + 2 R) reaches PARTON_VETO x pt_min. Hadronization moves an R = 0.8 jet's pT by a few
-# GeV; 0.75 x 550 GeV leaves a margin of 137 GeV (the measured shifts are in bench/results/generate_ks.md).
+# GeV; 0.75 x 550 GeV leaves a margin of 137 GeV (audited in bench/results/generate.md).
 PARTON_VETO = 0.75
 
 
