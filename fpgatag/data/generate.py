@@ -13,8 +13,8 @@ numpy. Truth matching walks only the few resonances of events that have a candid
 of an event that passes the selection is kept. An event whose parton-level jets (after showers and
 MPI, before hadronization) are all far below the pT window is stopped there (``parton_veto``): it
 skips hadronization, decays, the record's conversion and the clustering (bench/results/generate.md
-audits that no accepted jet comes from such an event; generate_ks_default.md compares the jets). ``physics="fast"`` is an opt-in preset that
-trades a measured bias for speed (docs/data.md).
+audits that no accepted jet comes from such an event; generate_ks_default.md compares the jets).
+``physics="fast"`` is an opt-in preset that trades a measured bias for speed (docs/data.md).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ PTHAT_FRACTION = 0.6
 
 # Physics presets: "default" is the reference physics; "fast" (opt-in) switches MPI off and cuts pTHat at
 # 0.7 x pt_min, 6-8x the jets per CPU second, with the jet-distribution bias stated in docs/data.md and
-# measured in bench/results/generate_ks.md. Per preset: the MPI switch and the pTHat fraction.
+# measured in bench/results/generate_ks_fast.md. Per preset: the MPI switch and the pTHat fraction.
 PHYSICS = {"default": {"mpi": True, "pthat_fraction": PTHAT_FRACTION},
            "fast": {"mpi": False, "pthat_fraction": 0.7}}
 
