@@ -21,6 +21,7 @@ from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import write_json
 from fpgatag.core.metrics import classification_metrics, format_table
 from fpgatag.core.provenance import provenance
+from fpgatag.fpga.options import FirmwareOptions
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +82,12 @@ def _default_precision():
     return DEFAULT_INPUT_PRECISION
 
 
-def _probabilities(y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 1 or y.shape[1] == 1:
-        y = y.reshape(-1)
-        return y if (y.min() >= 0 and y.max() <= 1) else 1.0 / (1.0 + np.exp(-y))
-    if np.all(y >= 0) and np.allclose(y.sum(axis=1), 1.0, atol=1e-3):
-        return y
-    e = np.exp(y - y.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = None,
+            outputs: str = "logits") -> dict[str, Any]:
+    """Bit-exactness and agreement figures of two output arrays (n, k) of ``outputs`` kind
+    (``logits`` or ``probabilities``, see :func:`fpgatag.train.runs.model_outputs`)."""
+    from fpgatag.train.runs import probabilities
 
-
-def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
-    """Bit-exactness and agreement figures of two output arrays (n, k)."""
     yk = np.asarray(y_keras, dtype=np.float32).reshape(len(y_keras), -1)
     yh = np.asarray(y_hls, dtype=np.float32).reshape(len(y_hls), -1)
     out: dict[str, Any] = {
@@ -106,8 +100,8 @@ def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = 
         "auc_keras": None, "auc_hls": None,
     }
     if labels is not None and len(np.unique(labels)) > 1:
-        mk = classification_metrics(labels, _probabilities(yk))
-        mh = classification_metrics(labels, _probabilities(yh))
+        mk = classification_metrics(labels, probabilities(yk, outputs))
+        mh = classification_metrics(labels, probabilities(yh, outputs))
         out.update(auc_keras=mk["auc"], auc_hls=mh["auc"], metrics_keras=mk, metrics_hls=mh)
     return out
 
@@ -123,41 +117,36 @@ def output_lsb_diff(hls_model, max_abs_diff: float) -> dict[str, Any]:
 
 
 def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99, min_argmax: float = 0.999,
-             profile: bool = False, workers: int = 2, weights=None, backend: str = "Vitis",
-             part: str = "xcvu9p", io_type: str = "io_parallel", reuse_factor: int = 1,
-             strategy: str = "latency", profile_n: int = 1000, project_dir=None,
-             input_precision: tuple[int, int] | None = None) -> dict[str, Any]:
+             profile: bool = False, workers: int = 2, weights=None, options: FirmwareOptions | None = None,
+             profile_n: int = 1000, project_dir=None, **option_overrides: Any) -> dict[str, Any]:
     """C-simulate MODEL's firmware on ``data`` and compare with Keras; returns validate.json's content.
 
     ``model`` is a path (any accepted MODEL form) or a keras.Model; ``data`` a path (.npy or a jets
     file) or an array. ``output`` (a directory or a ``.json`` path) receives validate.json.
-    ``passed`` is False when a threshold is missed (the CLI then exits non-zero).
+    ``passed`` is False when a threshold is missed (the CLI then exits non-zero). ``options`` (a
+    :class:`~fpgatag.fpga.options.FirmwareOptions`) or its fields as keywords: the firmware simulated.
     """
     from fpgatag.fpga import csim
-    from fpgatag.fpga.convert import LoadedModel, convert, load_any_model, normalise_options
-    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.convert import convert_with, load_model_like
 
+    opts = FirmwareOptions.make(options, **option_overrides)
+    if opts.io_type != "io_parallel":
+        raise FpgatagError("io_type: validate runs the io_parallel firmware only")
     csim.require_compiler()
-    loaded = model if isinstance(model, LoadedModel) else (
-        load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
-    if input_precision is not None:
-        loaded.input_precision = tuple(input_precision)
-    b, s = normalise_options(backend, strategy, io_type, reuse_factor, 5.0)
-    if io_type != "io_parallel":
-        raise FpgatagError("--io-type: validate runs the io_parallel firmware only")
+    loaded = load_model_like(model, weights)
+    if opts.input_precision is not None:
+        loaded.input_precision = tuple(opts.input_precision)
     x, labels = load_data(data, loaded, int(n))
     if len(x) == 0:
         raise FpgatagError("data: no jets to validate on")
-    p = resolve_part(part)
     tmp = None
     if project_dir is None:
         tmp = tempfile.mkdtemp(prefix="fpgatag-validate-")
         project_dir = tmp
     try:
         t0 = time.perf_counter()
-        hls_model, _, notes = convert(loaded.model, Path(project_dir) / "csim", part=p.full, backend=b,
-                                      io_type=io_type, reuse_factor=reuse_factor, strategy=s,
-                                      input_precision=loaded.input_precision)
+        hls_model, _, notes = convert_with(loaded.model, Path(project_dir) / "csim", opts,
+                                           input_precision=loaded.input_precision)
         import contextlib
         import io
 
@@ -170,7 +159,7 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         y_hls = csim.run_batch(shim, x, n_out, workers=workers)
         t_sim = time.perf_counter() - t0
         y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-        result = compare(y_keras, y_hls, labels)
+        result = compare(y_keras, y_hls, labels, loaded.outputs or "logits")
         result.update(output_lsb_diff(hls_model, result["max_abs_diff"]))
         result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=t_compile, csim_s=t_sim,
                       workers=int(workers), min_bit_exact=min_bit_exact, min_argmax=min_argmax,
@@ -180,8 +169,8 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         if profile:
             from fpgatag.fpga.profile import profile_layers
 
-            ph, _, _ = convert(loaded.model, Path(project_dir) / "trace", part=p.full, backend=b, io_type=io_type,
-                               reuse_factor=reuse_factor, strategy=s, input_precision=loaded.input_precision, trace=True)
+            ph, _, _ = convert_with(loaded.model, Path(project_dir) / "trace", opts,
+                                    input_precision=loaded.input_precision, trace=True)
             rows = profile_layers(loaded.model, ph, x[: int(profile_n)])
             result["profile"] = rows
             result["problem_layers"] = [r["layer"] for r in rows if r["status"] in ("overflows", "saturates")]
@@ -189,8 +178,9 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     result["n_jets"] = result["n"]
-    return _finish(result, output, {"n": n, "workers": workers, "backend": b, "part": p.full,
-                                    "min_bit_exact": min_bit_exact, "min_argmax": min_argmax})
+    return _finish(result, output, {"n": n, "workers": workers, "backend": opts.backend, "part": opts.target.full,
+                                    "min_bit_exact": min_bit_exact, "min_argmax": min_argmax,
+                                    **({"hls_config": opts.record()["hls_config"]} if opts.hls_config else {})})
 
 
 def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exact: float = 0.99,
@@ -201,14 +191,13 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
     the same keys as the C simulation's, with ``simulator`` = "verilator" and the build time.
     """
     from fpgatag.fpga import rtlsim
-    from fpgatag.fpga.convert import LoadedModel, load_any_model
+    from fpgatag.fpga.convert import load_model_like
     from fpgatag.fpga.rtl import read_manifest, require_da4ml
 
     manifest = read_manifest(rtl_dir)
     require_da4ml()
     rtlsim.require_verilator()
-    loaded = model if isinstance(model, LoadedModel) else (
-        load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
+    loaded = load_model_like(model, weights)
     if [int(d) for d in loaded.model.inputs[0].shape[1:]] != manifest["input_shape"]:
         raise FpgatagError(f"{rtl_dir}: RTL built for input shape {tuple(manifest['input_shape'])}, the model takes "
                            f"{tuple(int(d) for d in loaded.model.inputs[0].shape[1:])}")
@@ -224,7 +213,7 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
         t_sim = time.perf_counter() - t0
         info = rtlsim.info(sim)
     y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-    result = compare(y_keras, y_rtl, labels)
+    result = compare(y_keras, y_rtl, labels, loaded.outputs or "logits")
     result.update(n_jets=result["n"], simulator="verilator", rtl=str(rtl_dir), jets_per_s=len(x) / t_sim if t_sim > 0 else None,
                   compile_s=info["build_s"], rtlsim_s=t_sim, workers=int(workers), verilator=info["verilator"],
                   min_bit_exact=min_bit_exact, min_argmax=min_argmax, input_precision=list(loaded.input_precision),
