@@ -66,6 +66,7 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
     address = str(address).strip()
     if not address:
         raise FpgatagError("--scheduler: empty address (give e.g. tcp://host:8786)")
+    _check_address(address)
     logging.getLogger("distributed").setLevel(max(logging.getLogger("distributed").level, logging.ERROR))
     try:
         return Client(address, timeout=timeout_s, set_as_default=False)
@@ -73,6 +74,20 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise FpgatagError(f"--scheduler {address}: no Dask scheduler answered within {timeout_s:g} s "
                            f"({reason})") from None
+
+
+def _check_address(address: str) -> None:
+    """Refuse a malformed address before a client exists (a half-made client hangs in its destructor)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, loc = parse_address(address, strict=False)
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(loc)
+            if not host or port is None:
+                raise ValueError("no host:port")
+    except (ValueError, TypeError) as exc:
+        raise FpgatagError(f"--scheduler {address}: not a scheduler address ({exc}); give e.g. tcp://host:8786") from None
 
 
 def _dask_slots(client) -> int:
