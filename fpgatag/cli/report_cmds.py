@@ -59,6 +59,9 @@ def register(sub, formatter_class) -> None:
     p.add_argument("--part", default="xcvu9p", help="FPGA part to synthesize for")
     p.add_argument("--workers", type=positive_int, default=2, help="parallel worker processes")
     p.add_argument("--shard", default=None, help="run shard i/N of the grid")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the points on the Dask cluster at ADDRESS (tcp://host:8786; its workers must see --out "
+                        "and --data) instead of --workers local processes (docs/distributed.md)")
     p.set_defaults(func=_sweep)
 
 
@@ -128,7 +131,8 @@ def _sweep(args: argparse.Namespace) -> int:
     guard(args.out, "sweep", inputs=[*data_inputs(args.data), args.teacher], directory=True)
     cfg = SweepConfig(data=args.data, out=args.out, teacher=args.teacher, student=args.student, bits=tuple(args.bits),
                       n_objects=tuple(args.n_objects), reuse_factors=tuple(args.reuse_factors), epochs=args.epochs,
-                      batch_size=args.batch_size, seed=args.seed, part=args.part, workers=args.workers, shard=args.shard)
+                      batch_size=args.batch_size, seed=args.seed, part=args.part, workers=args.workers, shard=args.shard,
+                      scheduler=args.scheduler)
     summary = run_sweep(cfg)
     rows = [{"point": Path(r["dir"]).name, "did": ", ".join(r["did"]) or "(already done)", **r.get("metrics", {})}
             for r in summary["points"]]

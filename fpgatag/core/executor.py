@@ -108,10 +108,11 @@ def _describe(executor: Executor) -> tuple[int, str, Any]:
 
 @contextlib.contextmanager
 def open_engine(workers: int = 1, scheduler: str | None = None, executor: Executor | None = None,
-                initializer: Callable[[], None] | None = None) -> Iterator[Engine]:
+                initializer: Callable[[], None] | None = None, serial: bool = True) -> Iterator[Engine]:
     """The executor for one command: ``executor`` as given, a Dask client's on ``scheduler``, or a
-    local pool of ``workers`` processes (``initializer`` runs in each). Pools and clients opened here
-    are closed on exit; on an exception (Ctrl-C included) a local pool's processes are stopped."""
+    local pool of ``workers`` processes (``initializer`` runs in each; one worker runs in this process
+    unless ``serial`` is False). Pools and clients opened here are closed on exit; on an exception
+    (Ctrl-C included) a local pool's processes are stopped first."""
     if executor is not None and scheduler is not None:
         raise FpgatagError("--scheduler: give a scheduler address or an executor, not both")
     if executor is not None:
@@ -129,13 +130,14 @@ def open_engine(workers: int = 1, scheduler: str | None = None, executor: Execut
         finally:
             client.close()
         return
-    if int(workers) <= 1:
+    if int(workers) <= 1 and serial:
         yield Engine(SerialExecutor(), 1, "this process")
         return
     ctx = multiprocessing.get_context("spawn")   # safe even if TensorFlow is loaded in the parent
-    pool = ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx, initializer=initializer)
+    n = max(1, int(workers))
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=initializer)
     try:
-        yield Engine(pool, int(workers), f"local pool ({int(workers)} processes)")
+        yield Engine(pool, n, f"local pool ({n} process{'es' if n > 1 else ''})")
     except BaseException:
         stop_pool(pool)
         raise
