@@ -111,3 +111,25 @@ def test_unreachable_scheduler_one_line_no_output(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no Dask scheduler answered" in proc.stderr
     assert "Traceback" not in proc.stderr and not out.exists()
+
+
+def test_validate_in_chunks_on_the_cluster_equals_one_process(cluster, tmp_path):
+    from fpgatag.fpga.examples import inputs_for, mlp
+    from fpgatag.fpga.validate import validate
+    from fpgatag.nn.io import save_model
+    from fpgatag.nn.inputs import quantize_fixed
+
+    cl, client = cluster
+    model = mlp(16, (16,), 2, bits=6, seed=5)
+    save_model(model, tmp_path / "mlp")
+    x = quantize_fixed(inputs_for(model, 5000, seed=2, scale=8.0), 12, 5)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "x_labels.npy", (x[:, 0] > 0).astype(int))
+    kw = dict(n=5000, input_precision=(12, 5), min_bit_exact=0.0, min_argmax=0.0)
+    local = validate(tmp_path / "mlp", tmp_path / "x.npy", **kw)
+    one = sorted(client.nthreads())[:1]   # one worker builds the firmware: three chunks, in order, combined
+    remote = validate(tmp_path / "mlp", tmp_path / "x.npy", executor=client.get_executor(workers=one, pure=False), **kw)
+    assert remote["chunks"] == 3 and remote["n"] == local["n"] == 5000
+    for key in ("bit_exact_fraction", "bit_exact_outputs_fraction", "max_abs_diff", "max_diff_lsb",
+                "argmax_agreement", "auc_keras", "auc_hls", "metrics_hls", "output_type", "widened", "passed"):
+        assert remote[key] == local[key], key

@@ -126,13 +126,23 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
              profile: bool = False, workers: int = 2, weights=None, backend: str = "Vitis",
              part: str = "xcvu9p", io_type: str = "io_parallel", reuse_factor: int = 1,
              strategy: str = "latency", profile_n: int = 1000, project_dir=None,
-             input_precision: tuple[int, int] | None = None) -> dict[str, Any]:
+             input_precision: tuple[int, int] | None = None, scheduler: str | None = None,
+             executor=None) -> dict[str, Any]:
     """C-simulate MODEL's firmware on ``data`` and compare with Keras; returns validate.json's content.
 
     ``model`` is a path (any accepted MODEL form) or a keras.Model; ``data`` a path (.npy or a jets
     file) or an array. ``output`` (a directory or a ``.json`` path) receives validate.json.
     ``passed`` is False when a threshold is missed (the CLI then exits non-zero).
+    With ``scheduler`` (a Dask address) or ``executor``, the jets are simulated in chunks on that
+    engine's workers (:func:`validate_distributed`); the figures are the same.
     """
+    if scheduler is not None or executor is not None:
+        if profile:
+            raise FpgatagError("--profile: per-layer profiles run in this process, not with --scheduler")
+        return validate_distributed(model, data, n=n, output=output, min_bit_exact=min_bit_exact,
+                                    min_argmax=min_argmax, weights=weights, backend=backend, part=part,
+                                    io_type=io_type, reuse_factor=reuse_factor, strategy=strategy,
+                                    input_precision=input_precision, scheduler=scheduler, executor=executor)
     from fpgatag.fpga import csim
     from fpgatag.fpga.convert import LoadedModel, convert, load_any_model, normalise_options
     from fpgatag.fpga.parts import resolve_part
@@ -191,6 +201,102 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
     result["n_jets"] = result["n"]
     return _finish(result, output, {"n": n, "workers": workers, "backend": b, "part": p.full,
                                     "min_bit_exact": min_bit_exact, "min_argmax": min_argmax})
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation in chunks of jets on an executor (a local pool or a Dask cluster)
+
+CHUNK_JETS = 2048   # jets per task of the chunked C simulation
+_CSIM: dict[str, tuple[str, int, dict[str, Any]]] = {}   # per worker process: spec -> compiled shim
+
+
+def _build_csim(spec: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
+    """Convert and compile the spec's model in this process (once): (shim path, outputs, facts)."""
+    import atexit
+    import contextlib
+    import io
+
+    from fpgatag.fpga import csim
+    from fpgatag.fpga.convert import convert, load_any_model
+
+    csim.require_compiler()
+    t0 = time.perf_counter()
+    loaded = load_any_model(spec["model"], spec["weights"])
+    prec = tuple(spec["input_precision"]) if spec["input_precision"] is not None else None
+    tmp = tempfile.mkdtemp(prefix="fpgatag-validate-")
+    atexit.register(shutil.rmtree, tmp, True)
+    hls_model, _, notes = convert(loaded.model, Path(tmp) / "csim", part=spec["part"], backend=spec["backend"],
+                                  io_type=spec["io_type"], reuse_factor=spec["reuse_factor"],
+                                  strategy=spec["strategy"], input_precision=prec)
+    with contextlib.redirect_stdout(io.StringIO()):
+        hls_model.compile()
+    shim = str(csim.build_shim(hls_model))
+    facts = {"widened": notes.get("widened", []), **output_lsb_diff(hls_model, 0.0),
+             "compile_s": time.perf_counter() - t0}
+    facts.pop("max_diff_lsb")
+    return shim, int(np.prod(loaded.model.outputs[0].shape[1:])), facts
+
+
+def csim_chunk(spec: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
+    """C-simulate one chunk of jets (runs in a worker; the firmware is built once per worker process)."""
+    from fpgatag.fpga import csim
+
+    key = repr(sorted(spec.items()))
+    built = key not in _CSIM
+    if built:
+        _CSIM[key] = _build_csim(spec)
+    shim, n_out, facts = _CSIM[key]
+    return {"y": csim.run_batch(shim, x, n_out, workers=1), **facts, "compile_s": facts["compile_s"] if built else 0.0}
+
+
+def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99,
+                         min_argmax: float = 0.999, weights=None, backend: str = "Vitis", part: str = "xcvu9p",
+                         io_type: str = "io_parallel", reuse_factor: int = 1, strategy: str = "latency",
+                         input_precision: tuple[int, int] | None = None, scheduler: str | None = None,
+                         executor=None, workers: int = 2, chunk_jets: int = CHUNK_JETS) -> dict[str, Any]:
+    """:func:`validate` with the jets cut into chunks of ``chunk_jets``, each C-simulated on a worker of
+    ``executor`` / the Dask cluster at ``scheduler`` / ``workers`` local processes. The outputs come back
+    in jet order and are compared in one piece, so every figure equals the one-process result. MODEL
+    must be a path that the workers can read (a shared file system on a cluster)."""
+    from fpgatag.core.executor import map_ordered, open_engine
+    from fpgatag.fpga.convert import load_any_model, normalise_options
+    from fpgatag.fpga.parts import resolve_part
+
+    if not isinstance(model, (str, os.PathLike)):
+        raise FpgatagError("validate: the workers load MODEL from its path; an in-memory model runs only locally")
+    if io_type != "io_parallel":
+        raise FpgatagError("--io-type: validate runs the io_parallel firmware only")
+    b, s = normalise_options(backend, strategy, io_type, reuse_factor, 5.0)
+    p = resolve_part(part)
+    loaded = load_any_model(model, weights)
+    if input_precision is not None:
+        loaded.input_precision = tuple(input_precision)
+    x, labels = load_data(data, loaded, int(n))
+    if len(x) == 0:
+        raise FpgatagError("data: no jets to validate on")
+    spec = {"model": str(Path(model).resolve()), "weights": str(Path(weights).resolve()) if weights else None,
+            "part": p.full, "backend": b, "io_type": io_type, "reuse_factor": int(reuse_factor), "strategy": s,
+            "input_precision": list(loaded.input_precision) if loaded.input_precision else None}
+    chunks = [x[i:i + int(chunk_jets)] for i in range(0, len(x), int(chunk_jets))]
+    import functools
+
+    t0 = time.perf_counter()
+    with open_engine(workers, scheduler, executor) as engine:
+        log.info("validate: %d jets in %d chunk(s) on %s", len(x), len(chunks), engine.description)
+        outs = list(map_ordered(engine, functools.partial(csim_chunk, spec), chunks))
+    t_sim = time.perf_counter() - t0
+    y_hls = np.concatenate([o["y"] for o in outs])
+    y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
+    result = compare(y_keras, y_hls, labels)
+    facts = {k: v for k, v in outs[0].items() if k not in ("y", "compile_s")}
+    result.update(facts, max_diff_lsb=result["max_abs_diff"] / facts["output_lsb"] if facts["output_lsb"] else None)
+    result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=max(o["compile_s"] for o in outs),
+                  csim_s=t_sim, workers=engine.slots, engine=engine.description, chunks=len(chunks),
+                  min_bit_exact=min_bit_exact, min_argmax=min_argmax,
+                  input_precision=list(loaded.input_precision or _default_precision()), model=str(loaded.source),
+                  data=str(data) if not isinstance(data, np.ndarray) else "<array>", n_jets=result["n"])
+    return _finish(result, output, {"n": n, "workers": engine.slots, "scheduler": scheduler, "backend": b,
+                                    "part": p.full, "min_bit_exact": min_bit_exact, "min_argmax": min_argmax})
 
 
 def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exact: float = 0.99,
