@@ -243,7 +243,9 @@ def train_teacher(data, model: str | None = None, epochs: int | None = None, bat
     if spec.kind == "lund" and source.n_jets:
         source.read(0, 1, keys=["n_lund"])  # a file without Lund trees fails here, naming the group
 
-    strategy, strategy_name = select_strategy()
+    from fpgatag.train import distribute
+
+    strategy, strategy_name = distribute.strategy()
     tf.keras.utils.set_random_seed(seed)
 
     # uid-keyed splits of the selected jets
@@ -296,7 +298,8 @@ def train_teacher(data, model: str | None = None, epochs: int | None = None, bat
                         metrics=["accuracy"])
         best, callbacks = _callbacks(early_stopping)
         t0 = time.perf_counter()
-        history = net.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=0)
+        with distribute.failures():
+            history = net.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=0)
         train_seconds = time.perf_counter() - t0
     finally:
         tf.keras.mixed_precision.set_global_policy(previous)
