@@ -3,7 +3,8 @@
 * ``TF_CONFIG`` set: ``MultiWorkerMirroredStrategy`` over the workers it lists (one process per
   worker; worker 0, or the chief, writes the run directory). TensorFlow's coordination service is
   configured with bounded timeouts, so a worker that never joins, or dies during the run, ends every
-  other worker with a one-line error instead of a hang:
+  other worker with a one-line error instead of a hang (while the cluster forms, a watchdog process
+  kills a worker still waiting after the timeout: TensorFlow waits there in uninterruptible C++):
   ``FPGATAG_CLUSTER_TIMEOUT_S`` (default 120 s) for all workers to join, ``FPGATAG_HEARTBEAT_TIMEOUT_S``
   (default 20 s) of silence before a worker counts as dead, and a collective-operation timeout of
   ``FPGATAG_COLLECTIVE_TIMEOUT_S`` (default 600 s, above any one training step).
@@ -101,11 +102,43 @@ def _multi_worker(tf, cfg: dict[str, Any]):
     log.info("multi-worker training: task %s/%d of %d workers; waiting up to %.0f s for all to join",
              task["type"], task["index"], n, join_s)
     try:
-        with failures():
+        with failures(), _join_deadline(join_s, n):
             strat = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    except ValueError as exc:   # a TF_CONFIG TensorFlow cannot use (e.g. an address it cannot bind)
+    except ValueError as exc:   # a TF_CONFIG TensorFlow cannot use
         raise FpgatagError(f"TF_CONFIG: {exc}") from None
+    except tf.errors.UnknownError as exc:   # "Could not start gRPC server": this task's port is taken
+        raise FpgatagError(f"TF_CONFIG: task {task['type']}/{task['index']} cannot listen on "
+                           f"{cluster[task['type']][task['index']]} ({exc.message}); is the port in use?") from None
     return strat, f"multi-worker-mirrored ({n} workers, task {task['type']}/{task['index']})"
+
+
+# The watchdog is a separate process: TensorFlow waits for missing workers inside a C++ call that holds
+# the GIL (no Python thread or signal handler runs until it returns, and its own register timeout is
+# not applied there), so only another process can end the wait.
+_WATCHDOG = """import os, sys, time
+pid, seconds, message = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+time.sleep(seconds)
+if os.getppid() == pid:
+    sys.stderr.write(message + "\\n")
+    sys.stderr.flush()
+    os.kill(pid, 9)
+"""
+
+
+@contextlib.contextmanager
+def _join_deadline(seconds: float, n: int) -> Iterator[None]:
+    """Kill this process with one line on stderr if the cluster has not formed after ``seconds``."""
+    import subprocess
+    import sys
+
+    message = (f"fpgatag: error: multi-worker training: not all {n} workers of TF_CONFIG joined within {seconds:g} s "
+               "(FPGATAG_CLUSTER_TIMEOUT_S); start every worker and check the addresses")
+    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(seconds), message])
+    try:
+        yield
+    finally:
+        watchdog.kill()
+        watchdog.wait()
 
 
 def _cpu_mirrored(tf, replicas: str):
@@ -141,6 +174,9 @@ def failures() -> Iterator[None]:
     except lost as exc:
         if read_tf_config() is None:
             raise
-        detail = " ".join(str(exc.message or exc).split())[:300]
+        import re
+
+        detail = re.sub(r"\{\{[^}]*\}\}", "", " ".join(str(exc.message or exc).split())).strip()
+        detail = detail.split(". ")[0][:240]
         raise FpgatagError(f"multi-worker training: a worker was lost or did not answer ({type(exc).__name__}: "
                            f"{detail}); the run is abandoned, nothing was saved") from None
