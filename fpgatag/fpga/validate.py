@@ -258,6 +258,8 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
     ``executor`` / the Dask cluster at ``scheduler`` / ``workers`` local processes. The outputs come back
     in jet order and are compared in one piece, so every figure equals the one-process result. MODEL
     must be a path that the workers can read (a shared file system on a cluster)."""
+    import functools
+
     from fpgatag.core.executor import map_ordered, open_engine
     from fpgatag.fpga.convert import load_any_model, normalise_options
     from fpgatag.fpga.parts import resolve_part
@@ -268,23 +270,21 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
         raise FpgatagError("--io-type: validate runs the io_parallel firmware only")
     b, s = normalise_options(backend, strategy, io_type, reuse_factor, 5.0)
     p = resolve_part(part)
-    loaded = load_any_model(model, weights)
-    if input_precision is not None:
-        loaded.input_precision = tuple(input_precision)
-    x, labels = load_data(data, loaded, int(n))
-    if len(x) == 0:
-        raise FpgatagError("data: no jets to validate on")
-    spec = {"model": str(Path(model).resolve()), "weights": str(Path(weights).resolve()) if weights else None,
-            "part": p.full, "backend": b, "io_type": io_type, "reuse_factor": int(reuse_factor), "strategy": s,
-            "input_precision": list(loaded.input_precision) if loaded.input_precision else None}
-    chunks = [x[i:i + int(chunk_jets)] for i in range(0, len(x), int(chunk_jets))]
-    import functools
-
-    t0 = time.perf_counter()
-    with open_engine(workers, scheduler, executor) as engine:
+    with open_engine(workers, scheduler, executor) as engine:   # a scheduler that does not answer: before the work
+        loaded = load_any_model(model, weights)
+        if input_precision is not None:
+            loaded.input_precision = tuple(input_precision)
+        x, labels = load_data(data, loaded, int(n))
+        if len(x) == 0:
+            raise FpgatagError("data: no jets to validate on")
+        spec = {"model": str(Path(model).resolve()), "weights": str(Path(weights).resolve()) if weights else None,
+                "part": p.full, "backend": b, "io_type": io_type, "reuse_factor": int(reuse_factor), "strategy": s,
+                "input_precision": list(loaded.input_precision) if loaded.input_precision else None}
+        chunks = [x[i:i + int(chunk_jets)] for i in range(0, len(x), int(chunk_jets))]
         log.info("validate: %d jets in %d chunk(s) on %s", len(x), len(chunks), engine.description)
+        t0 = time.perf_counter()
         outs = list(map_ordered(engine, functools.partial(csim_chunk, spec), chunks))
-    t_sim = time.perf_counter() - t0
+        t_sim = time.perf_counter() - t0
     y_hls = np.concatenate([o["y"] for o in outs])
     y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
     result = compare(y_keras, y_hls, labels)
