@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -95,7 +96,9 @@ def main(argv=None) -> int:
             for name, workers, fn in CONFIGS:
                 path = tmp / f"{name.replace(' ', '_')}-{workers}-{rep}.h5"
                 log.info("repeat %d: %s, %d worker(s)", rep, name, workers)
+                load0 = os.getloadavg()[0]
                 r = fn(path, job, workers)
+                r["load_1min"] = [load0, os.getloadavg()[0]]   # the machine's load before and after the run
                 reference = reference or path
                 r.update(config=name, workers=workers, repeat=rep, identical_to_local=_same(reference, path),
                          jets=2 * n, jets_per_s=2 * n / r["wall_s"])
@@ -117,6 +120,7 @@ def main(argv=None) -> int:
     overhead = [100 * (by[("LocalCluster", 2, k)]["wall_s"] / by[("local pool", 2, k)]["wall_s"] - 1)
                 for k in range(repeats)]
     ov, ov_sd = _stats(overhead)
+    load = _stats([v for r in runs for v in r["load_1min"]])[0]
     scaling = [by[("LocalCluster", 1, k)]["wall_s"] / by[("LocalCluster", 2, k)]["wall_s"] for k in range(repeats)]
     sc, sc_sd = _stats(scaling)
     result = {
@@ -124,6 +128,7 @@ def main(argv=None) -> int:
         "tasks_per_run": 2 * -(-n // args.chunk_jets), "repeats": repeats, "runs": runs,
         "overhead_pct_localcluster2_vs_pool2": {"mean": ov, "sd": ov_sd, "per_repeat": overhead},
         "speedup_2_vs_1_dask_workers": {"mean": sc, "sd": sc_sd, "per_repeat": scaling},
+        "mean_load_1min": load, "cpu_count": os.cpu_count(),
         "note": "Wall times on a 2-core machine shared with other jobs: absolute rates are pessimistic and noisy; the "
                 "configurations run interleaved so drifts hit all alike. The cluster start-up (scheduler and worker "
                 "processes) is not in the run's wall time. Each run starts fresh worker processes (the pool is made "
@@ -139,7 +144,9 @@ def main(argv=None) -> int:
           f"{format_table(rows, cols)}\n\n"
           f"Overhead of a LocalCluster with 2 workers against the local pool with 2 processes: {ov:+.1f} +- {ov_sd:.1f} % "
           f"of wall time ({repeats} paired repeats). Speed-up of 2 Dask workers over 1: {sc:.2f} +- {sc_sd:.2f} "
-          f"(2 cores). \"identical\": every file holds the same datasets as the local pool's.\n\n{result['note']}\n")
+          f"({os.cpu_count()} cores, mean 1-minute load average {load:.1f} during the runs: with the cores already "
+          f"busy, a second worker cannot add much). \"identical\": every file holds the same datasets as the local "
+          f"pool's.\n\n{result['note']}\n")
     write_text(args.out / "dask.md", md)
     print(md)
     return 0
