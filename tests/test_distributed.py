@@ -266,3 +266,16 @@ def test_worker_that_never_joins_is_one_line_and_bounded(jets_file, tmp_path):
                                             "joined within 5 s (FPGATAG_CLUSTER_TIMEOUT_S); start every worker and "
                                             "check the addresses")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value, field", [("{not json", "not JSON"), ('{"cluster": {"worker": []}, "task": {}}', "cluster"),
+                                          ('{"cluster": {"ps": ["h:1"]}, "task": {"type": "ps", "index": 0}}', "unknown job"),
+                                          ('{"cluster": {"worker": ["h:1"]}, "task": {"type": "worker", "index": 1}}',
+                                           "task must name")])
+def test_bad_tf_config_is_one_line(monkeypatch, value, field):
+    from fpgatag.train.distribute import read_tf_config
+
+    monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(FpgatagError, match=field) as err:
+        read_tf_config()
+    assert str(err.value).startswith("TF_CONFIG: ") and "\n" not in str(err.value)
