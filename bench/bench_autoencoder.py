@@ -31,7 +31,7 @@ from fpgatag.core.io import write_json, write_text  # noqa: E402
 from fpgatag.core.logs import setup_logging  # noqa: E402
 from fpgatag.core.metrics import format_table  # noqa: E402
 
-log = logging.getLogger("bench_autoencoder")
+log = logging.getLogger("fpgatag.bench.autoencoder")  # shown by fpgatag's log set-up
 
 RUNS = (  # (tag, preset, overrides)
     ("ae-jet/qcd", "ae-jet", {"train_on": "qcd"}),

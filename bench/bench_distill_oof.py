@@ -31,23 +31,20 @@ seeds. Writes bench/results/<--name>.{json,md} (default distill_oof).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _common as C
 
-from fpgatag.core.io import write_json, write_text  # noqa: E402
-from fpgatag.core.logs import setup_logging  # noqa: E402
-from fpgatag.core.metrics import classification_metrics, format_auc, format_rejection, format_table, paired_gain  # noqa: E402
+from fpgatag.core.metrics import classification_metrics, paired_gain  # noqa: E402
 
-log = logging.getLogger("bench_distill_oof")
+log = logging.getLogger("fpgatag.bench.distill_oof")  # shown by fpgatag's log set-up
 KINDS = ("scratch", "distilled_insample", "distilled_oof", "distilled_trigger")
 
 
@@ -79,10 +76,7 @@ def _score(run_dir: Path, source, row: dict, logits: bool = True) -> tuple[np.nd
     return y, np.asarray(probs, np.float64)[:, 1]
 
 
-def _shown(m: dict, prefix: str = "") -> dict:
-    """Display strings: AUC +- err and R50 [68 % interval] (background jets passing where < 10)."""
-    sub = {k[len(prefix):]: v for k, v in m.items() if k.startswith(prefix)}
-    return {f"{prefix}auc +- err": format_auc(sub), f"{prefix}rej@0.5 [68% CI]": format_rejection(sub, "50")}
+_shown = C.shown   # AUC +- err and R50 [68 % interval] display strings (background jets passing where < 10)
 
 
 def _gains(kinds, rows, labels_scores, teacher_scores) -> dict:
@@ -106,9 +100,9 @@ def ensure_teacher(out: Path, reuse: bool, **kw) -> Path:
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, type=Path, help="jet file (the issue asks for >= 50k jets per class)")
+def parse(argv=None):
+    ap = C.parser(__doc__, "bench-distill-oof")
+    ap.add_argument("--data", required=True, type=Path, help="jet file (>= 50k jets per class for the full benchmark)")
     ap.add_argument("--eval-data", type=Path, default=None, help="an independent jet file (other seed)")
     ap.add_argument("--teacher-model", default="particlenet-lite")
     ap.add_argument("--teacher-epochs", type=int, default=8)
@@ -125,9 +119,6 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="student epochs max (default: the preset's)")
     ap.add_argument("--alpha", type=float, default=None)
     ap.add_argument("--temperature", type=float, default=None)
-    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-distill-oof")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    ap.add_argument("--reuse", action="store_true", help="reuse finished teachers and students found in --work")
     ap.add_argument("--from-demo", type=Path, default=None, metavar="DIR",
                     help="score the teachers (full and trigger view) and the scratch / distilled students of a finished "
                          "`fpgatag demo --data DATA --student-seeds ...` output directory instead of training them")
@@ -137,17 +128,19 @@ def main(argv=None) -> int:
                     help="the same jets with >= 32 candidates (`fpgatag views DATA -o FILE --n-candidates 32`): "
                          "also scan bits (4, 6, 8, 16) and N (8, 16, 32), scratch and distilled (out-of-fold), first seed")
     args = ap.parse_args(argv)
-    setup_logging(0)
-
     from fpgatag.train import distill as D
-    from fpgatag.train.data import as_source
-    from fpgatag.train.soft_targets import load_soft_targets, teacher_predict
 
-    t_start = time.perf_counter()
-    alpha = D.DEFAULT_ALPHA if args.alpha is None else args.alpha
-    temp = D.DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+    args.alpha = D.DEFAULT_ALPHA if args.alpha is None else args.alpha
+    args.temperature = D.DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+    return args
+
+
+def teachers(args) -> SimpleNamespace:
+    """The full-view teacher, the fold teachers and the trigger-view teacher (trained when missing, or
+    taken from --from-demo), the student kinds they allow, and their soft targets on --data."""
+    from fpgatag.train.soft_targets import teacher_predict
+
     work = args.work
-    work.mkdir(parents=True, exist_ok=True)
     tkw = dict(data=args.data, model=args.teacher_model, epochs=args.teacher_epochs, n_particles=args.n_particles, seed=0)
     demo = _demo_runs(args.from_demo, args.seeds) if args.from_demo is not None else None
     if demo is not None:
@@ -158,148 +151,164 @@ def main(argv=None) -> int:
     kinds = [k for k in KINDS if k == "scratch" or k in args.kinds]
     if args.view_teacher == "none":
         kinds = [k for k in kinds if k != "distilled_trigger"]
-    folds = ([ensure_teacher(work / f"teacher-fold{i}", args.reuse, fold=(i, args.folds), **tkw) for i in range(args.folds)]
-             if "distilled_oof" in kinds or (args.scan_data is not None and "distilled_trigger" not in kinds) else [])
+    need_folds = "distilled_oof" in kinds or (args.scan_data is not None and "distilled_trigger" not in kinds)
+    folds = [ensure_teacher(work / f"teacher-fold{i}", args.reuse, fold=(i, args.folds), **tkw)
+             for i in range(args.folds)] if need_folds else []
     vteacher = None
     if demo is not None:
         vteacher = demo["teacher-trigger"]
     elif "distilled_trigger" in kinds:
         vteacher = ensure_teacher(work / "teacher-trigger", args.reuse, data=args.data, model=args.view_teacher,
                                   epochs=args.teacher_epochs, seed=0)
+    logits = {}
+    for name, who in (("insample", teacher), ("oof", folds or None), ("trigger", vteacher)):
+        if who is not None:
+            logits[name] = work / f"logits-{name}.h5"
+            if not (args.reuse and logits[name].is_file()):
+                teacher_predict(who, args.data, output=logits[name])
+    return SimpleNamespace(demo=demo, teacher=teacher, folds=folds, vteacher=vteacher, kinds=kinds, logits=logits)
 
-    logits_files = {"insample": work / "logits-insample.h5"}
-    if not (args.reuse and logits_files["insample"].is_file()):
-        teacher_predict(teacher, args.data, output=logits_files["insample"])
-    if folds:
-        logits_files["oof"] = work / "logits-oof.h5"
-        if not (args.reuse and logits_files["oof"].is_file()):
-            teacher_predict(folds, args.data, output=logits_files["oof"])
-    if vteacher is not None:
-        logits_files["trigger"] = work / "logits-trigger.h5"
-        if not (args.reuse and logits_files["trigger"].is_file()):
-            teacher_predict(vteacher, args.data, output=logits_files["trigger"])
 
-    # ---- teacher calibration on training vs test jets ----
-    source = as_source(args.data)
-    labels = np.asarray(source.labels()).astype(int)
-    run = json.loads((teacher / "run.json").read_text())
+def calibrations(args, t: SimpleNamespace, source, labels: np.ndarray) -> tuple[dict, dict]:
+    """The splits, and each set of soft targets' calibration on the training vs the test jets."""
     from fpgatag.core.splits import split_indices
+    from fpgatag.train.soft_targets import load_soft_targets
 
+    run = json.loads((t.teacher / "run.json").read_text())
     splits = split_indices(np.asarray(source.uids()), tuple(run["splits"]["fractions"]), int(run["splits"]["salt"]))
-    calib = {}
-    for name, lf in logits_files.items():
-        z = load_soft_targets(lf, source)
-        calib[name] = {s: calibration(z, labels, splits[s]) for s in ("train", "test")}
+    calib = {name: {s: calibration(load_soft_targets(lf, source), labels, splits[s]) for s in ("train", "test")}
+             for name, lf in t.logits.items()}
+    return splits, calib
 
-    # ---- students ----
+
+def _student(args, data: Path, out: Path, kind: str, t: SimpleNamespace, seed: int, bits: int = 8, n: int = 16,
+             keys=("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test", "n_parameters", "best_epoch",
+                   "train_seconds"), finished: bool = False) -> dict:
+    """One student as a result row: trained now, or its stored metrics (``finished``: a --from-demo
+    run; with --reuse: one found in --work)."""
+    from fpgatag.train import distill as D
+
+    if finished or (args.reuse and (out / "metrics.json").is_file()):
+        m = json.loads((out / "metrics.json").read_text())
+    else:
+        tdir = {"scratch": None, "distilled_insample": t.teacher, "distilled_oof": t.folds[0] if t.folds else None,
+                "distilled_trigger": t.vteacher}[kind]
+        lf = None if kind == "scratch" else t.logits[kind.split("_")[1]]
+        m = D.train_student(data, student=args.student, n_objects=n, bits=bits, out_dir=out, teacher_dir=tdir,
+                            logits_file=lf, alpha=args.alpha, temperature=args.temperature, epochs=args.epochs, seed=seed)
+    log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
+    return {"run": out.name, "dir": str(out), "kind": kind, "seed": seed, "alpha": m["alpha"], **{k: m[k] for k in keys + UNC}}
+
+
+def students(args, t: SimpleNamespace) -> tuple[list[dict], list[dict], str]:
+    """The main students (every kind, every seed) and the bits / N scan (scratch and distilled: the
+    trigger-view teacher if trained, else out-of-fold; first seed)."""
     rows = []
     for seed in args.seeds:
-        for kind in kinds:
-            out = demo[kind, seed] if demo else work / f"{kind}_s{seed}"
-            if demo or (args.reuse and (out / "metrics.json").is_file()):
-                m = json.loads((out / "metrics.json").read_text())
-            else:
-                tdir = {"scratch": None, "distilled_insample": teacher, "distilled_oof": folds[0] if folds else None,
-                        "distilled_trigger": vteacher}[kind]
-                lf = None if kind == "scratch" else logits_files[kind.split("_")[1]]
-                m = D.train_student(args.data, student=args.student, n_objects=16, bits=8, out_dir=out,
-                                    teacher_dir=tdir, logits_file=lf, alpha=alpha, temperature=temp,
-                                    epochs=args.epochs, seed=seed)
-            rows.append({"run": out.name, "dir": str(out), "kind": kind, "seed": seed, "alpha": m["alpha"],
-                         **{k: m[k] for k in ("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test",
-                                              "n_parameters", "best_epoch", "train_seconds") + UNC}})
-            log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
-
-    # ---- bits and N scans (scratch and distilled: trigger-view teacher if trained, else out-of-fold; first seed) ----
-    scan = []
-    scan_kind = "distilled_trigger" if vteacher is not None else "distilled_oof"
-    scan_teacher = vteacher if vteacher is not None else (folds[0] if folds else None)
+        for kind in t.kinds:
+            out = t.demo[kind, seed] if t.demo else args.work / f"{kind}_s{seed}"
+            rows.append(_student(args, args.data, out, kind, t, seed, finished=t.demo is not None))
+    scan, scan_kind = [], "distilled_trigger" if t.vteacher is not None else "distilled_oof"
     if args.scan_data is not None:
         seed = args.seeds[0]
-        points = [(b, 16) for b in (4, 6, 8, 16)] + [(8, n) for n in (8, 32)]
-        for bits, n in points:
+        for bits, n in [(b, 16) for b in (4, 6, 8, 16)] + [(8, n) for n in (8, 32)]:
             for kind in ("scratch", scan_kind):
-                out = work / f"scan_{kind}_b{bits}_n{n}_s{seed}"
-                if args.reuse and (out / "metrics.json").is_file():
-                    m = json.loads((out / "metrics.json").read_text())
-                else:
-                    m = D.train_student(args.scan_data, student=args.student, n_objects=n, bits=bits, out_dir=out,
-                                        teacher_dir=None if kind == "scratch" else scan_teacher,
-                                        logits_file=None if kind == "scratch" else logits_files[scan_kind.split("_")[1]],
-                                        alpha=alpha, temperature=temp, epochs=args.epochs, seed=seed)
-                scan.append({"run": out.name, "dir": str(out), "kind": kind, "bits": bits, "n_objects": n, "seed": seed,
-                             **{k: m[k] for k in ("accuracy", "auc", "rejection_at_50", "n_test", "n_parameters", "best_epoch")
-                                + UNC}})
-                log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
+                row = _student(args, args.scan_data, args.work / f"scan_{kind}_b{bits}_n{n}_s{seed}", kind, t, seed, bits, n,
+                               keys=("accuracy", "auc", "rejection_at_50", "n_test", "n_parameters", "best_epoch"))
+                scan.append({"bits": bits, "n_objects": n, **row})
+    return rows, scan, scan_kind
 
-    teachers = {"teacher": json.loads((teacher / "metrics.json").read_text())}
-    for i, d in enumerate(folds):
-        teachers[f"fold{i}"] = json.loads((d / "metrics.json").read_text())
-    if vteacher is not None:
-        teachers["trigger-view"] = json.loads((vteacher / "metrics.json").read_text())
 
-    # ---- independent file ----
+def independent(args, t: SimpleNamespace, teachers_m: dict, rows: list[dict], scan: list[dict]):
+    """eval_* metrics of every teacher and student on all jets of --eval-data (and the scan's on
+    --scan-eval-data); returns (labels, student scores, teacher scores) for the paired gains."""
+    from fpgatag.train.data import as_source
+
     eval_scores, eval_teacher, eval_labels = {}, {}, None
     if args.eval_data is not None:
         ev = as_source(args.eval_data)
-        named = [("teacher", teacher)] + [(f"fold{i}", d) for i, d in enumerate(folds)]
-        for name, d in named + ([("trigger-view", vteacher)] if vteacher is not None else []):
-            eval_labels, eval_teacher[name] = _score(d, ev, teachers[name], logits=False)
+        named = [("teacher", t.teacher)] + [(f"fold{i}", d) for i, d in enumerate(t.folds)]
+        for name, d in named + ([("trigger-view", t.vteacher)] if t.vteacher is not None else []):
+            eval_labels, eval_teacher[name] = _score(d, ev, teachers_m[name], logits=False)
         for r in rows:
             eval_labels, eval_scores[r["run"]] = _score(Path(r["dir"]), ev, r)
     if scan and args.scan_eval_data is not None:
         ev32 = as_source(args.scan_eval_data)
         for r in scan:
             _score(Path(r["dir"]), ev32, r)
+    return eval_labels, eval_scores, eval_teacher
 
-    # ---- paired gains over scratch: test split (uid-matched predictions) and independent file ----
+
+def paired(args, t: SimpleNamespace, rows: list[dict], evaluated) -> dict:
+    """Each distilled kind's gain over scratch, paired over the same jets: test split and independent file."""
     from fpgatag.report.compare import _aligned
 
-    ref_dirs = {"teacher": teacher, **({"trigger-view": vteacher} if vteacher is not None else {})}
-    test_dirs = [Path(r["dir"]) for r in rows] + list(ref_dirs.values())
-    test_labels, test_scores = _aligned(test_dirs)
+    eval_labels, eval_scores, eval_teacher = evaluated
+    ref_dirs = {"teacher": t.teacher, **({"trigger-view": t.vteacher} if t.vteacher is not None else {})}
+    test_labels, test_scores = _aligned([Path(r["dir"]) for r in rows] + list(ref_dirs.values()))
     test_by_run = {r["run"]: s for r, s in zip(rows, test_scores)}
-    test_teacher = dict(zip(ref_dirs, test_scores[len(rows):]))
-    gains = {"test": _gains(kinds, rows, (test_labels, test_by_run), test_teacher)}
+    gains = {"test": _gains(t.kinds, rows, (test_labels, test_by_run), dict(zip(ref_dirs, test_scores[len(rows):])))}
     if eval_labels is not None:
-        gains["eval"] = _gains(kinds, rows, (eval_labels == 1, eval_scores),
+        gains["eval"] = _gains(t.kinds, rows, (eval_labels == 1, eval_scores),
                                {k: v for k, v in eval_teacher.items() if k in ref_dirs})
+    return gains
 
-    # ---- summary ----
-    def stats(kind, key):
-        v = [r[key] for r in rows if r["kind"] == kind]
-        return [float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0]
 
+def summarize(args, kinds: list[str], rows: list[dict], teachers_m: dict) -> tuple[dict, dict]:
+    """Mean +- std over seeds per kind, and each distilled kind's R50 gain, gap closed and AUC gain per seed."""
     keys = ["auc", "rejection_at_50"] + (["eval_auc", "eval_rejection_at_50"] if args.eval_data else [])
-    summary = {kind: {k: stats(kind, k) for k in keys} for kind in kinds}
+    summary = {kind: {k: C.mean_std(r[k] for r in rows if r["kind"] == kind) for k in keys} for kind in kinds}
     verdict = {}
     for kind in kinds[1:]:
         for prefix in ("", "eval_") if args.eval_data else ("",):
             s, d = summary["scratch"][f"{prefix}rejection_at_50"][0], summary[kind][f"{prefix}rejection_at_50"][0]
-            t = teachers["teacher"][f"{prefix}rejection_at_50"]
-            per_seed = [next(r for r in rows if r["kind"] == kind and r["seed"] == sd)[f"{prefix}auc"]
-                        - next(r for r in rows if r["kind"] == "scratch" and r["seed"] == sd)[f"{prefix}auc"]
-                        for sd in args.seeds]
+            t = teachers_m["teacher"][f"{prefix}rejection_at_50"]
+            by = {(r["kind"], r["seed"]): r[f"{prefix}auc"] for r in rows}
             verdict[f"{kind}_{prefix or 'test_'}"] = {
                 "r50_gain": d / s - 1.0, "gap_closed": (d - s) / (t - s) if t > s else None,
-                "auc_gain_per_seed": per_seed}
+                "auc_gain_per_seed": [by[kind, sd] - by["scratch", sd] for sd in args.seeds]}
+    return summary, verdict
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    C.start(args)
+    from fpgatag.train.data import as_source
+
+    t_start = time.perf_counter()
+    t = teachers(args)
+    source = as_source(args.data)
+    labels = np.asarray(source.labels()).astype(int)
+    splits, calib = calibrations(args, t, source, labels)
+    rows, scan, scan_kind = students(args, t)
+    teachers_m = {"teacher": json.loads((t.teacher / "metrics.json").read_text()),
+                  **{f"fold{i}": json.loads((d / "metrics.json").read_text()) for i, d in enumerate(t.folds)},
+                  **({"trigger-view": json.loads((t.vteacher / "metrics.json").read_text())} if t.vteacher else {})}
+    evaluated = independent(args, t, teachers_m, rows, scan)
+    gains = paired(args, t, rows, evaluated)
+    summary, verdict = summarize(args, t.kinds, rows, teachers_m)
+    eval_labels = evaluated[0]
     setup = {"data": str(args.data.resolve()), "n_jets": int(source.n_jets),
              "jets_per_class": np.bincount(labels).tolist(), "splits": {k: int(v.size) for k, v in splits.items()},
              "eval_data": None if args.eval_data is None else str(args.eval_data.resolve()),
              "teacher_model": args.teacher_model, "teacher_epochs": args.teacher_epochs, "n_particles": args.n_particles,
-             "folds": args.folds, "student": args.student, "bits": 8, "n_objects": 16, "alpha": alpha,
-             "temperature": temp, "seeds": args.seeds, "from_demo": None if demo is None else str(args.from_demo), "wall_seconds": round(time.perf_counter() - t_start, 1)}
-    setup["kinds"] = kinds
-    setup["eval_jets_per_class"] = (None if eval_labels is None else np.bincount(np.asarray(eval_labels).astype(int)).tolist())
-    result = {"benchmark": args.name, "setup": setup, "teachers": teachers, "calibration": calib,
+             "folds": args.folds, "student": args.student, "bits": 8, "n_objects": 16, "alpha": args.alpha,
+             "temperature": args.temperature, "seeds": args.seeds, "from_demo": None if t.demo is None else str(args.from_demo),
+             "wall_seconds": round(time.perf_counter() - t_start, 1), "kinds": t.kinds,
+             "eval_jets_per_class": None if eval_labels is None else np.bincount(np.asarray(eval_labels).astype(int)).tolist(),
+             "machine": C.machine()}
+    result = {"benchmark": args.name, "setup": setup, "teachers": teachers_m, "calibration": calib,
               "summary": summary, "verdict": verdict, "gains": gains, "runs": rows, "scan": scan}
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / f"{args.name}.json", result)
+    md = markdown(args, t, setup, source, calib, teachers_m, summary, verdict, rows, scan, scan_kind) + _gain_md(gains, setup)
+    C.write(args.out, args.name, result, md)
+    return 0
 
-    def f(x, nd=3):
-        return "n/a" if x is None else f"{x:.{nd}f}"
 
-    title = ("# Distillation with in-sample vs out-of-fold soft targets" if "distilled_oof" in kinds
+def markdown(args, t, setup, source, calib, teachers_m, summary, verdict, rows, scan, scan_kind) -> list[str]:
+    f, folds, demo = C.fmt, t.folds, t.demo
+    keys = list(next(iter(summary.values())))
+    ev_cols = ["eval_auc +- err", "eval_rej@0.5 [68% CI]"]
+    title = ("# Distillation with in-sample vs out-of-fold soft targets" if "distilled_oof" in t.kinds
              else "# Distillation from the trigger-view teacher vs training from scratch")
     md = [title, "",
           f"Data: `{args.data.name}`, {source.n_jets} jets ({setup['jets_per_class']} per class), splits "
@@ -307,46 +316,41 @@ def main(argv=None) -> int:
           f"{' (' + str(setup['eval_jets_per_class']) + ' per class, all scored)' if args.eval_data else ''}. Teacher "
           f"{args.teacher_model}, {args.n_particles} particles, {args.teacher_epochs} epochs"
           + (f"; {len(folds)} fold teachers each trained without one fold of the training jets" if folds else "")
-          + (f"; trigger-view teacher {args.view_teacher}, {args.teacher_epochs} epochs" if vteacher is not None else "")
-          + (f". Teachers' seed 0" if demo is None else
+          + (f"; trigger-view teacher {args.view_teacher}, {args.teacher_epochs} epochs" if t.vteacher is not None else "")
+          + (". Teachers' seed 0" if demo is None else
              f". Teachers (seed {demo['config']['seed']}) and students trained by `fpgatag demo --data {args.data.name} "
              f"--student-seeds {' '.join(map(str, args.seeds))}` (output `{args.from_demo.name}`), scored here")
           + f". Student: {args.student}, 8 bits, 16 candidates, "
-          f"alpha = {alpha:g}, T = {temp:g}, seeds {args.seeds}. Wall time {setup['wall_seconds'] / 60:.1f} min.", "",
+          f"alpha = {args.alpha:g}, T = {args.temperature:g}, seeds {args.seeds}. Wall time {setup['wall_seconds'] / 60:.1f} min.", "",
           "## Teacher logits on its training jets vs the test jets", "",
           "| logits | jets | n | accuracy | mean confidence | cross-entropy |", "|---|---|---|---|---|---|"]
     for name, c in calib.items():
         for s, v in c.items():
             md.append(f"| {name} | {s} | {v['n']} | {f(v['accuracy'])} | {f(v['confidence'])} | {f(v['cross_entropy'])} |")
     md += ["", "## Teachers", "",
-           format_table([{"teacher": k, "n_test": v.get("n_test"), **_shown(v), **_shown(v, "eval_")}
-                         for k, v in teachers.items()],
-                        ["teacher", "n_test", "auc +- err", "rej@0.5 [68% CI]"]
-                        + (["eval_auc +- err", "eval_rej@0.5 [68% CI]"] if args.eval_data else [])), "",
-           "## Students (mean +- std over seeds)", "", "| student | " + " | ".join(keys) + " |",
+           C.table([{"teacher": k, "n_test": v.get("n_test"), **_shown(v), **_shown(v, "eval_")} for k, v in teachers_m.items()],
+                   ["teacher", "n_test", "auc +- err", "rej@0.5 [68% CI]"] + (ev_cols if args.eval_data else [])), "",
+           "## Students (mean +- std over seeds)", "",
+           "| student | " + " | ".join(C.heading(k) for k in keys) + " |",
            "|---" * (len(keys) + 1) + "|"]
-    for kind in kinds:
+    for kind in t.kinds:
         md.append(f"| {kind} | " + " | ".join(f"{f(summary[kind][k][0])} +- {f(summary[kind][k][1])}" for k in keys) + " |")
     md += [""]
     for name, v in verdict.items():
         md.append(f"- {name.rstrip('_')}: AUC gain per seed {', '.join(f'{x:+.4f}' for x in v['auc_gain_per_seed'])} "
                   "(gains with their uncertainties: below)")
     shown = [{**r, **_shown(r), **_shown(r, "eval_")} for r in rows]
-    md += ["", "## Every run", "", format_table(shown, ["run", "alpha", "accuracy", "auc +- err", "rej@0.5 [68% CI]", "n_test",
-                                                          "best_epoch", "train_seconds"]
-                                                  + (["eval_auc +- err", "eval_rej@0.5 [68% CI]"] if args.eval_data else [])), ""]
+    md += ["", "## Every run", "", C.table(shown, ["run", "alpha", "accuracy", "auc +- err", "rej@0.5 [68% CI]", "n_test",
+                                                     "best_epoch", "train_seconds"] + (ev_cols if args.eval_data else [])), ""]
     if scan:
         md += ["## Bits and N", "", f"`{args.scan_data.name}`: the same jets with 32 L1 candidates (rebuilt by "
                "`fpgatag views`; N = 8 and 16 read the first 8 and 16 of them, identical to the 16-candidate file's). "
                f"Seed {args.seeds[0]}; scratch and distilled ({scan_kind}). Bits: weights, biases and "
                "activations; N: trigger-view candidates per jet.", "",
-               format_table([{**r, **_shown(r), **_shown(r, "eval_")} for r in scan],
-                            ["run", "kind", "bits", "n_objects", "accuracy", "auc +- err", "rej@0.5 [68% CI]", "n_test",
-                             "n_parameters"] + (["eval_auc +- err", "eval_rej@0.5 [68% CI]"] if args.scan_eval_data else [])), ""]
-    md += _gain_md(gains, setup)
-    write_text(args.out / f"{args.name}.md", "\n".join(md))
-    print("\n".join(md))
-    return 0
+               C.table([{**r, **_shown(r), **_shown(r, "eval_")} for r in scan],
+                       ["run", "kind", "bits", "n_objects", "accuracy", "auc +- err", "rej@0.5 [68% CI]", "n_test",
+                        "n_parameters"] + (ev_cols if args.scan_eval_data else [])), ""]
+    return md
 
 
 def _demo_runs(demo_dir: Path, seeds) -> dict:
@@ -390,7 +394,7 @@ def _gain_md(gains: dict, setup: dict) -> list[str]:
                    else "undefined (teacher not better)" for ref, v in by_ref.items()},
                 "significant": "yes" if g["rejection_gain_significant"] else "no",
             })
-        md += [format_table(rows, list(rows[0])) if rows else "", ""]
+        md += [C.table(rows, list(rows[0])) if rows else "", ""]
     goal = []
     for split, by_kind in gains.items():
         for kind, by_ref in by_kind.items():

@@ -28,7 +28,7 @@ from fpgatag.core.io import write_json, write_text  # noqa: E402
 from fpgatag.core.logs import setup_logging  # noqa: E402
 from fpgatag.core.metrics import format_table  # noqa: E402
 
-log = logging.getLogger("bench_recurrent")
+log = logging.getLogger("fpgatag.bench.recurrent")  # shown by fpgatag's log set-up
 
 STUDENTS = ("gru", "lstm", "deepsets", "mlp")
 COLUMNS = ["student", "mode", "n_test", "accuracy", "auc", "auc_err", "rejection_at_50", "n_parameters",

@@ -39,7 +39,7 @@ from fpgatag.core.io import read_json, write_json, write_text  # noqa: E402
 from fpgatag.core.logs import setup_logging  # noqa: E402
 from fpgatag.core.metrics import auc, format_table, rejection_at  # noqa: E402
 
-log = logging.getLogger("bench_transfer")
+log = logging.getLogger("fpgatag.bench.transfer")  # shown by fpgatag's log set-up
 MODELS = {"particlenet-lite": "PN-Lite", "lundnet-5": "LN5"}
 
 

@@ -145,17 +145,26 @@ def test_help_lists_commands_and_defaults():
     assert "(default: 16)" in gen and "--pthat-min" in gen and "--shard" in gen
 
 
-def test_cli_defaults_match_settings():
+def test_generator_and_view_flags_come_from_the_settings_dataclasses():
     import dataclasses
 
     from fpgatag.cli import data_cmds
+    from fpgatag.cli.main import build_parser
     from fpgatag.data.generate import GeneratorSettings
     from fpgatag.data.views import ViewSettings
 
-    defaults = {f.name: f.default for f in dataclasses.fields(GeneratorSettings)}
-    defaults.update({f.name: f.default for f in dataclasses.fields(ViewSettings)})
-    for _, key, _, default, _ in data_cmds._GEN_OPTIONS + data_cmds._VIEW_OPTIONS:
-        assert (defaults[key] == default) if default is not None else defaults[key] is None, key  # exact
+    args = build_parser().parse_args(["generate", "-o", "x.h5"])
+    for cls in (GeneratorSettings, ViewSettings):
+        for f in dataclasses.fields(cls):
+            if f.name not in data_cmds._NOT_FLAGS:
+                assert getattr(args, f"set_{f.name}") == f.default, f.name   # the dataclass's own default
+
+    @dataclasses.dataclass
+    class Grown(ViewSettings):
+        new_knob: float = 1.0
+
+    with pytest.raises(RuntimeError, match="new_knob"):   # a new setting without a flag fails registration
+        data_cmds.setting_flags(Grown, data_cmds._VIEW_FLAGS)
 
 
 def test_views_rebuilds_the_trigger_view_from_the_particles(jets_file, tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,8 +32,8 @@ def _estimate(path, lut, dsp, lat):
     est = {"part": "xcvu9p-flga2104-2L-e", "clock_ns": 5.0, "source": "estimate",
            "totals": {"latency_cycles": lat, "latency_ns": 5.0 * lat, "ii": 1, "lut": lut, "dsp": dsp, "ff": 2 * lut, "bram18": 0},
            "fraction": {"lut": lut / 1182240, "dsp": dsp / 6840, "ff": 2 * lut / 2364480, "bram18": 0.0},
-           "layers": [{"name": "phi1", "lut": lut / 2, "dsp": dsp, "ff": lut, "latency_cycles": lat - 1},
-                      {"name": "logits", "lut": lut / 2, "dsp": 0, "ff": lut, "latency_cycles": 1}]}
+           "layers": [{"layer": "phi1", "lut": lut / 2, "dsp": dsp, "ff": lut, "latency_cycles": lat - 1},
+                      {"layer": "logits", "lut": lut / 2, "dsp": 0, "ff": lut, "latency_cycles": 1}]}
     (path / "estimate.json").write_text(json.dumps(est))
     return est
 
@@ -57,6 +58,8 @@ def test_report_numbers_equal_json(tmp_path):
     out = tmp_path / "report"
     for name in ("report.md", "report.html", "report.json", "roc.png", "tradeoff.png", "layers.png"):
         assert (out / name).is_file(), name
+        if name.endswith(".png"):
+            assert (out / name).with_suffix(".pdf").is_file(), name
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and not re.search(r'src="(?!data:)', html)
     md_text = (out / "report.md").read_text()
@@ -141,3 +144,79 @@ def test_report_and_compare_show_uncertainties_and_paired_gain(tmp_path):
     rows = compare_runs(sorted(p for p in tmp_path.iterdir() if p.name != "report"))
     text = compare_table(rows)
     assert "+-" in text and "2 + 2" in text and f"{100 * gain['rejection_gain']:+.0f} %" in text
+
+
+def test_report_reads_like_a_document(tmp_path):
+    """One vocabulary, rendered Markdown, the teacher's parameter count from its run.json."""
+    _run(tmp_path / "teacher", "teacher", 1, {"model": "particlenet-lite"})
+    (tmp_path / "teacher" / "run.json").write_text(json.dumps({"settings": {"n_parameters": 27798}}))
+    _run(tmp_path / "distilled", "student", 2, {"student": "deepsets", "bits": 8, "distilled": True, "n_parameters": 706})
+    _estimate(tmp_path / "distilled" / "hls", 5000, 12, 9)
+    rep = build_report([tmp_path], tmp_path / "report")
+    rows = {r["run"]: r for r in rep["runs"]}
+    assert rows["teacher"]["params"] == 27798 and rows["distilled"]["params"] == 706
+    md_text = (tmp_path / "report" / "report.md").read_text()
+    head = next(line for line in md_text.splitlines() if line.startswith("| run"))
+    assert "R50 [68% CI]" in head and "AUC +- sd" in head and "N test" in head and "rej@" not in md_text
+    assert "27798" in md_text
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "<code>source = estimate</code>" in html and "`" not in html
+    assert "<table>" in html and "<th>R50 [68% CI]</th>" in html
+    assert html.count("data:image/png;base64,") == len(rep["figures"]) == 3
+
+
+def test_layer_names_and_sample_label():
+    from fpgatag.report.plots import layer_name, sample_label
+
+    assert [layer_name(row, i) for i, row in enumerate([{"layer": "phi1"}, {"name": "dense"}, {}])] == ["phi1", "dense", "2"]
+    gen = {"ecm": 14000.0, "jet_r": 0.8, "pt_min": 550.0, "pt_max": 650.0, "eta_max": 2.0}
+    s = sample_label({"generator": gen})
+    assert s.com_tev == 14.0 and "550 < $p_T$ < 650 GeV" in s.selection and "R = 0.8" in s.selection
+    assert sample_label({"dataset": "Top Quark Tagging Reference Dataset (Zenodo 2603256)"}).com_tev == 14.0
+    assert sample_label({}).com_tev is None
+
+
+def test_rejection_band_brackets_the_curve():
+    from fpgatag.core.metrics import rejection_interval
+    from fpgatag.report.plots import rejection_band
+
+    n = 200
+    fpr = np.array([0.0, 1 / n, 5 / n, 50 / n, 1.0])
+    low, high = rejection_band(fpr, n)
+    for f, lo, hi in zip(fpr, low, high):
+        k = int(round(f * n))
+        ref = rejection_interval(k, n)
+        assert lo == pytest.approx(ref[0])
+        assert (hi == np.inf) if ref[1] is None else hi == pytest.approx(ref[1])
+
+
+def test_one_vocabulary():
+    from fpgatag.core import labels
+
+    assert labels.label("rejection_at_50") == labels.label("rej@0.5") == "R50"
+    assert labels.label("rej@0.5 [68% CI]") == "R50 [68% CI]" and labels.label("rej@0.5 gain") == "R50 gain"
+    text = labels.table([{"rejection_at_50": 12.5, "n_test": 100}], ["rejection_at_50", "n_test"])
+    assert text.splitlines()[0].split("|")[1:3] == [" R50  ", " N test "]
+
+
+def test_tradeoff_plot_one_point_in_percent_of_part(tmp_path):
+    from fpgatag.report.plots import tradeoff_plot
+
+    point = {"name": "s", "lut%": 3.5, "dsp%": 3.7, "latency_ns": 25.0, "rejection_at_50": 22.1,
+             "interval": [15.9, None], "source": "estimate", "n_test": 508}
+    out = tradeoff_plot([point], tmp_path / "t.png")
+    assert out.is_file() and out.with_suffix(".pdf").is_file()
+
+
+def test_relative_data_path_found_from_elsewhere(tmp_path, monkeypatch):
+    from fpgatag.report.analysis import resolve_data_path, run_data_file
+
+    run = tmp_path / "runs" / "demo"
+    run.mkdir(parents=True)
+    (run / "jets.h5").write_bytes(b"")
+    (run / "demo.json").write_text(json.dumps({"data": "runs/demo/jets.h5"}))
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert run_data_file(Path("../runs/demo")).resolve() == (run / "jets.h5").resolve()
+    with pytest.raises(FpgatagError, match="nope.h5: data file of"):
+        resolve_data_path("nope.h5", run)

@@ -180,12 +180,12 @@ def test_cli_compare(capsys, students, teacher, jets_file, tmp_path):
     assert code == 0, err
     runs, gain = out.strip().split("\n\n")[:2]
     lines = runs.splitlines()
-    assert len(lines) == 5 and "rej@0.5 [68% CI]" in lines[0] and "n_parameters" in lines[0]
+    assert len(lines) == 5 and "R50 [68% CI]" in lines[0] and "params" in lines[0]
     assert TEACHER_NAME in lines[2] and "float" in lines[2] and " +- " in lines[2]
     assert "| 8 " in lines[3] and "| 8 " in lines[4]
     # the distilled and the scratch student are paired on their test jets: the gain with its uncertainty
-    assert "rej@0.5 gain" in gain.splitlines()[0] and "1 + 1" in gain and " % +- " in gain
-    assert plot.is_file() and plot.stat().st_size > 10_000
+    assert "R50 gain" in gain.splitlines()[0] and "1 + 1" in gain and " % +- " in gain
+    assert plot.is_file() and plot.stat().st_size > 10_000 and plot.with_suffix(".pdf").is_file()
     code, out, _ = _cli(capsys, "compare", *dirs, "--json")
     rows = json.loads(out)
     assert [r["auc"] for r in rows] == [json.loads((Path(d) / "metrics.json").read_text())["auc"] for d in dirs]

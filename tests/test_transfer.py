@@ -143,7 +143,7 @@ def test_frozen_transfer_keeps_the_edgeconv_blocks(tmp_path, toy_file, lund_sour
     assert all(not np.array_equal(after[k], before[k]) for k in dense)
     rec = json.loads((frozen / "run.json").read_text())["settings"]["transfer"]
     assert rec["method"] == "freeze" and rec["lr_factor"] == 1.0 and rec["frozen_parameters"] > 0
-    assert json.loads((frozen / "run.json").read_text())["settings"]["training"]["lr"] == pytest.approx(0.003)
+    assert json.loads((frozen / "run.json").read_text())["settings"]["training"]["learning_rate"] == pytest.approx(0.003)
 
     if kind == "lund":  # fine-tuning: every block moves, at a tenth of the learning rate
         tuned = tmp_path / "tuned"
@@ -151,7 +151,7 @@ def test_frozen_transfer_keeps_the_edgeconv_blocks(tmp_path, toy_file, lund_sour
         moved = weights(tuned)
         assert all(not np.array_equal(moved[k], before[k]) for k in blocks if "kernel" in k)
         run = json.loads((tuned / "run.json").read_text())["settings"]
-        assert run["transfer"]["method"] == "fine-tune" and run["training"]["lr"] == pytest.approx(0.0003)
+        assert run["transfer"]["method"] == "fine-tune" and run["training"]["learning_rate"] == pytest.approx(0.0003)
 
 
 def test_transfer_refuses_another_preset(tmp_path, toy_file, lund_source):
@@ -160,6 +160,6 @@ def test_transfer_refuses_another_preset(tmp_path, toy_file, lund_source):
 
     with pytest.raises(FpgatagError, match="same preset"):
         train_teacher(toy_file, model="particlenet-lite", init_from=lund_source, out_dir=tmp_path / "x")
-    with pytest.raises(FpgatagError, match="--init-from"):
+    with pytest.raises(FpgatagError, match="init_from"):
         train_teacher(toy_file, model="particlenet-lite", freeze=True, out_dir=tmp_path / "y")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -4,51 +4,77 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 
-from fpgatag.cli.common import data_inputs, finite_float, guard, nonnegative_float, nonnegative_int, positive_float, positive_int
+from fpgatag.cli.common import (add_command, add_json, add_output, data_inputs, finite_float, guard, nonnegative_float,
+                                nonnegative_int, positive_float, positive_int, print_json)
 
 log = logging.getLogger(__name__)
 
-# generator/view defaults shown in --help (kept in sync with GeneratorSettings/ViewSettings by a test)
-_GEN_OPTIONS = (
-    # flag, settings key, type, default, help
-    ("--ecm", "ecm", positive_float, 14000.0, "pp centre-of-mass energy (GeV)"),
-    ("--pthat-min", "pthat_min", nonnegative_float, None, "Pythia pTHat lower cut (GeV); default 0.6 x --pt-min"),
-    ("--pthat-max", "pthat_max", finite_float, -1.0, "Pythia pTHat upper cut (GeV); <= 0: none"),
-    ("--pt-min", "pt_min", nonnegative_float, 550.0, "jet pT window, lower edge (GeV)"),
-    ("--pt-max", "pt_max", positive_float, 650.0, "jet pT window, upper edge (GeV)"),
-    ("--eta-max", "eta_max", positive_float, 2.0, "jet |eta| below this"),
-    ("--jet-r", "jet_r", positive_float, 0.8, "anti-kt radius"),
-    ("--match-dr", "match_dr", positive_float, 0.8, "truth partons within this dR of the jet axis"),
-    ("--max-particles", "max_particles", positive_int, 200, "constituents stored per jet"),
-    ("--chunk-jets", "chunk_jets", positive_int, 1000, "jets per chunk (one Pythia seed each; part of the job's identity)"),
-)
-_VIEW_OPTIONS = (
-    ("--n-towers", "n_towers", positive_int, 16, "trigger towers kept (most energetic)"),
-    ("--n-candidates", "n_candidates", positive_int, 16, "L1 particle candidates kept (hardest)"),
-    ("--tower-size", "tower_eta_size", positive_float, 0.087, "tower size in eta"),
-    ("--tower-phi-bins", "tower_phi_bins", positive_int, 72, "tower cells in phi over 2pi"),
-    ("--tower-threshold", "tower_threshold", nonnegative_float, 0.5, "tower ET threshold (GeV)"),
-    ("--em-stochastic", "em_stochastic", nonnegative_float, 0.10, "EM resolution stochastic term a/sqrt(E)"),
-    ("--em-constant", "em_constant", nonnegative_float, 0.01, "EM resolution constant term"),
-    ("--had-stochastic", "had_stochastic", nonnegative_float, 0.50, "hadronic resolution stochastic term"),
-    ("--had-constant", "had_constant", nonnegative_float, 0.05, "hadronic resolution constant term"),
-    ("--pt-lsb", "pt_lsb", positive_float, 0.25, "candidate pT LSB (GeV)"),
-    ("--angle-lsb", "angle_lsb", positive_float, math.pi / 720, "candidate eta/phi LSB (pi/720)"),
-)
+# The generator and view settings the command line exposes: the checked type and help of each. The
+# flag is the field's name with dashes and its default is the dataclass's own
+# (fpgatag.data.generate.GeneratorSettings, fpgatag.data.views.ViewSettings); every other field is
+# named in _NOT_FLAGS, so a new setting cannot be forgotten (registration fails).
+_GEN_FLAGS = {
+    "ecm": (positive_float, "pp centre-of-mass energy (GeV)"),
+    "pthat_min": (nonnegative_float, "Pythia pTHat lower cut (GeV); default 0.6 x --pt-min"),
+    "pthat_max": (finite_float, "Pythia pTHat upper cut (GeV); <= 0: none"),
+    "pt_min": (nonnegative_float, "jet pT window, lower edge (GeV)"),
+    "pt_max": (positive_float, "jet pT window, upper edge (GeV)"),
+    "eta_max": (positive_float, "jet |eta| below this"),
+    "jet_r": (positive_float, "anti-kt radius"),
+    "match_dr": (positive_float, "truth partons within this dR of the jet axis"),
+    "max_particles": (positive_int, "constituents stored per jet"),
+    "chunk_jets": (positive_int, "jets per chunk (one Pythia seed each; part of the job's identity)"),
+}
+_VIEW_FLAGS = {
+    "n_towers": (positive_int, "trigger towers kept (most energetic)"),
+    "n_candidates": (positive_int, "L1 particle candidates kept (hardest)"),
+    "tower_eta_size": (positive_float, "tower size in eta"),
+    "tower_phi_bins": (positive_int, "tower cells in phi over 2pi"),
+    "tower_threshold": (nonnegative_float, "tower ET threshold (GeV)"),
+    "em_stochastic": (nonnegative_float, "EM resolution stochastic term a/sqrt(E)"),
+    "em_constant": (nonnegative_float, "EM resolution constant term"),
+    "had_stochastic": (nonnegative_float, "hadronic resolution stochastic term"),
+    "had_constant": (nonnegative_float, "hadronic resolution constant term"),
+    "pt_lsb": (positive_float, "candidate pT LSB (GeV)"),
+    "angle_lsb": (positive_float, "candidate eta/phi LSB (pi/720)"),
+}
+_FLAG_NAMES = {"tower_eta_size": "--tower-size"}   # shorter than the field's name
+# Fields without a flag of their own: mpi/isr/fsr are --no-mpi/--no-isr/--no-fsr; the rest are set from code.
+_NOT_FLAGS = {"mpi", "isr", "fsr", "events_per_batch", "max_events_without_jet", "pt_bits", "smear_seed"}
+
+
+def setting_flags(cls, table: dict) -> list[tuple[str, str, object, object, str]]:
+    """(flag, field, type, default, help) of each exposed field of settings dataclass ``cls``."""
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    missing = sorted(set(fields) - set(table) - _NOT_FLAGS)
+    if missing or set(table) - set(fields):
+        raise RuntimeError(f"{cls.__name__}: fields without a command-line flag: {missing}; "
+                           f"flags without a field: {sorted(set(table) - set(fields))}")
+    return [(_FLAG_NAMES.get(name, "--" + name.replace("_", "-")), name, typ, fields[name].default, text)
+            for name, (typ, text) in table.items()]
+
+
+def _add_settings(p, cls, table: dict, keep_file_s: bool = False) -> None:
+    for flag, key, typ, default, text in setting_flags(cls, table):
+        p.add_argument(flag, dest=f"set_{key}", type=typ, default=None if keep_file_s else default,
+                       metavar=key.upper(), help=text + (" (default: the input file's)" if keep_file_s else ""))
 
 
 def register(subparsers, formatter_class) -> None:
+    from fpgatag.data.generate import GeneratorSettings
     from fpgatag.data.processes import PROCESSES
+    from fpgatag.data.views import ViewSettings
 
-    p = subparsers.add_parser(
-        "generate", formatter_class=formatter_class,
+    p = add_command(
+        subparsers, "generate", cmd_generate, formatter_class,
         help="simulate jets with Pythia 8 + FastJet (both views) into an HDF5 file",
         description="Simulate jets (pp at 14 TeV, anti-kt R=0.8, pT in [550, 650] GeV, |eta| < 2) with Pythia 8 and "
                     "FastJet, with the full-resolution particles and the trigger view, into one native HDF5 file.\n"
                     "Processes: " + "; ".join(f"{k}: {v.description}" for k, v in PROCESSES.items()))
-    p.add_argument("-o", "--output", required=True, help="output HDF5 file")
+    add_output(p, "output HDF5 file", required=True)
     p.add_argument("--jets-per-class", type=positive_int, default=1000, help="jets per process (of the whole job, all shards)")
     p.add_argument("--seed", type=nonnegative_int, default=1, help="random seed (same seed, same file content)")
     p.add_argument("--workers", type=positive_int, default=1, help="parallel worker processes (does not change the content)")
@@ -62,47 +88,42 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--no-mpi", action="store_true", help="switch off multiparton interactions")
     p.add_argument("--no-isr", action="store_true", help="switch off initial-state radiation")
     p.add_argument("--no-fsr", action="store_true", help="switch off final-state radiation")
-    for flag, key, typ, default, text in _GEN_OPTIONS:
-        p.add_argument(flag, dest=f"set_{key}", type=typ, default=default, metavar=key.upper(), help=text)
+    _add_settings(p, GeneratorSettings, _GEN_FLAGS)
     p.add_argument("--n-trigger", type=positive_int, default=None, help="set both --n-towers and --n-candidates")
-    for flag, key, typ, default, text in _VIEW_OPTIONS:
-        p.add_argument(flag, dest=f"set_{key}", type=typ, default=default, metavar=key.upper(), help=text)
+    _add_settings(p, ViewSettings, _VIEW_FLAGS)
     _add_lund_options(p)
-    p.set_defaults(func=cmd_generate)
+    add_json(p, "the file written (path, jets, classes)")
 
-    p = subparsers.add_parser(
-        "merge", formatter_class=formatter_class, help="join generated shards into one file",
+    p = add_command(
+        subparsers, "merge", cmd_merge, formatter_class, help="join generated shards into one file",
         description="Join native shards into one file: by default an HDF5 virtual file that refers to the shards "
                     "(no copy; keep the shards next to it), or a full copy with --copy.")
-    p.add_argument("-o", "--output", required=True, help="merged HDF5 file")
+    add_output(p, "merged HDF5 file", required=True)
     p.add_argument("shards", nargs="+", metavar="SHARD", help="native shard files, in order")
     p.add_argument("--copy", action="store_true", help="copy the data instead of writing virtual datasets")
     p.add_argument("--allow-partial", action="store_true",
                    help="merge shards that are not the whole job (recorded in the file's attributes)")
-    p.set_defaults(func=cmd_merge)
+    add_json(p, "the file written (path, jets, classes)")
 
-    p = subparsers.add_parser(
-        "views", formatter_class=formatter_class,
+    p = add_command(
+        subparsers, "views", cmd_views, formatter_class,
         help="rebuild a file's trigger views from its particles with other settings (no new simulation)",
         description="Recompute both trigger views (towers, L1 candidates) of every jet from its stored particles with "
                     "other view settings, for example 32 candidates instead of 16, and write a new native file. "
                     "Settings not given keep the input file's. Any readable format works as input.")
     p.add_argument("file", help="input jet file (any format `fpgatag inspect` reads)")
-    p.add_argument("-o", "--output", required=True, help="output native HDF5 file")
+    add_output(p, "output native HDF5 file", required=True)
     p.add_argument("--n-trigger", type=positive_int, default=None, help="set both --n-towers and --n-candidates")
-    for flag, key, typ, _default, text in _VIEW_OPTIONS:
-        p.add_argument(flag, dest=f"set_{key}", type=typ, default=None, metavar=key.upper(),
-                       help=text + " (default: the input file's)")
+    _add_settings(p, ViewSettings, _VIEW_FLAGS, keep_file_s=True)
     _add_lund_options(p)
-    p.set_defaults(func=cmd_views)
+    add_json(p, "the file written (path, jets, classes)")
 
-    p = subparsers.add_parser(
-        "inspect", formatter_class=formatter_class, help="summarise a jet file (any supported format)",
+    p = add_command(
+        subparsers, "inspect", cmd_inspect, formatter_class, help="summarise a jet file (any supported format)",
         description="Detect a jet file's format (native, toptagging, hls4ml, jetclass) and print the number of jets, "
                     "and per class the jets, median jet mass and mean multiplicity of both views.")
     p.add_argument("file", help="jet file")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=cmd_inspect)
+    add_json(p, "the summary")
 
 
 def _add_lund_options(p) -> None:
@@ -145,7 +166,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     path = generate(args.output, processes=processes, jets_per_class=args.jets_per_class, seed=args.seed,
                     workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args),
                     scheduler=args.scheduler)
-    print(path)
+    return _print_file(args, path)
+
+
+def _print_file(args: argparse.Namespace, path) -> int:
+    """The written file: its path, or with --json its path, jets and classes."""
+    if not args.json:
+        print(path)
+        return 0
+    from fpgatag.data.io import open_jets
+
+    with open_jets(path) as src:
+        print_json({"output": str(path), "n_jets": int(src.n_jets), "classes": list(src.classes),
+                    "format": getattr(src, "format", None)})
     return 0
 
 
@@ -153,8 +186,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from fpgatag.data.merge import merge
 
     guard(args.output, "jets", inputs=data_inputs(*args.shards))
-    print(merge(args.output, args.shards, copy=args.copy, allow_partial=args.allow_partial))
-    return 0
+    return _print_file(args, merge(args.output, args.shards, copy=args.copy, allow_partial=args.allow_partial))
 
 
 def cmd_views(args: argparse.Namespace) -> int:
@@ -168,14 +200,15 @@ def cmd_views(args: argparse.Namespace) -> int:
     if not settings and lund is None:
         raise FpgatagError("views: give at least one view setting to change (for example --n-candidates 32) or --lund")
     guard(args.output, "jets", inputs=data_inputs(args.file))
-    print(remake_views(args.file, args.output, settings, lund=lund))
-    return 0
+    return _print_file(args, remake_views(args.file, args.output, settings, lund=lund))
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from fpgatag.core.io import to_json
     from fpgatag.data.inspect import format_summary, summarize
 
     summary = summarize(args.file)
-    print(to_json(summary) if args.json else format_summary(summary), end="" if args.json else "\n")
+    if args.json:
+        print_json(summary)
+    else:
+        print(format_summary(summary))
     return 0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import re
 import sys
 from pathlib import Path
 
-from fpgatag.cli.common import data_inputs, guard, nonnegative_float, positive_float, positive_int
+from fpgatag.cli.common import (add_command, add_json, add_output, data_inputs, guard, nonnegative_float,
+                                positive_float, positive_int, print_json)
 from fpgatag.core.errors import FpgatagError
 
 log = logging.getLogger(__name__)
@@ -28,33 +28,68 @@ def _precision(text: str | None):
     return int(m.group(1)), int(m.group(2))
 
 
+def _spelling(convert):
+    """An argparse type from one of fpgatag.fpga.options' spelling functions (one-line error, exit 2)."""
+    def parse(text: str) -> str:
+        try:
+            return convert(text)
+        except FpgatagError as exc:
+            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+    parse.__name__ = convert.__name__
+    return parse
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument("--weights", default=None, help="weights .h5 for a JSON architecture MODEL")
+    from fpgatag.fpga.options import DEFAULT_PART, backend_name, strategy_name
     from fpgatag.fpga.parts import known_parts
 
-    p.add_argument("--part", default="xcvu9p",
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--weights", default=None, help="weights .h5 for a JSON architecture MODEL")
+    p.add_argument("--part", default=DEFAULT_PART,
                    help=f"FPGA part: a short name ({', '.join(known_parts())}) or a full part string")
-    p.add_argument("--backend", default="vitis", choices=["vitis", "vivado"], help="hls4ml backend")
+    p.add_argument("--backend", default="Vitis", type=_spelling(backend_name), metavar="{Vitis,Vivado}",
+                   help="hls4ml backend (any case)")
     p.add_argument("--reuse-factor", type=positive_int, default=1, help="hls4ml reuse factor")
-    p.add_argument("--strategy", default="latency", choices=["latency", "resource", "da"],
-                   help="hls4ml strategy (da: hls4ml's distributed_arithmetic, constant multiplications as adders)")
+    p.add_argument("--strategy", default="Latency", type=_spelling(strategy_name),
+                   metavar="{Latency,Resource,distributed_arithmetic}",
+                   help="hls4ml strategy, any case (da: distributed_arithmetic, constant multiplications as adders)")
     p.add_argument("--input-precision", default=None,
-                   help="input type ap_fixed<W,I> when MODEL has no inputs.json (default ap_fixed<16,6>)")
+                   help="input type ap_fixed<W,I> when MODEL has no inputs.json (default: ap_fixed<16,6>)")
+    p.add_argument("--hls-config", default=None, metavar="FILE",
+                   help="hls4ml configuration (JSON or YAML) merged over fpgatag's: {\"Model\": {...}, \"LayerName\": "
+                        "{layer: {...}}} as hls4ml.utils.config_from_keras_model writes it, or an hls4ml project file "
+                        "with HLSConfig (its Backend/Part/ClockPeriod/IOType then win); unknown layer names are refused")
 
 
-def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
-    p = subparsers.add_parser(
-        "synth", formatter_class=formatter_class,
+def _options(args):
+    """The FirmwareOptions of a synth/validate command line (--weights checked too)."""
+    from fpgatag.fpga.options import FirmwareOptions, read_hls_config
+
+    if args.weights is not None and Path(args.model).suffix.lower() != ".json":
+        raise FpgatagError(f"{args.model}: --weights only goes with a JSON architecture MODEL")
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise FpgatagError(f"{args.weights}: weights file not found (--weights)")
+    return FirmwareOptions.make(part=args.part, backend=args.backend, reuse_factor=args.reuse_factor,
+                                strategy=args.strategy, io_type=getattr(args, "io_type", None),
+                                clock_period=getattr(args, "clock_period", None), input_precision=_precision(args.input_precision),
+                                recurrent_static=getattr(args, "recurrent", "static") == "static",
+                                hls_config=read_hls_config(args.hls_config) if args.hls_config else None)
+
+
+def register(subparsers, formatter_class) -> None:
+    p = add_command(
+        subparsers, "synth", cmd_synth, formatter_class,
         help="convert a model to an hls4ml project, estimate resources/latency (and run C synthesis)",
         description="Convert MODEL with hls4ml, write the HLS project, and write estimate.json + report.md "
                     "(per-layer and total latency, II, DSP, LUT, FF, BRAM18, as fractions of the part). The "
                     "estimator targets Vitis HLS C-synthesis figures. With --run-synthesis and the vendor tool "
                     "on PATH, C synthesis runs and its report replaces the estimate.")
     _common(p)
-    p.add_argument("-o", "--output", default=None, help="project directory (default hls_projects/<model name>)")
+    add_output(p, "project directory (default: hls_projects/<model name>)", type=str)
     p.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
-    p.add_argument("--clock-period", type=positive_float, default=5.0, help="clock period in ns")
+    from fpgatag.fpga.options import DEFAULT_CLOCK_PERIOD
+
+    p.add_argument("--clock-period", type=positive_float, default=DEFAULT_CLOCK_PERIOD, help="clock period (ns)")
     p.add_argument("--run-synthesis", action="store_true", help="run C synthesis when vitis-run/vitis_hls/vivado_hls is on PATH")
     p.add_argument("--logic-synthesis", action="store_true", help="with --run-synthesis: also Vivado logic synthesis")
     p.add_argument("--recurrent", default="static", choices=["static", "non-static"],
@@ -63,11 +98,10 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                    help="hls: an hls4ml HLS project (default); rtl: Verilog with da4ml (distributed arithmetic, "
                         "pipelined for --clock-period), the hls4ml estimate beside it and Yosys counts in synth.json")
     p.add_argument("--no-yosys", action="store_true", help="--flow rtl: write the RTL only, skip Yosys synthesis")
-    p.add_argument("--json", action="store_true", help="print estimate.json (synth.json with --flow rtl) instead of the table")
-    p.set_defaults(func=cmd_synth)
+    add_json(p, "estimate.json (synth.json with --flow rtl)")
 
-    v = subparsers.add_parser(
-        "validate", formatter_class=formatter_class,
+    v = add_command(
+        subparsers, "validate", cmd_validate, formatter_class,
         help="bit-exact C simulation of the firmware against the Keras model",
         description="Compile MODEL's firmware with g++ (hls4ml C simulation) and compare it with the Keras model "
                     "on the same inputs, quantized to the firmware's input precision. Exits non-zero when the "
@@ -76,8 +110,8 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     v.add_argument("--data", required=True, help="jets file (test split, prepared by MODEL's inputs.json) or a .npy "
                    "array in the model's input shape (labels from <stem>_labels.npy if present)")
     v.add_argument("--n", type=positive_int, default=10000, help="jets to simulate")
-    v.add_argument("-o", "--output", default=None,
-                   help="validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside a model file)")
+    add_output(v, "validate.json path or directory (default: MODEL/validate.json, or <model stem>_validate.json beside "
+                  "a model file)", type=str)
     v.add_argument("--min-bit-exact", type=nonnegative_float, default=0.99, help="minimum fraction of jets with all outputs bit-exact")
     v.add_argument("--min-argmax", type=nonnegative_float, default=0.999, help="minimum argmax agreement")
     v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
@@ -87,8 +121,7 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                         "must see MODEL); same figures (docs/distributed.md)")
     v.add_argument("--rtl", default=None, metavar="DIR",
                    help="simulate the Verilog in DIR (fpgatag synth MODEL --flow rtl -o DIR) with Verilator instead of hls4ml's C simulation")
-    v.add_argument("--json", action="store_true", help="print validate.json instead of the table")
-    v.set_defaults(func=cmd_validate)
+    add_json(v, "validate.json")
 
 
 def cmd_synth(args) -> int:
@@ -99,12 +132,11 @@ def cmd_synth(args) -> int:
     if args.flow == "rtl":
         guard(out, "rtl", inputs=[args.model, args.weights], directory=True)
         return _cmd_synth_rtl(args, out)
-    guard(out, "hls", inputs=[args.model, args.weights], directory=True)
+    guard(out, "hls", inputs=[args.model, args.weights, args.hls_config], directory=True)
+    options = _options(args)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
-        est = synth(args.model, part=args.part, output_dir=out, backend=args.backend, io_type=args.io_type,
-                    reuse_factor=args.reuse_factor, strategy=args.strategy, clock_period=args.clock_period,
-                    run_synthesis=args.run_synthesis, weights=args.weights, logic_synthesis=args.logic_synthesis,
-                    input_precision=_precision(args.input_precision), recurrent_static=args.recurrent == "static")
+        est = synth(args.model, options, output_dir=out, run_synthesis=args.run_synthesis, weights=args.weights,
+                    logic_synthesis=args.logic_synthesis)
     over = {k: v for k, v in (est.get("fraction") or {}).items() if v is not None and v > 1.0}
     est["fits"] = not over
     if over:
@@ -112,7 +144,7 @@ def cmd_synth(args) -> int:
     if est.get("warning"):
         log.warning("%s: %s", out, est["warning"])
     if args.json:
-        sys.stdout.write(json.dumps({k: v for k, v in est.items() if k != "provenance"}, indent=2, default=str) + "\n")
+        print_json({k: v for k, v in est.items() if k != "provenance"})
         return 0
     frac = est.get("fraction", {})
     rows = [{"figure": k, "value": est[k], "of part": "" if frac.get(k) is None else f"{100 * frac[k]:.2f}%"}
@@ -132,15 +164,16 @@ def _cmd_synth_rtl(args, out: str) -> int:
     from fpgatag.fpga.rtl_flow import synth_rtl
     from fpgatag.fpga.rtl_report import figures_rows
 
-    if args.strategy != "latency" or args.reuse_factor != 1 or args.io_type != "io_parallel" or args.run_synthesis:
-        raise FpgatagError("--flow rtl: --strategy/--reuse-factor/--io-type/--run-synthesis belong to the hls flow "
-                           "(the RTL is fully parallel, II = 1)")
+    if (args.strategy != "Latency" or args.reuse_factor != 1 or args.io_type != "io_parallel" or args.run_synthesis
+            or args.hls_config):
+        raise FpgatagError("--flow rtl: --strategy/--reuse-factor/--io-type/--run-synthesis/--hls-config belong to the "
+                           "hls flow (the RTL is fully parallel, II = 1)")
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml (the estimate beside the RTL) prints notes on stdout
         res = synth_rtl(args.model, part=args.part, output_dir=out, clock_period=args.clock_period, weights=args.weights,
                         input_precision=_precision(args.input_precision), yosys=not args.no_yosys)
     if args.json:
         body = res["synth"] or {k: v for k, v in res["manifest"].items() if k != "provenance"}
-        sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
+        print_json(body)
         return 0
     man = res["manifest"]
     print(f"{out}: RTL for {man['part']}, {man['pipeline_stages']} pipeline stages at {man['clock_period_ns']} ns "
@@ -174,17 +207,17 @@ def cmd_validate(args) -> int:
             res = validate_rtl(args.model, args.data, args.rtl, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
                                min_argmax=args.min_argmax, workers=args.workers, weights=args.weights)
         return _print_validate(args, res, summary_table)
+    options = _options(args)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
         res = validate(args.model, args.data, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
                        min_argmax=args.min_argmax, profile=args.profile, workers=args.workers, weights=args.weights,
-                       backend=args.backend, part=args.part, reuse_factor=args.reuse_factor, strategy=args.strategy,
-                       input_precision=_precision(args.input_precision), scheduler=args.scheduler)
+                       options=options, scheduler=args.scheduler)
     return _print_validate(args, res, summary_table)
 
 
 def _print_validate(args, res, summary_table) -> int:
     if args.json:
-        sys.stdout.write(json.dumps({k: v for k, v in res.items() if k != "provenance"}, indent=2, default=str) + "\n")
+        print_json({k: v for k, v in res.items() if k != "provenance"})
     else:
         print(summary_table(res))
     if res.get("problem_layers"):

@@ -1,9 +1,12 @@
 """``fpgatag`` entry point.
 
-Each command module exposes ``register(subparsers)``, which adds its sub-commands with
-``set_defaults(func=handler)``. A handler takes the parsed ``argparse.Namespace`` and returns an
-exit code (``None`` means 0). Modules import heavy libraries (TensorFlow, hls4ml) inside their
-handlers, so ``fpgatag --help`` stays fast. Registration is explicit: a command module that fails
+Each command module exposes ``register(subparsers, formatter_class)``, which adds each of its
+sub-commands with :func:`fpgatag.cli.common.add_command` (name, handler ``cmd_<name>``, help). A
+handler takes the parsed ``argparse.Namespace`` and returns an exit code (``None`` means 0). Every
+command follows one convention: ``-o/--output`` names what it writes (``--out`` is read too),
+``--json`` prints its result as one JSON object, and each default is shown once in ``--help``.
+Modules import heavy libraries (TensorFlow, hls4ml) inside their handlers, so ``fpgatag --help``
+stays fast. Registration is explicit: a command module that fails
 to import is an error, never a silently missing command.
 """
 
@@ -16,6 +19,7 @@ import os
 import sys
 
 from fpgatag import __version__
+from fpgatag.cli.common import HelpFormatter
 from fpgatag.core import io
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import forcing, interrupt_on_sigterm
@@ -34,8 +38,7 @@ COMMAND_MODULES = (
 log = logging.getLogger("fpgatag")
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+_Formatter = HelpFormatter
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,14 +7,15 @@ import logging
 import sys
 from pathlib import Path
 
-from fpgatag.cli.common import data_inputs, guard, nonnegative_int, positive_float, positive_int
+from fpgatag.cli.common import (add_command, add_json, add_output, add_training_options, data_inputs, guard,
+                                nonnegative_int, positive_float, positive_int, print_json)
 
 log = logging.getLogger(__name__)
 
 
-def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
-    p = subparsers.add_parser(
-        "train-teacher", formatter_class=formatter_class,
+def register(subparsers, formatter_class) -> None:
+    p = add_command(
+        subparsers, "train-teacher", cmd_train_teacher, formatter_class,
         help="train a teacher (ParticleNet, ParticleNet-Lite, dense) on the full-resolution particles",
         description="Train a teacher preset on a jet file and write a run directory: model.json + model.h5 + "
                     "inputs.json, metrics.json (test split), roc.png, history.json, run.json. Uses the GPUs "
@@ -26,10 +27,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                         "or the --init-from teacher's)")
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: the preset's)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: the preset's)")
-    p.add_argument("-o", "--out", type=Path, default=Path("runs/teacher"), help="run directory to write")
-    p.add_argument("--lr", type=positive_float, default=None, help="base learning rate (default: the preset's)")
+    add_output(p, "run directory to write", default=Path("runs/teacher"))
+    add_training_options(p)
     p.add_argument("--schedule", choices=("one-cycle", "constant"), default=None, help="learning-rate schedule (default: the preset's)")
-    p.add_argument("--early-stopping", type=positive_int, default=None, metavar="N", help="stop after N epochs without a better validation loss")
     p.add_argument("--mixed-precision", action="store_true", help="train in float16 (float32 logits); for GPUs")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
     p.add_argument("--max-jets", type=positive_int, default=None, help="use a random subset of this many jets")
@@ -48,11 +48,10 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
     g.add_argument("--stream", dest="stream", action="store_const", const=True, default=None,
                    help="always stream batches from the file (default: stream when inputs exceed $FPGATAG_IN_MEMORY_MB)")
     g.add_argument("--in-memory", dest="stream", action="store_const", const=False, help="load the inputs into memory")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
-    p.set_defaults(func=cmd_train_teacher)
+    add_json(p, "the metrics")
 
-    q = subparsers.add_parser(
-        "teacher-predict", formatter_class=formatter_class,
+    q = add_command(
+        subparsers, "teacher-predict", cmd_teacher_predict, formatter_class,
         help="store a teacher's logits for every jet of a file (soft targets for distillation)",
         description="Run a trained teacher over a jet file and write its logits, keyed by jet uid, to "
                     "<data>.logits.<teacher-name>.h5 (or -o FILE). Students load them with the data file's "
@@ -62,10 +61,9 @@ def register(subparsers, formatter_class=argparse.HelpFormatter) -> None:
                    help="teacher run directory (from train-teacher), or the K directories of a K-fold teacher "
                         "(train-teacher --fold i/K): each jet then gets the logits of the teacher that never trained on it")
     q.add_argument("--data", required=True, type=Path, help="jet file")
-    q.add_argument("-o", "--output", type=Path, default=None, help="logits file (default: <data>.logits.<teacher-name>.h5)")
+    add_output(q, "logits file (default: <data>.logits.<teacher-name>.h5)")
     q.add_argument("--batch-size", type=positive_int, default=1024, help="inference batch size")
-    q.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
-    q.set_defaults(func=cmd_teacher_predict)
+    add_json(q)
 
 
 def _check_file(path: Path, what: str) -> None:
@@ -76,12 +74,11 @@ def _check_file(path: Path, what: str) -> None:
 
 
 def cmd_train_teacher(args: argparse.Namespace) -> int:
-    from fpgatag.core.io import to_json
     from fpgatag.nn.presets import load_preset
     from fpgatag.train.runs import metrics_table
 
     _check_file(args.data, "data file")
-    guard(args.out, "run", inputs=data_inputs(args.data), directory=True)
+    guard(args.output, "run", inputs=data_inputs(args.data), directory=True)
     if args.model is not None or args.init_from is None:
         load_preset(args.model or "particlenet-lite", role="teacher")  # unknown names fail before TensorFlow loads
     if args.init_from is not None:
@@ -103,23 +100,22 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
     from fpgatag.train.teacher import train_teacher
 
     metrics = train_teacher(args.data, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-                            out_dir=args.out, lr=args.lr, early_stopping=args.early_stopping,
+                            out_dir=args.output, learning_rate=args.learning_rate, patience=args.patience,
                             mixed_precision=args.mixed_precision, seed=args.seed, max_jets=args.max_jets,
                             n_particles=args.n_particles, schedule=args.schedule, stream=args.stream,
                             command=" ".join(["fpgatag"] + sys.argv[1:]), fold=fold, init_from=args.init_from,
                             freeze=args.freeze, lr_factor=args.lr_factor)
     if args.json:
-        sys.stdout.write(to_json({**metrics, "run_dir": str(args.out)}))
+        print_json({**metrics, "run_dir": str(args.output)})
     else:
         print(metrics_table([metrics]))
-        print(f"run directory: {args.out}")
+        print(f"run directory: {args.output}")
         for name in ("model.json", "model.h5", "inputs.json", "metrics.json", "roc.png", "history.json", "run.json"):
-            print(f"  {args.out / name}")
+            print(f"  {args.output / name}")
     return 0
 
 
 def cmd_teacher_predict(args: argparse.Namespace) -> int:
-    from fpgatag.core.io import to_json
     from fpgatag.core.metrics import format_table
 
     for teacher in args.teacher:
@@ -135,7 +131,7 @@ def cmd_teacher_predict(args: argparse.Namespace) -> int:
            "n_jets": int(rec["n_jets"]), "classes": rec["classes"],
            "uid_fingerprint": rec["uid_fingerprint"], "logits": str(out)}
     if args.json:
-        sys.stdout.write(to_json(row))
+        print_json(row)
     else:
         print(format_table([row], list(row)))
     return 0

@@ -46,7 +46,7 @@ def select_jets(n_jets: int, max_jets: int | None, seed: int) -> np.ndarray:
     if max_jets is None or max_jets >= n_jets:
         return np.arange(n_jets)
     if max_jets < 1:
-        raise FpgatagError(f"--max-jets must be positive, got {max_jets}")
+        raise FpgatagError(f"max_jets must be positive, got {max_jets}")
     return np.sort(np.random.default_rng(seed).choice(n_jets, size=int(max_jets), replace=False))
 
 

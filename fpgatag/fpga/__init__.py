@@ -2,9 +2,13 @@
 
 Public API (imported lazily so ``fpgatag --help`` stays fast)::
 
-    synth(model, part="xcvu9p", output_dir=..., ...) -> dict      # fpgatag.fpga.synth
-    validate(model, data, n=10000, ...) -> dict                   # fpgatag.fpga.validate
-    estimate_model(keras_model, hls_config, part, ...) -> dict    # fpgatag.fpga.estimate
+    synth(model, options=None, output_dir=..., **options) -> dict   # fpgatag.fpga.synth
+    validate(model, data, n=10000, options=None, ...) -> dict       # fpgatag.fpga.validate
+    estimate_model(keras_model, hls_config=None, options=None, ...) # fpgatag.fpga.estimate
+
+``options`` is one :class:`fpgatag.fpga.options.FirmwareOptions` (part, backend, io_type,
+reuse_factor, strategy, clock_period, input_precision, recurrent_static, hls_config), or its fields
+given as keywords; the default part is :data:`fpgatag.fpga.parts.DEFAULT_PART`.
 """
 
 

@@ -28,9 +28,8 @@ from fpgatag.core.errors import FpgatagError
 
 log = logging.getLogger(__name__)
 
-BACKENDS = {"vitis": "Vitis", "vivado": "Vivado"}
-STRATEGIES = {"latency": "Latency", "resource": "Resource", "da": "distributed_arithmetic"}
-IO_TYPES = ("io_parallel", "io_stream")
+from fpgatag.fpga.options import BACKENDS, IO_TYPES, STRATEGIES, FirmwareOptions, merge_hls_config  # noqa: E402,F401
+from fpgatag.fpga.parts import DEFAULT_PART, resolve_part  # noqa: E402
 DEFAULT_INPUT_PRECISION = (16, 6)   # hls4ml's default ap_fixed<16,6>
 
 
@@ -40,6 +39,13 @@ class LoadedModel:
     source: Path
     input_precision: tuple[int, int] | None = None   # (bits, integer_bits) from inputs.json
     inputs: Any = None                # InputSpec or None
+    outputs: str | None = None        # "logits" or "probabilities" (fpgatag.train.runs.model_outputs)
+
+    def __post_init__(self):
+        if self.outputs is None and self.model is not None:
+            from fpgatag.train.runs import model_outputs
+
+            self.outputs = model_outputs(self.model, self.source if Path(self.source).is_dir() else None)
 
 
 # --------------------------------------------------------------------------- loading
@@ -49,6 +55,15 @@ def _is_hdf5(path: Path) -> bool:
             return fh.read(8) == b"\x89HDF\r\n\x1a\n"
     except OSError:
         return False
+
+
+def load_model_like(model, weights=None) -> LoadedModel:
+    """A :class:`LoadedModel` from a LoadedModel, a path in any accepted MODEL form, or a keras.Model."""
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_any_model(model, weights)
+    return LoadedModel(model, Path("<memory>"))
 
 
 def load_any_model(path: str | os.PathLike, weights: str | os.PathLike | None = None) -> LoadedModel:
@@ -78,13 +93,13 @@ def load_any_model(path: str | os.PathLike, weights: str | os.PathLike | None = 
             raise FpgatagError(f"{path}: not a Keras model JSON (no class_name/config)")
         wpath = Path(weights) if weights else path.with_name(path.stem + "_weights.h5")
         if not wpath.is_file():
-            raise FpgatagError(f"{wpath}: weights file not found for {path.name} (give --weights W.h5)")
+            raise FpgatagError(f"{wpath}: weights file not found for {path.name} (give the weights file)")
         return LoadedModel(nnio.model_from_json_and_weights(json.dumps(arch), path, wpath, co), path)
 
     if not _is_hdf5(path):
         raise FpgatagError(f"{path}: not a model (expected a run directory, a Keras .h5 model, or a Keras JSON + weights .h5)")
     if weights:
-        raise FpgatagError(f"{path}: --weights only goes with a JSON architecture file")
+        raise FpgatagError(f"{path}: a weights file only goes with a JSON architecture file")
     return LoadedModel(nnio.load_h5_model(path, co), path)  # safe: architecture checked, then weights
 
 
@@ -275,30 +290,35 @@ def make_config(model, backend: str = "Vitis", reuse_factor: int = 1, strategy: 
 
 
 def normalise_options(backend: str, strategy: str, io_type: str, reuse_factor: int, clock_period: float) -> tuple[str, str]:
-    b = BACKENDS.get(str(backend).lower())
-    if b is None:
-        raise FpgatagError(f"--backend: unknown backend {backend!r}; known: vitis, vivado")
-    s = STRATEGIES.get(str(strategy).lower())
-    if s is None:
-        raise FpgatagError(f"--strategy: unknown strategy {strategy!r}; known: latency, resource, da")
-    if io_type not in IO_TYPES:
-        raise FpgatagError(f"--io-type: unknown {io_type!r}; known: {', '.join(IO_TYPES)}")
-    if int(reuse_factor) < 1:
-        raise FpgatagError(f"--reuse-factor: must be >= 1, got {reuse_factor}")
-    if not float(clock_period) > 0:
-        raise FpgatagError(f"--clock-period: must be > 0 ns, got {clock_period}")
-    return b, s
+    """(backend, strategy) spelled as hls4ml spells them, every option checked (see :class:`FirmwareOptions`)."""
+    o = FirmwareOptions.make(backend=backend, strategy=strategy, io_type=io_type, reuse_factor=reuse_factor,
+                             clock_period=clock_period)
+    return o.backend, o.strategy
 
 
-def convert(model, output_dir: str | os.PathLike | None = None, part: str = "xcvu9p-flga2104-2L-e",
+def convert_with(model, output_dir, options: FirmwareOptions, input_precision: tuple[int, int] | None = None,
+                 trace: bool = False, strategy: str | None = None):
+    """:func:`convert` with a (checked) :class:`FirmwareOptions`; ``input_precision`` (default the
+    options') and ``strategy`` (default the options') for the cases that differ."""
+    return convert(model, output_dir, part=options.target.full, backend=options.backend, io_type=options.io_type,
+                   reuse_factor=options.reuse_factor, strategy=strategy or options.strategy,
+                   clock_period=options.clock_period, input_precision=input_precision or options.input_precision,
+                   trace=trace, recurrent_static=options.recurrent_static, hls_overrides=options.hls_config)
+
+
+def convert(model, output_dir: str | os.PathLike | None = None, part: str | None = None,
             backend: str = "Vitis", io_type: str = "io_parallel", reuse_factor: int = 1,
             strategy: str = "Latency", clock_period: float = 5.0,
             input_precision: tuple[int, int] | None = None, trace: bool = False,
-            hls_config: dict | None = None, project_name: str = "myproject", recurrent_static: bool = True):
+            hls_config: dict | None = None, project_name: str = "myproject", recurrent_static: bool = True,
+            hls_overrides: dict | None = None):
     """Convert a Keras/QKeras model to an hls4ml ModelGraph with fpgatag's precision rules.
 
     Returns ``(hls_model, hls_config, notes)``; ``notes["widened"]`` lists widened layers,
     ``notes["recurrent"]`` the recurrent layers (static when ``recurrent_static``).
+    ``hls_overrides`` (hls4ml's ``{"Model": ..., "LayerName": ...}``) is merged over fpgatag's
+    configuration, its rules included; ``hls_config`` instead replaces the whole configuration
+    (no fpgatag rule applied). ``part`` defaults to :data:`~fpgatag.fpga.parts.DEFAULT_PART`'s full string.
     Nothing is written to disk (call ``hls_model.write()``/``compile()``).
     """
     import hls4ml
@@ -308,6 +328,7 @@ def convert(model, output_dir: str | os.PathLike | None = None, part: str = "xcv
         output_dir = tempfile.mkdtemp(prefix="fpgatag-hls-")
     cfg = hls_config if hls_config is not None else make_config(
         model, backend, reuse_factor, strategy, input_precision, trace)
+    part = part or resolve_part(DEFAULT_PART).full
     kwargs = dict(output_dir=str(output_dir), backend=backend, io_type=io_type, part=part,
                   clock_period=float(clock_period), project_name=project_name)
 
@@ -324,10 +345,11 @@ def convert(model, output_dir: str | os.PathLike | None = None, part: str = "xcv
 
     notes: dict[str, Any] = {"recurrent_static": bool(recurrent_static)}
     if hls_config is None:
+        merge_hls_config(cfg, hls_overrides)
         _fold_linear_quantizers(model, cfg, notes)
     hls_model = _convert(cfg)
     if hls_config is None:
-        changed = False
+        changed = bool(hls_overrides)
         ir = {layer.name: layer for layer in hls_model.get_layers()}
         for layer in model.layers:
             rule = _RULES.get(layer.__class__.__name__)
@@ -335,6 +357,7 @@ def convert(model, output_dir: str | os.PathLike | None = None, part: str = "xcv
                 rule(cfg["LayerName"][layer.name], layer, ir[layer.name], notes)
                 changed = True
         if changed:
+            merge_hls_config(cfg, hls_overrides)   # the user's settings win over fpgatag's rules
             hls_model = _convert(cfg)
     notes["requantized"] = _requantize_weights(model, hls_model)
     for w in notes.get("widened", []):

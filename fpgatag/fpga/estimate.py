@@ -453,21 +453,22 @@ def estimate_graph(hls_model, part, clock_period: float = 5.0, backend: str = "V
     }
 
 
-def estimate_model(keras_model, hls_config: dict | None = None, part: str = "xcvu9p", clock_period: float = 5.0,
-                   reuse_factor: int = 1, strategy: str = "latency", backend: str = "Vitis",
-                   input_precision: tuple[int, int] | None = None, calibration: Calibration | None = None) -> dict[str, Any]:
-    """Estimate a Keras/QKeras model's firmware (converted with fpgatag's rules, nothing written)."""
+def estimate_model(keras_model, hls_config: dict | None = None, options=None, calibration: Calibration | None = None,
+                   **option_overrides: Any) -> dict[str, Any]:
+    """Estimate a Keras/QKeras model's firmware (converted with fpgatag's rules, nothing written).
+
+    ``options`` (a :class:`~fpgatag.fpga.options.FirmwareOptions`) or its fields as keywords (``part``,
+    ``clock_period``, ``reuse_factor``, ``strategy``, ``backend``, ``input_precision``); ``hls_config``
+    is an hls4ml config merged over fpgatag's (see :mod:`fpgatag.fpga.options`)."""
     import tempfile
 
-    from fpgatag.fpga.convert import convert, normalise_options
-    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.convert import convert_with
+    from fpgatag.fpga.options import FirmwareOptions
 
-    b, s = normalise_options(backend, strategy, "io_parallel", reuse_factor, clock_period)
-    p = resolve_part(part)
+    opts = FirmwareOptions.make(options, hls_config=hls_config, **option_overrides)
     with tempfile.TemporaryDirectory(prefix="fpgatag-est-") as tmp:
-        hls_model, _, _ = convert(keras_model, tmp, part=p.full, backend=b, reuse_factor=reuse_factor, strategy=s,
-                                  clock_period=clock_period, input_precision=input_precision, hls_config=hls_config)
-        return estimate_graph(hls_model, p, clock_period, b, calibration)
+        hls_model, _, _ = convert_with(keras_model, tmp, opts)
+        return estimate_graph(hls_model, opts.target, opts.clock_period, opts.backend, calibration)
 
 
 def report_markdown(est: dict[str, Any], title: str = "Firmware estimate") -> str:

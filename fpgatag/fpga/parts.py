@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from fpgatag.core.errors import FpgatagError
 
+DEFAULT_PART = "xcvu9p"   # the VU9P of the CMS/ATLAS Level-1 trigger boards, and hls4ml's default part
+
 
 @dataclass(frozen=True)
 class Part:
@@ -66,4 +68,4 @@ def resolve_part(name: str) -> Part:
             return Part(p.name, key, p.dsp, p.lut, p.ff, p.bram18, p.family)
     if "-" in key and key.startswith("x"):
         return Part(key.split("-")[0], key, 0, 0, 0, 0, "unknown")
-    raise FpgatagError(f"--part: unknown part {name!r}; known parts: {', '.join(known_parts())} (or give a full part string)")
+    raise FpgatagError(f"part: unknown part {name!r}; known parts: {', '.join(known_parts())} (or give a full part string)")

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from fpgatag.core.errors import FpgatagError, ToolNotFoundError
+from fpgatag.fpga.parts import DEFAULT_PART
 
 log = logging.getLogger(__name__)
 
 
-def synth_rtl(model, part: str = "xcvu9p", output_dir: str | os.PathLike = "hls_projects/model",
+def synth_rtl(model, part: str = DEFAULT_PART, output_dir: str | os.PathLike = "hls_projects/model",
               clock_period: float = 5.0, weights=None, input_precision: tuple[int, int] | None = None,
               yosys: bool = True, hls_estimate: bool = True, yosys_timeout_s: float | None = None) -> dict[str, Any]:
     """Write MODEL's RTL to ``output_dir``; returns {"manifest", "estimate", "synth"} (synth None when not run)."""

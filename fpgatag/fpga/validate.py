@@ -21,6 +21,7 @@ from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import write_json
 from fpgatag.core.metrics import classification_metrics, format_table
 from fpgatag.core.provenance import provenance
+from fpgatag.fpga.options import FirmwareOptions
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +82,12 @@ def _default_precision():
     return DEFAULT_INPUT_PRECISION
 
 
-def _probabilities(y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 1 or y.shape[1] == 1:
-        y = y.reshape(-1)
-        return y if (y.min() >= 0 and y.max() <= 1) else 1.0 / (1.0 + np.exp(-y))
-    if np.all(y >= 0) and np.allclose(y.sum(axis=1), 1.0, atol=1e-3):
-        return y
-    e = np.exp(y - y.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = None,
+            outputs: str = "logits") -> dict[str, Any]:
+    """Bit-exactness and agreement figures of two output arrays (n, k) of ``outputs`` kind
+    (``logits`` or ``probabilities``, see :func:`fpgatag.train.runs.model_outputs`)."""
+    from fpgatag.train.runs import probabilities
 
-
-def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
-    """Bit-exactness and agreement figures of two output arrays (n, k)."""
     yk = np.asarray(y_keras, dtype=np.float32).reshape(len(y_keras), -1)
     yh = np.asarray(y_hls, dtype=np.float32).reshape(len(y_hls), -1)
     out: dict[str, Any] = {
@@ -106,8 +100,8 @@ def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = 
         "auc_keras": None, "auc_hls": None,
     }
     if labels is not None and len(np.unique(labels)) > 1:
-        mk = classification_metrics(labels, _probabilities(yk))
-        mh = classification_metrics(labels, _probabilities(yh))
+        mk = classification_metrics(labels, probabilities(yk, outputs))
+        mh = classification_metrics(labels, probabilities(yh, outputs))
         out.update(auc_keras=mk["auc"], auc_hls=mh["auc"], metrics_keras=mk, metrics_hls=mh)
     return out
 
@@ -123,16 +117,15 @@ def output_lsb_diff(hls_model, max_abs_diff: float) -> dict[str, Any]:
 
 
 def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99, min_argmax: float = 0.999,
-             profile: bool = False, workers: int = 2, weights=None, backend: str = "Vitis",
-             part: str = "xcvu9p", io_type: str = "io_parallel", reuse_factor: int = 1,
-             strategy: str = "latency", profile_n: int = 1000, project_dir=None,
-             input_precision: tuple[int, int] | None = None, scheduler: str | None = None,
-             executor=None) -> dict[str, Any]:
+             profile: bool = False, workers: int = 2, weights=None, options: FirmwareOptions | None = None,
+             profile_n: int = 1000, project_dir=None, scheduler: str | None = None, executor=None,
+             **option_overrides: Any) -> dict[str, Any]:
     """C-simulate MODEL's firmware on ``data`` and compare with Keras; returns validate.json's content.
 
     ``model`` is a path (any accepted MODEL form) or a keras.Model; ``data`` a path (.npy or a jets
     file) or an array. ``output`` (a directory or a ``.json`` path) receives validate.json.
-    ``passed`` is False when a threshold is missed (the CLI then exits non-zero).
+    ``passed`` is False when a threshold is missed (the CLI then exits non-zero). ``options`` (a
+    :class:`~fpgatag.fpga.options.FirmwareOptions`) or its fields as keywords: the firmware simulated.
     With ``scheduler`` (a Dask address) or ``executor``, the jets are simulated in chunks on that
     engine's workers (:func:`validate_distributed`); the figures are the same.
     """
@@ -140,34 +133,30 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         if profile:
             raise FpgatagError("--profile: per-layer profiles run in this process, not with --scheduler")
         return validate_distributed(model, data, n=n, output=output, min_bit_exact=min_bit_exact,
-                                    min_argmax=min_argmax, weights=weights, backend=backend, part=part,
-                                    io_type=io_type, reuse_factor=reuse_factor, strategy=strategy,
-                                    input_precision=input_precision, scheduler=scheduler, executor=executor)
+                                    min_argmax=min_argmax, weights=weights,
+                                    options=FirmwareOptions.make(options, **option_overrides),
+                                    scheduler=scheduler, executor=executor)
     from fpgatag.fpga import csim
-    from fpgatag.fpga.convert import LoadedModel, convert, load_any_model, normalise_options
-    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.convert import convert_with, load_model_like
 
+    opts = FirmwareOptions.make(options, **option_overrides)
+    if opts.io_type != "io_parallel":
+        raise FpgatagError("io_type: validate runs the io_parallel firmware only")
     csim.require_compiler()
-    loaded = model if isinstance(model, LoadedModel) else (
-        load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
-    if input_precision is not None:
-        loaded.input_precision = tuple(input_precision)
-    b, s = normalise_options(backend, strategy, io_type, reuse_factor, 5.0)
-    if io_type != "io_parallel":
-        raise FpgatagError("--io-type: validate runs the io_parallel firmware only")
+    loaded = load_model_like(model, weights)
+    if opts.input_precision is not None:
+        loaded.input_precision = tuple(opts.input_precision)
     x, labels = load_data(data, loaded, int(n))
     if len(x) == 0:
         raise FpgatagError("data: no jets to validate on")
-    p = resolve_part(part)
     tmp = None
     if project_dir is None:
         tmp = tempfile.mkdtemp(prefix="fpgatag-validate-")
         project_dir = tmp
     try:
         t0 = time.perf_counter()
-        hls_model, _, notes = convert(loaded.model, Path(project_dir) / "csim", part=p.full, backend=b,
-                                      io_type=io_type, reuse_factor=reuse_factor, strategy=s,
-                                      input_precision=loaded.input_precision)
+        hls_model, _, notes = convert_with(loaded.model, Path(project_dir) / "csim", opts,
+                                           input_precision=loaded.input_precision)
         import contextlib
         import io
 
@@ -180,7 +169,7 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         y_hls = csim.run_batch(shim, x, n_out, workers=workers)
         t_sim = time.perf_counter() - t0
         y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-        result = compare(y_keras, y_hls, labels)
+        result = compare(y_keras, y_hls, labels, loaded.outputs or "logits")
         result.update(output_lsb_diff(hls_model, result["max_abs_diff"]))
         result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=t_compile, csim_s=t_sim,
                       workers=int(workers), min_bit_exact=min_bit_exact, min_argmax=min_argmax,
@@ -190,8 +179,8 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         if profile:
             from fpgatag.fpga.profile import profile_layers
 
-            ph, _, _ = convert(loaded.model, Path(project_dir) / "trace", part=p.full, backend=b, io_type=io_type,
-                               reuse_factor=reuse_factor, strategy=s, input_precision=loaded.input_precision, trace=True)
+            ph, _, _ = convert_with(loaded.model, Path(project_dir) / "trace", opts,
+                                    input_precision=loaded.input_precision, trace=True)
             rows = profile_layers(loaded.model, ph, x[: int(profile_n)])
             result["profile"] = rows
             result["problem_layers"] = [r["layer"] for r in rows if r["status"] in ("overflows", "saturates")]
@@ -199,8 +188,9 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     result["n_jets"] = result["n"]
-    return _finish(result, output, {"n": n, "workers": workers, "backend": b, "part": p.full,
-                                    "min_bit_exact": min_bit_exact, "min_argmax": min_argmax})
+    return _finish(result, output, {"n": n, "workers": workers, "backend": opts.backend, "part": opts.target.full,
+                                    "min_bit_exact": min_bit_exact, "min_argmax": min_argmax,
+                                    **({"hls_config": opts.record()["hls_config"]} if opts.hls_config else {})})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,17 +207,15 @@ def _build_csim(spec: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
     import io
 
     from fpgatag.fpga import csim
-    from fpgatag.fpga.convert import convert, load_any_model
+    from fpgatag.fpga.convert import convert_with, load_model_like
 
     csim.require_compiler()
     t0 = time.perf_counter()
-    loaded = load_any_model(spec["model"], spec["weights"])
+    loaded = load_model_like(spec["model"], spec["weights"])
     prec = tuple(spec["input_precision"]) if spec["input_precision"] is not None else None
     tmp = tempfile.mkdtemp(prefix="fpgatag-validate-")
     atexit.register(shutil.rmtree, tmp, True)
-    hls_model, _, notes = convert(loaded.model, Path(tmp) / "csim", part=spec["part"], backend=spec["backend"],
-                                  io_type=spec["io_type"], reuse_factor=spec["reuse_factor"],
-                                  strategy=spec["strategy"], input_precision=prec)
+    hls_model, _, notes = convert_with(loaded.model, Path(tmp) / "csim", spec["options"], input_precision=prec)
     with contextlib.redirect_stdout(io.StringIO()):
         hls_model.compile()
     shim = str(csim.build_shim(hls_model))
@@ -250,10 +238,9 @@ def csim_chunk(spec: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
 
 
 def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99,
-                         min_argmax: float = 0.999, weights=None, backend: str = "Vitis", part: str = "xcvu9p",
-                         io_type: str = "io_parallel", reuse_factor: int = 1, strategy: str = "latency",
-                         input_precision: tuple[int, int] | None = None, scheduler: str | None = None,
-                         executor=None, workers: int = 2, chunk_jets: int = CHUNK_JETS) -> dict[str, Any]:
+                         min_argmax: float = 0.999, weights=None, options: FirmwareOptions | None = None,
+                         scheduler: str | None = None, executor=None, workers: int = 2,
+                         chunk_jets: int = CHUNK_JETS) -> dict[str, Any]:
     """:func:`validate` with the jets cut into chunks of ``chunk_jets``, each C-simulated on a worker of
     ``executor`` / the Dask cluster at ``scheduler`` / ``workers`` local processes. The outputs come back
     in jet order and are compared in one piece, so every figure equals the one-process result. MODEL
@@ -261,25 +248,22 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
     import functools
 
     from fpgatag.core.executor import map_ordered, open_engine
-    from fpgatag.fpga.convert import load_any_model, normalise_options
-    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.convert import load_model_like
 
     if not isinstance(model, (str, os.PathLike)):
         raise FpgatagError("validate: the workers load MODEL from its path; an in-memory model runs only locally")
-    if io_type != "io_parallel":
-        raise FpgatagError("--io-type: validate runs the io_parallel firmware only")
-    b, s = normalise_options(backend, strategy, io_type, reuse_factor, 5.0)
-    p = resolve_part(part)
+    opts = FirmwareOptions.make(options)
+    if opts.io_type != "io_parallel":
+        raise FpgatagError("io_type: validate runs the io_parallel firmware only")
     with open_engine(workers, scheduler, executor) as engine:   # a scheduler that does not answer: before the work
-        loaded = load_any_model(model, weights)
-        if input_precision is not None:
-            loaded.input_precision = tuple(input_precision)
+        loaded = load_model_like(model, weights)
+        if opts.input_precision is not None:
+            loaded.input_precision = tuple(opts.input_precision)
         x, labels = load_data(data, loaded, int(n))
         if len(x) == 0:
             raise FpgatagError("data: no jets to validate on")
         spec = {"model": str(Path(model).resolve()), "weights": str(Path(weights).resolve()) if weights else None,
-                "part": p.full, "backend": b, "io_type": io_type, "reuse_factor": int(reuse_factor), "strategy": s,
-                "input_precision": list(loaded.input_precision) if loaded.input_precision else None}
+                "options": opts, "input_precision": list(loaded.input_precision) if loaded.input_precision else None}
         chunks = [x[i:i + int(chunk_jets)] for i in range(0, len(x), int(chunk_jets))]
         log.info("validate: %d jets in %d chunk(s) on %s", len(x), len(chunks), engine.description)
         t0 = time.perf_counter()
@@ -287,7 +271,7 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
         t_sim = time.perf_counter() - t0
     y_hls = np.concatenate([o["y"] for o in outs])
     y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-    result = compare(y_keras, y_hls, labels)
+    result = compare(y_keras, y_hls, labels, loaded.outputs or "logits")
     facts = {k: v for k, v in outs[0].items() if k not in ("y", "compile_s")}
     result.update(facts, max_diff_lsb=result["max_abs_diff"] / facts["output_lsb"] if facts["output_lsb"] else None)
     result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=max(o["compile_s"] for o in outs),
@@ -295,8 +279,9 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
                   min_bit_exact=min_bit_exact, min_argmax=min_argmax,
                   input_precision=list(loaded.input_precision or _default_precision()), model=str(loaded.source),
                   data=str(data) if not isinstance(data, np.ndarray) else "<array>", n_jets=result["n"])
-    return _finish(result, output, {"n": n, "workers": engine.slots, "scheduler": scheduler, "backend": b,
-                                    "part": p.full, "min_bit_exact": min_bit_exact, "min_argmax": min_argmax})
+    return _finish(result, output, {"n": n, "workers": engine.slots, "scheduler": scheduler, "backend": opts.backend,
+                                    "part": opts.target.full, "min_bit_exact": min_bit_exact, "min_argmax": min_argmax,
+                                    **({"hls_config": opts.record()["hls_config"]} if opts.hls_config else {})})
 
 
 def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exact: float = 0.99,
@@ -307,14 +292,13 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
     the same keys as the C simulation's, with ``simulator`` = "verilator" and the build time.
     """
     from fpgatag.fpga import rtlsim
-    from fpgatag.fpga.convert import LoadedModel, load_any_model
+    from fpgatag.fpga.convert import load_model_like
     from fpgatag.fpga.rtl import read_manifest, require_da4ml
 
     manifest = read_manifest(rtl_dir)
     require_da4ml()
     rtlsim.require_verilator()
-    loaded = model if isinstance(model, LoadedModel) else (
-        load_any_model(model, weights) if isinstance(model, (str, os.PathLike)) else LoadedModel(model, Path("<memory>")))
+    loaded = load_model_like(model, weights)
     if [int(d) for d in loaded.model.inputs[0].shape[1:]] != manifest["input_shape"]:
         raise FpgatagError(f"{rtl_dir}: RTL built for input shape {tuple(manifest['input_shape'])}, the model takes "
                            f"{tuple(int(d) for d in loaded.model.inputs[0].shape[1:])}")
@@ -330,7 +314,7 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
         t_sim = time.perf_counter() - t0
         info = rtlsim.info(sim)
     y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-    result = compare(y_keras, y_rtl, labels)
+    result = compare(y_keras, y_rtl, labels, loaded.outputs or "logits")
     result.update(n_jets=result["n"], simulator="verilator", rtl=str(rtl_dir), jets_per_s=len(x) / t_sim if t_sim > 0 else None,
                   compile_s=info["build_s"], rtlsim_s=t_sim, workers=int(workers), verilator=info["verilator"],
                   min_bit_exact=min_bit_exact, min_argmax=min_argmax, input_precision=list(loaded.input_precision),

@@ -22,6 +22,38 @@ def load_predictions(run_dir: str | Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in ("uid", "label", "probs")}
 
 
+def resolve_data_path(path: str | Path, run_dir: str | Path) -> Path:
+    """The data file a run recorded, found from anywhere (a notebook runs in ``notebooks/``).
+
+    A recorded relative path is relative to the directory the command ran in, which the record does
+    not keep: it is tried as given, then against the run directory and each directory above it
+    (``make demo`` writes ``runs/demo/jets.h5`` from the repository root).
+    """
+    path = Path(path)
+    candidates = [path] if path.is_absolute() else [path, *(d / path for d in (Path(run_dir).resolve(),
+                                                                               *Path(run_dir).resolve().parents))]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        raise FpgatagError(f"{path}: data file of {run_dir} not found (also looked under {Path(run_dir).resolve()} "
+                           "and the directories above it)")
+    return found
+
+
+def run_data_file(run_dir: str | Path) -> Path:
+    """The data file of a demo or sweep directory (``demo.json``'s ``data``, else a run's ``run.json``)."""
+    from fpgatag.core.io import read_json
+
+    run_dir = Path(run_dir)
+    if (run_dir / "demo.json").is_file():
+        return resolve_data_path(read_json(run_dir / "demo.json", "demo summary")["data"], run_dir)
+    for run_json in sorted(run_dir.glob("*/run.json")):
+        data = read_json(run_json, "run record").get("data")
+        path = data.get("path") if isinstance(data, dict) else data
+        if isinstance(path, str):
+            return resolve_data_path(path, run_json.parent)
+    raise FpgatagError(f"{run_dir}: no demo.json and no run.json naming a data file")
+
+
 def join_predictions(teacher_dir: str | Path, student_dir: str | Path, signal: int = 1) -> dict[str, np.ndarray]:
     """Teacher and student signal scores on the jets both were tested on, matched by uid."""
     t, s = load_predictions(teacher_dir), load_predictions(student_dir)
@@ -71,23 +103,30 @@ def disagreements(joined: dict[str, np.ndarray], data_path: str | Path, threshol
             "table": rows, "fraction": float(dis.mean())}
 
 
-def score_plot(joined: dict[str, np.ndarray], path: str | Path, classes=("qcd", "top")) -> Path:
-    """Teacher and student score distributions per class, and the teacher-student scatter."""
-    from fpgatag.report.plots import _plt, _save
+def score_plot(joined: dict[str, np.ndarray], path: str | Path, classes=("qcd", "top"), sample=None) -> Path:
+    """Teacher and student score distributions per class (Poisson errors), and the teacher-student scatter."""
+    import mplhep
+
+    from fpgatag.report.plots import _label, _plt, _save, _style
 
     plt = _plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    bins = np.linspace(0, 1, 41)
-    for ci, name in enumerate(classes):
-        sel = joined["label"] == ci
-        a.hist(joined["teacher"][sel], bins, histtype="step", color=f"C{ci}", label=f"teacher, {name}")
-        a.hist(joined["student"][sel], bins, histtype="step", ls="--", color=f"C{ci}", label=f"student, {name}")
-        b.scatter(joined["teacher"][sel], joined["student"][sel], s=3, alpha=0.4, color=f"C{ci}", label=name)
-    a.set_xlabel("signal score")
-    a.set_yscale("log")
-    a.legend(fontsize=7)
-    b.set_xlabel("teacher score")
-    b.set_ylabel("student score")
-    b.plot([0, 1], [0, 1], "k:", lw=1)
-    b.legend(fontsize=7)
-    return _save(fig, Path(path))
+    with _style():
+        fig, (a, b) = plt.subplots(1, 2, figsize=(15, 6.5))
+        bins = np.linspace(0, 1, 41)
+        for ci, name in enumerate(classes):
+            sel = joined["label"] == ci
+            for who, ls in (("teacher", "-"), ("student", "--")):
+                counts, _ = np.histogram(joined[who][sel], bins)
+                mplhep.histplot(counts, bins, yerr=np.sqrt(counts), ax=a, histtype="step", ls=ls, color=f"C{ci}",
+                                label=f"{who}, {name} (N = {int(sel.sum())})")
+            b.scatter(joined["teacher"][sel], joined["student"][sel], s=4, alpha=0.4, color=f"C{ci}", label=name)
+        a.set_xlabel("signal score")
+        a.set_ylabel("test jets / bin")
+        a.set_yscale("log")
+        a.legend(fontsize=9, frameon=False)
+        b.set_xlabel("teacher score")
+        b.set_ylabel("student score")
+        b.plot([0, 1], [0, 1], "k:", lw=1)
+        b.legend(fontsize=9, frameon=False)
+        _label(a, sample)
+        return _save(fig, Path(path))

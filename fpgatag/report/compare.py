@@ -20,9 +20,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fpgatag.core import labels
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import read_json
-from fpgatag.core.metrics import FEW_PASSING, format_auc, format_rejection, format_table, paired_gain
+from fpgatag.core.metrics import FEW_PASSING, format_auc, format_rejection, paired_gain
 from fpgatag.report.collect import PREDICTIONS
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
 
 def compare_table(rows: Sequence[dict[str, Any]]) -> str:
     """The runs' table and, where distilled and scratch students are paired, the gain table."""
-    text = format_table([dict(r) for r in rows], COLUMNS)
+    text = labels.table([dict(r) for r in rows], COLUMNS)
     gains = {id(r["gain"]): r["gain"] for r in rows if r.get("gain")}
     if gains:
         text += "\n\n" + gain_table(list(gains.values()))
@@ -199,8 +200,8 @@ def gain_table(gains: Sequence[dict[str, Any]]) -> str:
             f"({gains[0]['n_boot']} resamples, stratified, seed {gains[0]['bootstrap_seed']})"
             + (" and the standard error over training seeds, in quadrature" if seeds else
                "; one training seed: the spread over seeds is not included") + ". "
-            "rej@0.5 gain = distilled / scratch - 1; significant = gain above its 1-sd uncertainty.")
-    return format_table([gain_row(g) for g in gains], GAIN_COLUMNS) + "\n\n" + note
+            f"{labels.label('rej@0.5 gain')} = distilled / scratch - 1; significant = gain above its 1-sd uncertainty.")
+    return labels.table([gain_row(g) for g in gains], GAIN_COLUMNS) + "\n\n" + note
 
 
 def test_scores(run_dir: str | Path, data=None) -> tuple[np.ndarray, np.ndarray]:
@@ -240,10 +241,23 @@ def _evaluate(run_dir: Path, data, signal: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def roc_overlay(run_dirs: Sequence[str | Path], output: str | Path, data=None) -> Path:
-    """One ROC plot (1/eps_B against eps_S) of every run's test split."""
-    from fpgatag.train.runs import plot_roc
+    """One ROC plot (1/eps_B against eps_S) of every run's test split (a PDF beside the PNG)."""
+    from fpgatag.report import plots
 
-    curves = {}
-    for d in run_dirs:
-        curves[Path(d).name] = test_scores(d, data)
-    return plot_roc(output, curves, title="test split")
+    curves = [(Path(d).name, *test_scores(d, data)) for d in run_dirs]
+    return plots.roc_plot([(name, is_sig.astype(int), score) for name, is_sig, score in curves], output,
+                          sample=_sample(run_dirs, data))
+
+
+def _sample(run_dirs: Sequence[str | Path], data=None):
+    """sqrt(s) and jet selection of the runs' data file (``data``, else the first run's run.json)."""
+    from fpgatag.report.collect import collect
+    from fpgatag.report.report import run_sample
+
+    if isinstance(data, (str, Path)):
+        from fpgatag.data.io import open_jets
+        from fpgatag.report.plots import sample_label
+
+        with open_jets(data) as src:
+            return sample_label(src.attrs)
+    return run_sample(collect(list(run_dirs)))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from fpgatag.core.io import write_json
-from fpgatag.core.metrics import format_table
+from fpgatag.core.labels import table as format_table  # headers in the shared vocabulary
 from fpgatag.report.compare import GAIN_COLUMNS, gain_row
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def gain_verdict(g: dict[str, Any] | None) -> str:
     seeds = f"mean of {g['n_seeds_distilled']} seeds each" if g["n_seeds_distilled"] > 1 else "one seed each"
     sd = g["rejection_gain"] / g["rejection_gain_err"] if g["rejection_gain_err"] > 0 else float("inf")
     text = (f"Distillation from the trigger-view teacher ({seeds}; {g['n_test']} test jets, {g['n_background']} of them "
-            f"background): rejection at eps_S = 0.5 {g['rejection_at_50_distilled']:.3g} distilled vs "
+            f"background): R50 (1/eps_B at eps_S = 0.5) {g['rejection_at_50_distilled']:.3g} distilled vs "
             f"{g['rejection_at_50_scratch']:.3g} from scratch, gain {100 * g['rejection_gain']:+.0f} % "
             f"+- {100 * g['rejection_gain_err']:.0f} % ({sd:.1f} sd); AUC {g['auc_distilled']:.4f} vs "
             f"{g['auc_scratch']:.4f}, gain {g['auc_gain']:+.4f} +- {g['auc_gain_err']:.4f}")

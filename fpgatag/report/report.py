@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from fpgatag.core import labels
 from fpgatag.core.io import atomic_dir, to_json
-from fpgatag.core.metrics import format_auc, format_rejection, format_table
+from fpgatag.core.metrics import format_auc, format_rejection
 from fpgatag.core.provenance import provenance
 from fpgatag.report import firmware_sources
 from fpgatag.report import plots
@@ -80,7 +81,7 @@ def summary_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
             "auc +- err": format_auc(m),
             "rej@0.3 [68% CI]": format_rejection(m, "30"),
             "rej@0.5 [68% CI]": format_rejection(m, "50"),
-            "params": m.get("n_parameters", m.get("n_params")),
+            "params": n_parameters(r),
             "bits": m.get("bits"),
         }
         if e is not None:
@@ -97,6 +98,17 @@ def summary_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
         row["missing"] = ", ".join(r.missing())
         rows.append(row)
     return rows
+
+
+def n_parameters(record: RunRecord) -> int | None:
+    """A run's parameter count: metrics.json, else run.json's settings (teachers record it there)."""
+    m, run = record.metrics or {}, record.run or {}
+    settings = run.get("settings") if isinstance(run.get("settings"), dict) else run
+    for source in (m, settings):
+        for key in ("n_parameters", "n_params"):
+            if isinstance(source.get(key), int):
+                return source[key]
+    return None
 
 
 def published_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
@@ -137,9 +149,8 @@ def _columns(rows: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[str]:
     return [c for c in wanted if any(row.get(c) not in (None, "") for row in rows)]
 
 
-def _embed(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}" style="max-width:100%">'
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
 def run_data_path(record: RunRecord) -> str | None:
@@ -149,7 +160,22 @@ def run_data_path(record: RunRecord) -> str | None:
     return str(path) if isinstance(path, str) and Path(path).is_file() else None
 
 
-def _input_distributions(records: list[RunRecord], out: Path) -> Path | None:
+def run_sample(records: list[RunRecord]) -> plots.Sample | None:
+    """sqrt(s) and jet selection of the data file the first run recorded (None if it went away)."""
+    data_path = next((p for p in map(run_data_path, records) if p is not None), None)
+    if data_path is None:
+        return None
+    from fpgatag.data.io import open_jets
+
+    try:
+        with open_jets(data_path) as src:
+            return plots.sample_label(src.attrs)
+    except Exception as exc:  # a report renders even when the data file changed
+        log.warning("%s: sample description skipped: %s", data_path, exc)
+        return None
+
+
+def _input_distributions(records: list[RunRecord], out: Path, sample: plots.Sample | None) -> Path | None:
     """Both views' distributions per class, from the data file the first run recorded."""
     data_path = next((p for p in map(run_data_path, records) if p is not None), None)
     if data_path is None:
@@ -177,120 +203,120 @@ def _input_distributions(records: list[RunRecord], out: Path) -> Path | None:
         mult[cls] = {"full view": batch["n_particles"][sel].astype(float), "trigger view": trig_mult[sel]}
     panels.append(("jet mass [GeV]", mass))
     panels.append(("multiplicity", mult))
-    return plots.distributions_plot(panels, out / "input_distributions.png")
+    return plots.distributions_plot(panels, out / "input_distributions.png", sample=sample)
+
+
+PHYS_COLUMNS = ("run", "kind", "model", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]", "n_test", "n_bkg",
+                "params", "bits")
+FIRMWARE_COLUMNS = ("run", "part", "source", "latency_cycles", "latency_ns", "ii", "lut", "lut%", "dsp", "dsp%", "ff", "ff%",
+                    "bram18", "bram18%", "bit_exact", "argmax_agree")
+
+
+def _figures(records: list[RunRecord], rows: list[dict[str, Any]], tmp: Path, layers_of: str | None,
+             sample: plots.Sample | None) -> dict[str, Path]:
+    """The report's plots (PNG, with a PDF beside each), keyed by the caption a reader sees."""
+    figures: dict[str, Path] = {}
+    curves = [(r.name, *pred) for r in records if (pred := r.predictions()) is not None]
+    if curves:
+        figures["ROC curves of the test split (legend: AUC +- DeLong sd, N test jets; bands, drawn for up to "
+                "4 curves: 68 % Clopper-Pearson interval on eps_B)"] = plots.roc_plot(curves, tmp / "roc.png", sample=sample)
+    points = [
+        {"name": row["run"], "lut%": row["lut%"], "dsp%": row["dsp%"], "latency_ns": row["latency_ns"],
+         "rejection_at_50": row["rej@0.5"], "interval": row.get("rej@0.5_interval"), "n_test": row.get("n_test"),
+         "source": row.get("source")}
+        for row in rows
+        if all(row.get(k) is not None for k in ("lut%", "dsp%", "rej@0.5", "latency_ns"))
+    ]
+    if points:
+        figures[f"{labels.label('rej@0.5')} against LUT and DSP (% of the part) and latency, with the Level-1 budgets "
+                f"({plots.LUT_BUDGET_PERCENT:g} % of the LUTs, {plots.LATENCY_BUDGET_NS:g} ns); Pareto front boxed; "
+                "error bars: 68 % interval of the rejection, the estimator's error on resources"] = \
+            plots.tradeoff_plot(points, tmp / "tradeoff.png", sample=sample)
+    firmware = [r for r in records if est_layers(r.estimate)]
+    if firmware:
+        chosen = next((r for r in firmware if layers_of and layers_of in (r.name, str(r.path))), None)
+        chosen = chosen or next((r for r in firmware if r.distilled), firmware[0])
+        figures[f"Per-layer resources: {chosen.name}"] = plots.layer_bars(
+            est_layers(chosen.estimate), tmp / "layers.png", chosen.name, sample=sample,
+            estimated=(chosen.estimate or {}).get("source") == "estimate")
+    try:
+        dist = _input_distributions(records, tmp, sample)
+    except Exception as exc:  # a report renders even when the data file went away or changed
+        log.warning("input distributions skipped: %s", exc)
+        dist = None
+    if dist is not None:
+        figures["Input distributions per class: full view vs trigger view (normalised; Poisson errors)"] = dist
+    return figures
+
+
+def _markdown(rows: list[dict[str, Any]], gains: list[dict[str, Any]], pubs: list[dict[str, Any]],
+              figures: dict[str, Path], run_dirs: list[str | Path]) -> list[str]:
+    from fpgatag.report.compare import gain_table
+
+    phys_cols = _columns(rows, PHYS_COLUMNS)
+    fw_rows = [row for row in rows if row.get("lut") is not None]
+    fw_cols = _columns(fw_rows, FIRMWARE_COLUMNS)
+    missing = [(row["run"], row["missing"]) for row in rows if row["missing"]]
+    md = ["# fpgatag report", ""]
+    md += ["## Physics performance (test split)", "", labels.table(rows, phys_cols) if rows else "_no runs found_", ""]
+    if rows:
+        md += [labels.DEFINITIONS, ""]
+    if gains:
+        md += ["## Distillation gain (distilled vs scratch)", "", gain_table(gains), ""]
+    if pubs:
+        md += ["## Published figures (not measured here)", "",
+               "ParticleNet's published figures are for the Top Quark Tagging Reference Dataset. "
+               "They compare with a measured row only where `comparable` says so.", "",
+               labels.table(pubs, list(pubs[0])), ""]
+    md += ["## Firmware (hls4ml)", ""]
+    md += [labels.table(fw_rows, fw_cols) if fw_rows else "_no firmware estimates found (run `fpgatag synth`)_", ""]
+    if fw_rows:
+        md += ["`source = estimate` means fpgatag's own estimator (no vendor tool), which targets Vitis HLS "
+               "C-synthesis figures (out-of-sample median error: "
+               + ", ".join(f"{labels.label(k).split()[0]} {100 * v:.0f} %" for k, v in plots.ESTIMATE_REL_ERROR.items())
+               + "); `%` columns are fractions of the part.", ""]
+    md += firmware_sources.markdown_section(run_dirs)   # hls4ml / da4ml / Yosys / vendor side by side
+    if missing:
+        md += ["## Missing pieces", ""] + [f"- {name}: {what}" for name, what in missing] + [""]
+    md += ["## Figures", "", "Each figure is also saved as PDF beside its PNG.", ""]
+    md += [f"### {title}\n\n![{title}]({p.name})\n" for title, p in figures.items()]
+    return md
 
 
 def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str | None = None) -> dict[str, Any]:
-    """Write report.md, report.html, report.json and PNG plots into ``out_dir``; return report.json."""
+    """Write report.md, report.html, report.json and the plots (PNG and PDF) into ``out_dir``; return report.json."""
     records = collect(run_dirs)
     out_dir = Path(out_dir)
     rows = summary_rows(records)
     pubs = published_rows(records)
-    from fpgatag.report.compare import distillation_gains, gain_table
+    from fpgatag.report.compare import distillation_gains
 
     gains = distillation_gains(gain_inputs(records))
+    sample = run_sample(records)
     with atomic_dir(out_dir) as tmp:
-        figures: dict[str, Path] = {}
-        curves = []
-        for r in records:
-            pred = r.predictions()
-            if pred is not None:
-                curves.append((r.name, pred[0], pred[1]))
-        if curves:
-            figures["ROC curves"] = plots.roc_plot(curves, tmp / "roc.png")
-        points = [
-            {"name": row["run"], "lut": row["lut"], "dsp": row["dsp"], "latency_ns": row["latency_ns"],
-             "rejection_at_50": row["rej@0.5"], "interval": row.get("rej@0.5_interval"), "n_test": row.get("n_test")}
-            for row in rows
-            if row.get("lut") is not None and row.get("rej@0.5") is not None and row.get("latency_ns") is not None
-        ]
-        if points:
-            figures["Rejection at 0.5 against resources (Pareto front in red)"] = plots.tradeoff_plot(points, tmp / "tradeoff.png")
-        firmware = [r for r in records if est_layers(r.estimate)]
-        if firmware:
-            chosen = next((r for r in firmware if layers_of and layers_of in (r.name, str(r.path))), None)
-            chosen = chosen or next((r for r in firmware if r.distilled), firmware[0])
-            figures[f"Per-layer resources: {chosen.name}"] = plots.layer_bars(est_layers(chosen.estimate), tmp / "layers.png", chosen.name)
-        try:
-            dist = _input_distributions(records, tmp)
-        except Exception as exc:  # a report renders even when the data file went away or changed
-            log.warning("input distributions skipped: %s", exc)
-            dist = None
-        if dist is not None:
-            figures["Input distributions per class: full view vs trigger view"] = dist
-
-        phys_cols = _columns(rows, ("run", "kind", "model", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]",
-                                    "n_test", "n_bkg", "params", "bits"))
-        fw_rows = [row for row in rows if row.get("lut") is not None]
-        fw_cols = _columns(fw_rows, ("run", "part", "source", "latency_cycles", "latency_ns", "ii", "lut", "lut%", "dsp", "dsp%",
-                                     "ff", "ff%", "bram18", "bram18%", "bit_exact", "argmax_agree"))
-        missing = [(row["run"], row["missing"]) for row in rows if row["missing"]]
-
-        md = ["# fpgatag report", ""]
-        md += ["## Physics performance (test split)", "", format_table(rows, phys_cols) if rows else "_no runs found_", ""]
-        if rows:
-            md += ["AUC +- its DeLong standard error; rejection 1/eps_B with its 68 % Clopper-Pearson interval on eps_B; "
-                   "where fewer than 10 background jets pass the cut, their number is given; `n_bkg`: background jets "
-                   "in the test split.", ""]
-        if gains:
-            md += ["## Distillation gain (distilled vs scratch)", "", gain_table(gains), ""]
-        if pubs:
-            md += ["## Published figures (not measured here)", "",
-                   "ParticleNet's published figures are for the Top Quark Tagging Reference Dataset. "
-                   "They compare with a measured row only where `comparable` says so.", "",
-                   format_table(pubs, list(pubs[0])), ""]
-        md += ["## Firmware (hls4ml)", ""]
-        md += [format_table(fw_rows, fw_cols) if fw_rows else "_no firmware estimates found (run `fpgatag synth`)_", ""]
-        if fw_rows:
-            md += ["`source = estimate` means fpgatag's own estimator (no vendor tool), which targets Vitis HLS "
-                   "C-synthesis figures; `%` columns are fractions of the part.", ""]
-        md += firmware_sources.markdown_section(run_dirs)   # hls4ml / da4ml / Yosys / vendor side by side
-        if missing:
-            md += ["## Missing pieces", ""] + [f"- {name}: {what}" for name, what in missing] + [""]
-        md += ["## Figures", ""] + [f"### {title}\n\n![{title}]({p.name})\n" for title, p in figures.items()]
-
+        figures = _figures(records, rows, tmp, layers_of, sample)
+        md = _markdown(rows, gains, pubs, figures, run_dirs)
+        missing = {row["run"]: row["missing"] for row in rows if row["missing"]}
         report = {"runs": rows, "gains": gains, "published": pubs, "figures": {t: p.name for t, p in figures.items()},
-                  "missing": dict(missing), "provenance": provenance({"runs": [str(p) for p in run_dirs]})}
+                  "missing": missing, "provenance": provenance({"runs": [str(p) for p in run_dirs]})}
         (tmp / "report.md").write_text("\n".join(md))
         (tmp / "report.json").write_text(to_json(report))
-        (tmp / "report.html").write_text(_html(md, figures))
+        (tmp / "report.html").write_text(render_html("\n".join(md), figures))
     return report
 
 
-def _html(md_lines: list[str], figures: dict[str, Path]) -> str:
-    """A minimal self-contained HTML rendering of the Markdown report (tables, headings, images)."""
-    body: list[str] = []
-    table: list[str] = []
+_STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+          "table{border-collapse:collapse;font-size:13px;margin:0.5em 0}"
+          "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}"
+          "code{background:#f4f4f4;padding:0 3px}img{max-width:100%}")
 
-    def flush() -> None:
-        if not table:
-            return
-        rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in table if not set(line) <= set("|- ")]
-        head, *rest = rows
-        body.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr></thead><tbody>"
-                    + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rest)
-                    + "</tbody></table>")
-        table.clear()
 
-    by_name = {p.name: p for p in figures.values()}
-    for block in md_lines:
-        for line in block.split("\n"):
-            if line.startswith("|"):
-                table.append(line)
-                continue
-            flush()
-            if line.startswith("#"):
-                level = len(line) - len(line.lstrip("#"))
-                body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
-            elif line.startswith("![") and "](" in line:
-                name = line.split("](", 1)[1].rstrip(")")
-                if name in by_name:
-                    body.append(_embed(by_name[name]))
-            elif line.startswith("- "):
-                body.append(f"<li>{html.escape(line[2:])}</li>")
-            elif line.strip():
-                body.append(f"<p>{html.escape(line)}</p>")
-    flush()
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:13px}"
-             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>fpgatag report</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+def render_html(md_text: str, figures: dict[str, Path]) -> str:
+    """The Markdown report as one self-contained HTML page (Python-Markdown; figures embedded as data URIs)."""
+    import markdown
+
+    body = markdown.markdown(md_text, extensions=["tables"], output_format="html")
+    for p in figures.values():
+        body = body.replace(f'src="{html.escape(p.name)}"', f'src="{_data_uri(p)}"')
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>fpgatag report</title>"
+            f"<style>{_STYLE}</style></head><body>{body}</body></html>\n")

@@ -24,7 +24,6 @@ is scored either way. The run directory holds::
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,6 +32,7 @@ import numpy as np
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_dir, write_json
 from fpgatag.nn.inputs import InputSpec
+from fpgatag.train.config import TrainingConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def check_variables(spec: InputSpec, data_path: Any) -> list[str]:
             raise FpgatagError(f"{data_path}: the jets hold no variable {given!r} to compress "
                                f"({what}: {', '.join(known)}{extra})")
     if len(set(names)) != len(names):
-        raise FpgatagError(f"--variables: {', '.join(spec.features)} names a variable twice")
+        raise FpgatagError(f"variables: {', '.join(spec.features)} names a variable twice")
     return names
 
 
@@ -67,10 +67,10 @@ def _spec(preset: dict[str, Any], variables: Sequence[str] | None, n_objects: in
     if variables is not None:
         spec.features = [v.strip() for v in variables if v.strip()]
         if not spec.features:
-            raise FpgatagError("--variables: the list is empty")
+            raise FpgatagError("variables: the list is empty")
     if n_objects is not None and spec.kind != "jet_kin":
         if int(n_objects) < 1:
-            raise FpgatagError(f"--n-objects must be positive, got {n_objects}")
+            raise FpgatagError(f"n_objects must be positive, got {n_objects}")
         spec.n_objects = int(n_objects)
     spec.bits, spec.integer_bits = INPUT_PRECISION
     return spec
@@ -107,31 +107,17 @@ def _splits(source, train_on: str, max_jets: int | None, seed: int) -> tuple[dic
 
 
 def _fit(ae, x_train, x_val, training: dict[str, Any], seed: int) -> tuple[dict[str, list[float]], int, float]:
-    import tensorflow as tf
+    """Train with the shared loop (:func:`fpgatag.train.loop.fit`); the best epoch's weights are kept."""
+    from fpgatag.train.loop import fit, make_optimizer, memory_dataset
 
-    from fpgatag.core.logs import progress
-
-    epochs = int(training["epochs"])
-    bar = progress(total=epochs, desc="train-ae", unit="epoch")
-
-    class EpochLog(tf.keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            bar.update(1)
-            log.info("epoch %d: loss %.5f val_loss %.5f", epoch + 1, logs.get("loss", np.nan), logs.get("val_loss", np.nan))
-
-    stop = tf.keras.callbacks.EarlyStopping(patience=int(training["patience"]) or epochs, restore_best_weights=True)
-    ae.compile(optimizer=tf.keras.optimizers.Adam(float(training["learning_rate"])), loss="mse")
-    t0 = time.perf_counter()
-    try:
-        hist = ae.fit(x_train, x_train, validation_data=(x_val, x_val), epochs=epochs,
-                      batch_size=int(training["batch_size"]), shuffle=True, verbose=0,
-                      callbacks=[stop, EpochLog(), tf.keras.callbacks.TerminateOnNaN()])
-    finally:
-        bar.close()
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    best = int(np.argmin(history["val_loss"])) + 1 if history.get("val_loss") else 0
-    return history, best, time.perf_counter() - t0
+    config = TrainingConfig(**training)
+    ae.compile(optimizer=make_optimizer(config, int(np.ceil(len(x_train) / config.batch_size))), loss="mse")
+    history, best, seconds = fit(ae, memory_dataset(x_train, x_train, config.batch_size, True, seed),
+                                 memory_dataset(x_val, x_val, config.batch_size, False, seed), config, desc="train-ae")
+    if best.weights is not None:
+        ae.set_weights(best.weights)
+    history = {k: v for k, v in history.items() if k not in ("lr", "seconds")}
+    return history, best.best_epoch + 1, seconds
 
 
 def _physical(spec: InputSpec, x_norm: np.ndarray) -> np.ndarray:
@@ -184,20 +170,18 @@ def _options(data, preset: str, variables, n_objects, model_overrides: dict, tra
               **p["params"], **{k: v for k, v in model_overrides.items() if v is not None}}
     params["bits"] = check_bits(params["bits"])
     latent_quantizer(params["latent_bits"], params["latent_integer"])
-    training = {**DEFAULT_TRAINING, **(p.get("training") or {}),
-                **{k: v for k, v in training_overrides.items() if v is not None}}
-    if int(training["epochs"]) < 1 or int(training["batch_size"]) < 1:
-        raise FpgatagError(f"epochs and batch size must be positive (got {training['epochs']}, {training['batch_size']})")
+    training = TrainingConfig.resolve(DEFAULT_TRAINING, p.get("training"), training_overrides,
+                                      where=f"preset {p['name']}").to_dict()
     spec = _spec(p, variables, n_objects)
     source = as_source(data)
     data_path = Path(data) if isinstance(data, (str, Path)) else getattr(source, "path", "data")
     spec.features = check_variables(spec, data_path)
     n_inputs = int(np.prod(spec.shape))
     if not 1 <= int(params["latent"]) < n_inputs:
-        raise FpgatagError(f"--latent {params['latent']}: must be in [1, {n_inputs}) to compress {n_inputs} inputs")
+        raise FpgatagError(f"latent {params['latent']}: must be in [1, {n_inputs}) to compress {n_inputs} inputs")
     train_on = str(training["train_on"])
     if train_on != "all" and train_on not in source.classes:
-        raise FpgatagError(f"--train-on {train_on!r}: {data_path} has classes {', '.join(source.classes)} (or use 'all')")
+        raise FpgatagError(f"train_on {train_on!r}: {data_path} has classes {', '.join(source.classes)} (or use 'all')")
     return p, params, training, spec, source, data_path
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,14 @@ import numpy as np
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_dir, read_json
-from fpgatag.core.splits import DEFAULT_FRACTIONS, select_jets, split_indices
+from fpgatag.core.splits import DEFAULT_FRACTIONS
 from fpgatag.nn.inputs import InputSpec
+from fpgatag.train.config import TrainingConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TRAINING = {"epochs": 150, "batch_size": 256, "learning_rate": 2e-3, "patience": 15, "sparsity": 0.0}
+DEFAULT_TRAINING = {"epochs": 150, "batch_size": 256, "learning_rate": 2e-3, "patience": 15, "sparsity": 0.0,
+                    "optimizer": "adam", "schedule": "constant"}
 MAX_PRUNING_EPOCHS = 30
 DEFAULT_ALPHA = 0.1
 DEFAULT_TEMPERATURE = 2.0
@@ -90,40 +91,6 @@ def teacher_splits(teacher_dir: str | Path | None) -> tuple[tuple[float, float, 
     rec = read_json(path, "run record").get("splits") or {}
     return tuple(rec.get("fractions", DEFAULT_FRACTIONS)), int(rec.get("salt", 0))
 
-
-
-def _best_weights_callback(patience: int, start_epoch: int = 0):
-    import tensorflow as tf
-
-    class BestWeights(tf.keras.callbacks.Callback):
-        """Keep the weights of the epoch with the lowest val_loss; stop after ``patience`` without one.
-
-        Epochs before ``start_epoch`` (pruning still ramping up) are neither kept nor counted."""
-
-        def __init__(self):
-            super().__init__()
-            self.best, self.best_epoch, self.weights = math.inf, -1, None
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            self.seconds.append(time.perf_counter() - self._t0)
-            if epoch < start_epoch:
-                log.info("epoch %d: loss %.4f val_loss %.4f (pruning, %.1f s)", epoch + 1, logs.get("loss", math.nan),
-                         logs["val_loss"], self.seconds[-1])
-                return
-            if logs["val_loss"] < self.best:
-                self.best, self.best_epoch, self.weights = float(logs["val_loss"]), epoch, self.model.get_weights()
-            log.info("epoch %d: loss %.4f acc %.4f val_loss %.4f val_acc %.4f (%.1f s)%s", epoch + 1,
-                     logs.get("loss", math.nan), logs.get("accuracy", math.nan), logs["val_loss"],
-                     logs.get("val_accuracy", math.nan), self.seconds[-1], " *best*" if self.best_epoch == epoch else "")
-            if patience and epoch - max(self.best_epoch, start_epoch - 1) >= patience:
-                self.model.stop_training = True
-
-    return BestWeights()
 
 
 def pruning_epochs(epochs: int, requested: int | None = None) -> int:
@@ -178,20 +145,11 @@ def strip_pruned(net):
         return tfmot.sparsity.keras.strip_pruning(net)
 
 
-def _dataset(x, targets, batch_size: int, shuffle: bool, seed: int):
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((x, targets))
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
 def _student_spec(preset: dict[str, Any], n_objects: int | None) -> InputSpec:
     spec = InputSpec.from_dict(preset["inputs"], where=f"preset {preset['name']}: inputs")
     if n_objects is not None:
         if int(n_objects) < 1:
-            raise FpgatagError(f"--n-objects must be positive, got {n_objects}")
+            raise FpgatagError(f"n_objects must be positive, got {n_objects}")
         if spec.kind in PER_OBJECT_KINDS:
             spec.n_objects = int(n_objects)
     if spec.kind.endswith("particles"):
@@ -199,172 +157,194 @@ def _student_spec(preset: dict[str, Any], n_objects: int | None) -> InputSpec:
     return spec
 
 
-def train_student(data, student: str = "deepsets", n_objects: int | None = 16, bits: int | None = None,
-                  out_dir: str | Path = "runs/student", teacher_dir: str | Path | None = None,
-                  epochs: int | None = None, batch_size: int | None = None, alpha: float = DEFAULT_ALPHA,
-                  temperature: float = DEFAULT_TEMPERATURE, init_from: str | Path | None = None,
-                  freeze: bool = False, seed: int = 0, max_jets: int | None = None,
-                  learning_rate: float | None = None, patience: int | None = None,
-                  logits_file: str | Path | None = None, command: str | None = None,
-                  sparsity: float | None = None) -> dict[str, Any]:
+def _setup(student: str, init_from, n_objects, bits, freeze: bool, overrides: dict[str, Any]):
+    """(preset or None, params, spec, student name, training config), every option checked."""
+    from fpgatag.nn.io import load_inputs
+    from fpgatag.nn.presets import load_preset
+    from fpgatag.nn.students import check_bits
+
+    if init_from is None:
+        if freeze:
+            raise FpgatagError("freeze needs init_from (there is no trained phi network to keep)")
+        preset = load_preset(student, role="student")
+        params = dict(preset["params"])
+        if bits is not None:
+            params["bits"] = check_bits(bits)
+        spec, name = _student_spec(preset, n_objects), preset["name"]
+    else:
+        init_from = Path(init_from)
+        if not init_from.is_dir():
+            raise FpgatagError(f"{init_from}: init_from run directory not found")
+        preset, spec = None, load_inputs(init_from)
+        prev = read_json(init_from / "metrics.json", "metrics file") if (init_from / "metrics.json").is_file() else {}
+        name, params = str(prev.get("student", init_from.name)), {"bits": prev.get("bits")}
+    config = TrainingConfig.resolve(DEFAULT_TRAINING, (preset or {}).get("training"), overrides, where=f"preset {name}")
+    return preset, params, spec, name, config
+
+
+def _teacher_targets(teacher_dir, source, data_path, logits_file, n_classes: int):
+    """(teacher logits aligned to the file's rows or None, the logits file or None, out-of-fold flag)."""
+    if teacher_dir is None:
+        return None, None, 0
+    from fpgatag.train.soft_targets import read_logits_attrs
+
+    logits, where = load_teacher_logits(teacher_dir, source, data_path, logits_file)
+    if logits.shape[1] != n_classes:
+        raise FpgatagError(f"{where}: {logits.shape[1]} logits per jet, the data has {n_classes} classes")
+    return logits, where, int(read_logits_attrs(where).get("out_of_fold", 0))
+
+
+def _build(preset, params, spec: InputSpec, n_classes: int, init_from, freeze: bool):
+    """(the student network, its frozen layers): built from the preset, or loaded from ``init_from``."""
+    from fpgatag.nn.io import load_model
+    from fpgatag.nn.presets import get_builder
+    from fpgatag.nn.students import phi_layer_names
+
+    if init_from is None:
+        return get_builder(preset["builder"])(spec.shape, n_classes, **params), []
+    net = load_model(init_from)
+    if tuple(net.input_shape[1:]) != tuple(spec.shape):
+        raise FpgatagError(f"{init_from}: model input {net.input_shape[1:]} does not match its inputs.json {spec.shape}")
+    if not freeze:
+        return net, []
+    frozen = phi_layer_names(net)
+    if not frozen:
+        raise FpgatagError(f"{init_from}: freeze keeps the per-object layers (phi*), and this model has none")
+    for layer in net.layers:
+        if layer.name in frozen:
+            layer.trainable = False
+    return net, frozen
+
+
+def _fit_student(net, name: str, config: TrainingConfig, arrays, targets, n_classes, alpha, temperature, seed,
+                 sparsity: float, ramp: int):
+    """Prune (when asked), compile and fit; return (plain model with the best weights, history, best, pruned layers)."""
+    from fpgatag.nn.students import prunable_layer_names
+    from fpgatag.train.loop import fit, make_optimizer, memory_dataset
+    from fpgatag.train.losses import DistillationLoss, packed_accuracy
+
+    pruned, first = [], []
+    steps = math.ceil(len(arrays["train"][0]) / config.batch_size)
+    if sparsity > 0:
+        import tensorflow_model_optimization as tfmot
+
+        pruned = prunable_layer_names(net)  # frozen layers are not trainable: never pruned
+        if not pruned:
+            raise FpgatagError(f"{name}: sparsity {sparsity:g} but no layer to prune")
+        net = prune_model(net, sparsity, ramp, steps, pruned)
+        first = [tfmot.sparsity.keras.UpdatePruningStep()]  # first: masks applied before weights are kept
+        log.info("pruning %s to sparsity %g over %d epochs", ", ".join(pruned), sparsity, ramp)
+    net.compile(optimizer=make_optimizer(config, steps),
+                loss=DistillationLoss(alpha=alpha, temperature=temperature, n_classes=n_classes),
+                metrics=[packed_accuracy(n_classes)])
+    hist, best, seconds = fit(net, memory_dataset(arrays["train"][0], targets["train"], config.batch_size, True, seed),
+                              memory_dataset(arrays["val"][0], targets["val"], 1024, False, seed), config,
+                              start_epoch=max(ramp - 1, 0), first_callbacks=first, desc=f"train {name}")
+    hist.pop("lr", None)  # a student's history records loss, accuracy and seconds per epoch
+    if best.weights is not None:
+        net.set_weights(best.weights)
+    if sparsity > 0:
+        if best.weights is None:
+            log.warning("%s: training ended before the target sparsity was reached; keeping the last weights", name)
+        net = strip_pruned(net)
+    return net, hist, best, seconds, pruned
+
+
+def _student_record(net, spec: InputSpec, params, sparsity: float, ramp: int, pruned: list[str]) -> dict[str, Any]:
+    """The model's part of metrics.json: parameters, precision, objects, sparsity."""
+    from fpgatag.nn.students import count_params, weight_sparsity
+
+    rec = {"n_parameters": count_params(net), "bits": params.get("bits"), "outputs": "logits",
+           "input_precision": None if spec.bits is None else [spec.bits, spec.integer_bits],
+           "n_objects": spec.n_objects if spec.kind in PER_OBJECT_KINDS else None, "features": list(spec.features)}
+    if sparsity > 0:
+        achieved = weight_sparsity(net, pruned)
+        rec.update({"target_sparsity": sparsity, "sparsity": achieved["sparsity"],
+                    "quantized_sparsity": achieved["quantized_sparsity"], "pruned_layers": pruned,
+                    "pruning_epochs": ramp, "layer_sparsity": achieved["layers"]})
+    else:
+        rec.update({"target_sparsity": 0.0, "sparsity": weight_sparsity(net)["sparsity"]})
+    return rec
+
+
+def _student_arrays(source, spec: InputSpec, splits, teacher_logits, n_classes: int, fit: bool, seed: int):
+    """({split: (x, y)}, {split: packed targets}) in memory, the input spec fitted first when ``fit``."""
+    from fpgatag.train.data import fit_inputs, input_bytes, load_arrays
+    from fpgatag.train.losses import pack_targets
+
+    if fit:
+        fit_inputs(source, spec, splits["train"], seed=seed)
+    need = input_bytes(spec, sum(s.size for s in splits.values()))
+    if need > 4 * 2**30:
+        raise FpgatagError(f"the prepared student inputs would take {need / 2**30:.1f} GiB; use fewer jets (max_jets)")
+    arrays = {k: load_arrays(source, spec, idx) for k, idx in splits.items()}  # rows sorted, like splits
+    targets = {k: pack_targets(arrays[k][1], n_classes, None if teacher_logits is None else teacher_logits[idx])
+               for k, idx in splits.items()}
+    return arrays, targets
+
+
+def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/student", *, n_objects: int | None = 16,
+                  bits: int | None = None, teacher_dir: str | Path | None = None, alpha: float = DEFAULT_ALPHA,
+                  temperature: float = DEFAULT_TEMPERATURE, init_from: str | Path | None = None, freeze: bool = False,
+                  seed: int = 0, max_jets: int | None = None, logits_file: str | Path | None = None,
+                  command: str | None = None, **training: Any) -> dict[str, Any]:
     """Train a student and write its run directory ``out_dir``; return the test metrics.
 
     ``teacher_dir=None`` trains from the labels alone (``alpha`` is then 1). ``n_objects`` and
     ``bits`` override the preset (``None`` keeps the preset's). ``init_from`` starts from another
     student's run directory (its architecture, weights and inputs; ``student``, ``n_objects`` and
-    ``bits`` are then taken from it) and ``freeze`` fixes its ``phi*`` layers. ``sparsity``
-    (``None``: the preset's ``training.sparsity``, default 0) prunes the dense/conv kernels by
-    magnitude to that fraction of zeros (see the module docstring).
+    ``bits`` are then taken from it) and ``freeze`` fixes its ``phi*`` layers. ``training`` overrides
+    the preset's training settings by their :class:`TrainingConfig` names (``epochs``, ``batch_size``,
+    ``learning_rate``, ``patience``, ``sparsity``, ...); ``sparsity`` (default the preset's, else 0)
+    prunes the dense/conv kernels by magnitude to that fraction of zeros (see the module docstring).
     """
     import tensorflow as tf
 
-    from fpgatag.nn.io import load_inputs, load_model
-    from fpgatag.nn.presets import get_builder, load_preset
-    from fpgatag.nn.students import (check_bits, check_sparsity, count_params, phi_layer_names,
-                                     prunable_layer_names, softmax, weight_sparsity)
-    from fpgatag.train.data import as_source, fit_inputs, input_bytes, load_arrays
-    from fpgatag.train.losses import DistillationLoss, check_alpha_temperature, pack_targets, packed_accuracy
+    from fpgatag.nn.students import check_sparsity, softmax
+    from fpgatag.train.data import as_source
+    from fpgatag.train.loop import check_splits, make_splits
+    from fpgatag.train.losses import check_alpha_temperature
     from fpgatag.train.runs import data_record, split_record, write_run
 
     # ---- check every option before any heavy work ----
-    if init_from is None:
-        preset = load_preset(student, role="student")
-        params = dict(preset["params"])
-        if bits is not None:
-            params["bits"] = check_bits(bits)
-        spec = _student_spec(preset, n_objects)
-        student_name = preset["name"]
-    else:
-        init_from = Path(init_from)
-        if not init_from.is_dir():
-            raise FpgatagError(f"{init_from}: --init-from run directory not found")
-        preset, spec = None, load_inputs(init_from)
-        prev = read_json(init_from / "metrics.json", "metrics file") if (init_from / "metrics.json").is_file() else {}
-        student_name = str(prev.get("student", init_from.name))
-        params = {"bits": prev.get("bits")}
-    if freeze and init_from is None:
-        raise FpgatagError("--freeze needs --init-from (there is no trained phi network to keep)")
-    if teacher_dir is None:
-        alpha = 1.0
+    preset, params, spec, name, config = _setup(student, init_from, n_objects, bits, freeze, training)
+    alpha = 1.0 if teacher_dir is None else alpha
     check_alpha_temperature(alpha, temperature)
-    training = {**DEFAULT_TRAINING, **((preset or {}).get("training") or {})}
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("learning_rate", learning_rate),
-                       ("patience", patience), ("sparsity", sparsity)):
-        if value is not None:
-            training[key] = value
-    epochs, batch_size = int(training["epochs"]), int(training["batch_size"])
-    if epochs < 1 or batch_size < 1:
-        raise FpgatagError(f"epochs and batch size must be positive (got {epochs}, {batch_size})")
-    target_sparsity = check_sparsity(training.get("sparsity") or 0.0,
-                                     "--sparsity" if sparsity is not None else f"preset {student_name}: training.sparsity")
-    ramp = pruning_epochs(epochs, training.get("pruning_epochs")) if target_sparsity > 0 else 0
-
+    sparsity = check_sparsity(config.sparsity or 0.0, "sparsity" if training.get("sparsity") is not None
+                              else f"preset {name}: training.sparsity")
+    ramp = pruning_epochs(config.epochs, config.pruning_epochs) if sparsity > 0 else 0
     source = as_source(data)
     data_path = Path(data) if isinstance(data, (str, Path)) else getattr(source, "path", None)
     n_classes = len(source.classes)
-    teacher_logits, logits_source = None, None
-    if teacher_dir is not None:
-        teacher_logits, logits_source = load_teacher_logits(teacher_dir, source, data_path, logits_file)
-        if teacher_logits.shape[1] != n_classes:
-            raise FpgatagError(f"{logits_source}: {teacher_logits.shape[1]} logits per jet, the data has {n_classes} classes")
-        from fpgatag.train.soft_targets import read_logits_attrs
-
-        out_of_fold = int(read_logits_attrs(logits_source).get("out_of_fold", 0))
-    else:
-        out_of_fold = 0
+    teacher_logits, logits_source, out_of_fold = _teacher_targets(teacher_dir, source, data_path, logits_file, n_classes)
 
     # ---- splits: uid-keyed, with the teacher's salt and fractions ----
     fractions, salt = teacher_splits(teacher_dir)
-    uids, labels = np.asarray(source.uids()), np.asarray(source.labels()).astype(int)
-    chosen = select_jets(source.n_jets, max_jets, seed)
-    parts = split_indices(uids[chosen], fractions, salt)
-    splits = {k: np.unique(chosen[v]) for k, v in parts.items()}
-    for name in ("train", "val", "test"):
-        if splits[name].size == 0:
-            raise FpgatagError(f"{data_path or 'data'}: the {name} split is empty ({chosen.size} jets); use more jets")
-    if np.unique(labels[splits["test"]]).size < 2:
-        raise FpgatagError("the test split holds only one class; use more jets")
-
-    if init_from is None:
-        fit_inputs(source, spec, splits["train"], seed=seed)
-    need = input_bytes(spec, sum(s.size for s in splits.values()))
-    if need > 4 * 2**30:
-        raise FpgatagError(f"the prepared student inputs would take {need / 2**30:.1f} GiB; use --max-jets")
-    arrays = {name: load_arrays(source, spec, idx) for name, idx in splits.items()}  # rows sorted, like splits
-    targets = {name: pack_targets(arrays[name][1], n_classes, None if teacher_logits is None else teacher_logits[idx])
-               for name, idx in splits.items()}
-    log.info("%s: %d jets (train %d / val %d / test %d), inputs %s, teacher %s, alpha %g, T %g", student_name,
-             chosen.size, splits["train"].size, splits["val"].size, splits["test"].size, spec.shape,
-             teacher_dir or "none", alpha, temperature)
+    uids, labels, chosen, splits = make_splits(source, max_jets, seed, fractions, salt)
+    check_splits(splits, labels, chosen.size, data_path)
+    arrays, targets = _student_arrays(source, spec, splits, teacher_logits, n_classes, fit=init_from is None, seed=seed)
+    log.info("%s: %d jets (train %d / val %d / test %d), inputs %s, teacher %s, alpha %g, T %g", name, chosen.size,
+             splits["train"].size, splits["val"].size, splits["test"].size, spec.shape, teacher_dir or "none",
+             alpha, temperature)
 
     # ---- model ----
     tf.keras.utils.set_random_seed(seed)
-    if init_from is None:
-        net = get_builder(preset["builder"])(spec.shape, n_classes, **params)
-    else:
-        net = load_model(init_from)
-        if tuple(net.input_shape[1:]) != tuple(spec.shape):
-            raise FpgatagError(f"{init_from}: model input {net.input_shape[1:]} does not match its inputs.json {spec.shape}")
-    frozen = []
-    if freeze:
-        frozen = phi_layer_names(net)
-        if not frozen:
-            raise FpgatagError(f"{init_from}: --freeze keeps the per-object layers (phi*), and this model has none")
-        for layer in net.layers:
-            if layer.name in frozen:
-                layer.trainable = False
-    pruned_names: list[str] = []
-    if target_sparsity > 0:
-        pruned_names = prunable_layer_names(net)  # frozen layers are not trainable: never pruned
-        if not pruned_names:
-            raise FpgatagError(f"{student_name}: sparsity {target_sparsity:g} but no layer to prune")
-        net = prune_model(net, target_sparsity, ramp, math.ceil(splits["train"].size / batch_size), pruned_names)
-        log.info("pruning %s to sparsity %g over %d epochs", ", ".join(pruned_names), target_sparsity, ramp)
-    net.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=float(training["learning_rate"])),
-                loss=DistillationLoss(alpha=alpha, temperature=temperature, n_classes=n_classes),
-                metrics=[packed_accuracy(n_classes)])
-    best = _best_weights_callback(int(training.get("patience") or 0), start_epoch=max(ramp - 1, 0))
-    callbacks = [best, tf.keras.callbacks.TerminateOnNaN()]
-    if target_sparsity > 0:
-        import tensorflow_model_optimization as tfmot
-
-        callbacks.insert(0, tfmot.sparsity.keras.UpdatePruningStep())  # first: masks applied before weights are kept
-    t0 = time.perf_counter()
-    history = net.fit(_dataset(arrays["train"][0], targets["train"], batch_size, True, seed),
-                      validation_data=_dataset(arrays["val"][0], targets["val"], 1024, False, seed),
-                      epochs=epochs, callbacks=callbacks, verbose=0)
-    train_seconds = time.perf_counter() - t0
-    if best.weights is not None:
-        net.set_weights(best.weights)
-    if target_sparsity > 0:
-        if best.weights is None:
-            log.warning("%s: training ended before the target sparsity was reached; keeping the last weights", student_name)
-        net = strip_pruned(net)
+    net, frozen = _build(preset, params, spec, n_classes, init_from, freeze)
+    net, hist, best, train_seconds, pruned = _fit_student(net, name, config, arrays, targets, n_classes, alpha,
+                                                          temperature, seed, sparsity, ramp)
 
     # ---- test split ----
     x_test, y_test = arrays["test"]
     logits = net.predict(x_test, batch_size=1024, verbose=0).astype(np.float32)
     probs = softmax(logits)
-    extra = {
-        "role": "student", "student": student_name, "n_parameters": count_params(net), "bits": params.get("bits"),
-        "input_precision": None if spec.bits is None else [spec.bits, spec.integer_bits],
-        "n_objects": spec.n_objects if spec.kind in PER_OBJECT_KINDS else None,
-        "features": list(spec.features), "teacher_dir": None if teacher_dir is None else str(Path(teacher_dir).resolve()),
-        "distilled": teacher_dir is not None, "out_of_fold": out_of_fold,
-        "alpha": float(alpha), "temperature": float(temperature),
-        "init_from": None if init_from is None else str(Path(init_from).resolve()), "freeze": bool(freeze),
-        "seed": int(seed), "n_train": int(splits["train"].size), "best_epoch": best.best_epoch + 1,
-        "train_seconds": round(train_seconds, 3),
-    }
-    if target_sparsity > 0:
-        achieved = weight_sparsity(net, pruned_names)
-        extra.update({"target_sparsity": target_sparsity, "sparsity": achieved["sparsity"],
-                      "quantized_sparsity": achieved["quantized_sparsity"], "pruned_layers": pruned_names,
-                      "pruning_epochs": ramp, "layer_sparsity": achieved["layers"]})
-    else:
-        extra.update({"target_sparsity": 0.0, "sparsity": weight_sparsity(net)["sparsity"]})
-    hist = {**{k: [float(v) for v in vals] for k, vals in history.history.items()}, "seconds": best.seconds}
-    settings = {"student": student_name, "preset": preset, "params": params, "training": training,
+    extra = {"role": "student", "student": name, **_student_record(net, spec, params, sparsity, ramp, pruned),
+             "teacher_dir": None if teacher_dir is None else str(Path(teacher_dir).resolve()),
+             "distilled": teacher_dir is not None, "out_of_fold": out_of_fold,
+             "alpha": float(alpha), "temperature": float(temperature),
+             "init_from": None if init_from is None else str(Path(init_from).resolve()), "freeze": bool(freeze),
+             "seed": int(seed), "n_train": int(splits["train"].size), "best_epoch": best.best_epoch + 1,
+             "train_seconds": round(train_seconds, 3)}
+    settings = {"student": name, "preset": preset, "params": params, "training": config.to_dict(),
                 "epochs_run": len(hist.get("loss", [])), "max_jets": max_jets, "frozen_layers": frozen,
                 "logits_file": None if logits_source is None else str(logits_source.resolve()), **extra}
     out_dir = Path(out_dir)
@@ -378,6 +358,6 @@ def train_student(data, student: str = "deepsets", n_objects: int | None = 16, b
         np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, probs=probs.astype(np.float32),
                             logits=logits)
     log.info("%s: test AUC %.4f +- %.4f, accuracy %.4f, R50 %.1f (%d background jets pass), %d test jets -> %s",
-             student_name, metrics["auc"], metrics["auc_err"], metrics["accuracy"], metrics["rejection_at_50"],
+             name, metrics["auc"], metrics["auc_err"], metrics["accuracy"], metrics["rejection_at_50"],
              metrics["n_background_passing_50"], metrics["n_test"], out_dir)
     return metrics

@@ -15,7 +15,8 @@
 * Otherwise TensorFlow's default strategy (one GPU, or the CPU).
 
 Wrap the training loop in :func:`failures` so a lost worker is reported as an
-:class:`~fpgatag.core.errors.FpgatagError` naming what happened.
+:class:`~fpgatag.core.errors.FpgatagError` naming what happened. In a multi-worker run only the
+chief writes the run directory (:func:`is_chief`).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def read_tf_config() -> dict[str, Any] | None:
     return cfg
 
 
-def strategy():
+def select_strategy():
     """(tf.distribute.Strategy, description) for this process; see the module docstring."""
     import tensorflow as tf
 
@@ -80,6 +81,18 @@ def strategy():
     if replicas and not gpus:
         return _cpu_mirrored(tf, replicas)
     return tf.distribute.get_strategy(), "default (1 GPU)" if gpus else "default (CPU)"
+
+
+strategy = select_strategy   # the same function, by its short name
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes the outputs: always, except on the non-chief workers of a multi-worker run."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                             and "chief" not in resolver.cluster_spec().as_dict())
 
 
 def _multi_worker(tf, cfg: dict[str, Any]):

@@ -23,7 +23,7 @@ import numpy as np
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import read_json, write_json
-from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics, format_table, roc_curve, signal_score
+from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics, roc_curve, signal_score
 from fpgatag.core.provenance import provenance
 from fpgatag.core.splits import DEFAULT_FRACTIONS, SPLIT_NAMES
 
@@ -36,6 +36,41 @@ RUN_JSON = "run.json"
 PREDICTIONS_NPZ = "predictions.npz"
 
 TABLE_COLUMNS = ["name", "accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test"]
+OUTPUT_KINDS = ("logits", "probabilities")
+PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def model_outputs(model=None, run_dir: str | Path | None = None) -> str:
+    """``"logits"`` or ``"probabilities"``: what a classifier outputs.
+
+    A run directory's metrics.json records it (``outputs``: teachers end in a softmax, students output
+    logits); without the record, the model's last layer tells: a softmax or sigmoid activation gives
+    probabilities, anything else logits."""
+    if run_dir is not None and (Path(run_dir) / METRICS_JSON).is_file():
+        kind = read_json(Path(run_dir) / METRICS_JSON, "metrics file").get("outputs")
+        if kind is not None:
+            if kind not in OUTPUT_KINDS:
+                raise FpgatagError(f"{Path(run_dir) / METRICS_JSON}: outputs {kind!r}; known: {', '.join(OUTPUT_KINDS)}")
+            return kind
+    if model is None:
+        return "logits"
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    name = type(last).__name__.lower() if type(last).__name__ in ("Softmax",) else getattr(activation, "__name__", "")
+    return "probabilities" if str(name).lower() in PROBABILITY_ACTIVATIONS else "logits"
+
+
+def probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
+    """Class probabilities from a classifier's outputs of ``kind`` (:func:`model_outputs`): the
+    softmax of logits (a sigmoid for one output), or the probabilities themselves."""
+    from fpgatag.nn.students import softmax
+
+    y = np.asarray(outputs, dtype=np.float64)
+    if kind == "probabilities":
+        return y.reshape(-1) if y.ndim > 1 and y.shape[1] == 1 else y
+    if y.ndim == 1 or y.shape[1] == 1:
+        return 1.0 / (1.0 + np.exp(-y.reshape(-1)))
+    return softmax(y)
 
 
 def split_record(splits: Mapping[str, np.ndarray], fractions: Sequence[float] = DEFAULT_FRACTIONS,
@@ -173,5 +208,7 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
 
 
 def metrics_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = TABLE_COLUMNS) -> str:
-    """The readable table of one or more runs' metrics."""
-    return format_table([dict(r) for r in rows], list(columns))
+    """The readable table of one or more runs' metrics (headers in the shared vocabulary: R30, R50, ...)."""
+    from fpgatag.core.labels import table
+
+    return table([dict(r) for r in rows], list(columns))

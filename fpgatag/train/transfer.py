@@ -34,10 +34,10 @@ def check_source(directory) -> Path:
     """Cheap checks of a source run directory (before TensorFlow loads); returns it as a Path."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise FpgatagError(f"--init-from {directory}: not a run directory")
+        raise FpgatagError(f"init_from {directory}: not a run directory")
     for name in ("model.json", "model.h5", "inputs.json", "run.json"):
         if not (directory / name).is_file():
-            raise FpgatagError(f"--init-from {directory}: {name} is missing (give a train-teacher run directory)")
+            raise FpgatagError(f"init_from {directory}: {name} is missing (give a train-teacher run directory)")
     return directory
 
 
@@ -50,7 +50,7 @@ def source_record(directory) -> dict[str, Any]:
     settings = run.get("settings") or {}
     preset = settings.get("preset")
     if not isinstance(preset, dict) or "builder" not in preset:
-        raise FpgatagError(f"--init-from {directory}: run.json holds no teacher preset (settings.preset)")
+        raise FpgatagError(f"init_from {directory}: run.json holds no teacher preset (settings.preset)")
     classes = (run.get("data") or {}).get("classes") or run.get("classes")
     return {"dir": directory, "preset": preset, "inputs": read_json(directory / "inputs.json"),
             "classes": classes, "model": settings.get("model", preset.get("name"))}
