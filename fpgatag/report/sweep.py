@@ -143,8 +143,10 @@ def run_sweep(cfg: SweepConfig, executor=None) -> dict[str, Any]:
     threads = max(1, (os.cpu_count() or 2) // workers) if local else None
     results: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
+    started = False
     try:   # even one local point runs in a spawned process: TensorFlow's thread settings are per process
         with open_engine(workers, cfg.scheduler, executor, serial=False) as engine:   # connects first
+            started = True
             out.mkdir(parents=True, exist_ok=True)
             write_marker(out, "sweep")
             log.info("sweep: %d point(s) on %s", len(points), engine.description)
@@ -157,6 +159,8 @@ def run_sweep(cfg: SweepConfig, executor=None) -> dict[str, Any]:
                     failures.append({"point": dataclasses.asdict(p), "error": str(exc)})
                     log.warning("sweep point %s failed: %s", p, exc)
     except BaseException:   # Ctrl-C, SIGTERM (as KeyboardInterrupt): the workers are stopped, finished points kept
+        if not started:     # no scheduler answered: nothing ran
+            raise
         _remove_unfinished(cfg, points)
         log.warning("sweep stopped: finished points are kept, run the same command again to resume")
         raise
