@@ -39,7 +39,9 @@ from fpgatag.core.provenance import provenance  # noqa: E402
 
 log = logging.getLogger("bench_rtl")
 RESULTS = ROOT / "bench" / "results"
-PRESETS = ("deepsets-l1", "deepsets", "deepsets-max", "deepsets-logpt", "deepsets-towers", "dense-student", "mlp")
+PRESETS = ("deepsets-l1", "deepsets", "deepsets-max", "deepsets-logpt", "deepsets-towers", "dense-student", "mlp",
+           "gru", "lstm")
+YOSYS_LOCK = Path(tempfile.gettempdir()) / "fpgatag-bench-yosys.lock"   # one Yosys at a time across bench scripts
 WIDTHS = (8, 16)
 COLUMNS = ["model", "n_params", "sparsity", "gen_s", "verilator_build_s", "rtl_jets_per_s", "csim_jets_per_s",
            "bit_exact", "n_jets", "yosys_s", "yosys_lut", "yosys_ff", "yosys_dsp", "yosys_carry", "logic_depth",
@@ -78,7 +80,34 @@ def csim_rate(model, x, prec) -> float | None:
     return r["jets_per_s"]
 
 
-def run_one(name: str, n_jets: int, yosys_max_lut: float, csim: bool, work: Path) -> dict:
+@contextlib.contextmanager
+def yosys_slot():
+    """Hold the bench's Yosys lock (Yosys is single-threaded and memory-hungry: one run at a time)."""
+    import fcntl
+
+    with open(YOSYS_LOCK, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def profile_top(fn, n: int = 8) -> tuple[object, list[dict]]:
+    """fn()'s result and its n most expensive functions by own time (cProfile)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    result = prof.runcall(fn)
+    st = pstats.Stats(prof)
+    rows = sorted(((v[2], v[3], k) for k, v in st.stats.items()), reverse=True)[:n]
+    return result, [{"function": f"{Path(k[0]).name}:{k[1]}({k[2]})", "own_s": round(t, 2), "cum_s": round(c, 2)}
+                    for t, c, k in rows]
+
+
+def run_one(name: str, n_jets: int, yosys_max_lut: float, csim: bool, work: Path, yosys: bool = True,
+            profile: bool = False) -> dict:
     from fpgatag.fpga.examples import inputs_for
     from fpgatag.fpga.parts import resolve_part
     from fpgatag.fpga.rtl_flow import synth_rtl
@@ -87,18 +116,27 @@ def run_one(name: str, n_jets: int, yosys_max_lut: float, csim: bool, work: Path
     from fpgatag.nn.inputs import quantize_fixed
     from fpgatag.nn.students import count_params
 
+    from fpgatag.core.errors import FpgatagError
+
     model, prec, sparsity = build(name)
     part = resolve_part("xcvu9p")
     out = work / name
     t0 = time.perf_counter()
-    res = synth_rtl(model, part="xcvu9p", output_dir=out, clock_period=5.0, input_precision=prec, yosys=False)
+    gen = lambda: synth_rtl(model, part="xcvu9p", output_dir=out, clock_period=5.0, input_precision=prec, yosys=False)  # noqa: E731
+    try:
+        res, prof = profile_top(gen) if profile else (gen(), None)
+    except FpgatagError as exc:   # a preset the RTL flow cannot build: recorded, by layer
+        log.info("%s: refused: %s", name, exc)
+        return {"model": name, "n_params": count_params(model), "refused": str(exc)}
     gen_s = time.perf_counter() - t0
     man, est = res["manifest"], res["estimate"] or {}
     row = {"model": name, "n_params": count_params(model), "sparsity": sparsity, "gen_s": round(gen_s, 1),
            "gen_timing": man["timing_s"], "da4ml_lut": man["da4ml_estimate"]["lut"], "da4ml_ff": man["da4ml_estimate"]["ff"],
            "rtl_latency_ns": man["latency_ns"], "rtl_stages": man["pipeline_stages"],
            "hls_est_lut": est.get("lut"), "hls_est_ff": est.get("ff"), "hls_est_dsp": est.get("dsp"),
-           "hls_est_latency_ns": est.get("latency_ns")}
+           "hls_est_latency_ns": est.get("latency_ns"), "distinct_solved_matrices": man.get("distinct_solved_matrices")}
+    if prof:
+        row["gen_profile"] = prof
     x = quantize_fixed(inputs_for(model, n_jets, seed=2, scale=3.0), *prec)
     sim = RTLSimulator(out, work / f"{name}-sim", threads=2)
     try:
@@ -112,8 +150,11 @@ def run_one(name: str, n_jets: int, yosys_max_lut: float, csim: bool, work: Path
     row["bit_exact"] = float(np.mean(np.all(yk == y, axis=1)))
     row["n_jets"] = n_jets
     row["csim_jets_per_s"] = round(csim_rate(model, x, prec)) if csim else None
-    if row["da4ml_lut"] <= yosys_max_lut:
-        s = run_yosys(out, man, part)
+    if not yosys:
+        row["yosys_s"] = "not run (--no-yosys-for)"
+    elif row["da4ml_lut"] <= yosys_max_lut:
+        with yosys_slot():
+            s = run_yosys(out, man, part)
         row.update(yosys_s=s["wall_seconds"], yosys_lut=s["lut"], yosys_ff=s["ff"], yosys_dsp=s["dsp"],
                    yosys_carry=s["carry"], yosys_bram18=s["bram18"], logic_depth=s["logic_depth"],
                    yosys_lut_pct=s["lut_pct"], yosys_tool=f"{s['tool']} {s['tool_version']}")
@@ -155,20 +196,26 @@ def main(argv=None) -> int:
     ap.add_argument("--yosys-max-lut", type=float, default=120_000, help="skip Yosys above this da4ml LUT estimate")
     ap.add_argument("--no-csim", action="store_true", help="skip hls4ml's C simulation (its compile is slow for wide models)")
     ap.add_argument("--merge", action="store_true", help="add to bench/results/rtl.json instead of replacing it")
+    ap.add_argument("--no-yosys-for", nargs="*", default=[], metavar="MODEL", help="models whose Yosys run is skipped")
+    ap.add_argument("--profile", action="store_true", help="cProfile the RTL generation (top functions by own time)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     old = read_json(RESULTS / "rtl.json", "rtl results")["rows"] if args.merge and (RESULTS / "rtl.json").is_file() else []
     rows = {r["model"]: r for r in old}
     with tempfile.TemporaryDirectory(prefix="fpgatag-bench-rtl-") as tmp:
         for name in args.models:
-            rows[name] = run_one(name, args.n_jets, args.yosys_max_lut, not args.no_csim, Path(tmp))
+            rows[name] = run_one(name, args.n_jets, args.yosys_max_lut, not args.no_csim, Path(tmp),
+                                 yosys=name not in args.no_yosys_for, profile=args.profile)
             _write(list(rows.values()), args)
+    _write(list(rows.values()), args)
     return 0
 
 
 def _write(rows: list[dict], args) -> None:
+    refused = [r for r in rows if r.get("refused")]
+    rows = [r for r in rows if not r.get("refused")]
     errs, fit = error_table(rows)
-    write_json(RESULTS / "rtl.json", {"rows": rows, "estimator_vs_netlist": errs, "fit": fit,
+    write_json(RESULTS / "rtl.json", {"rows": rows + refused, "estimator_vs_netlist": errs, "fit": fit,
                                       "provenance": provenance(vars(args))})
     md = [
         "# RTL flow: da4ml Verilog, Verilator simulation, Yosys synthesis",
@@ -185,6 +232,9 @@ def _write(rows: list[dict], args) -> None:
         "fpgatag's estimate of the hls4ml HLS (latency strategy) firmware of the same model. `rtl_latency_ns`: "
         "pipeline stages x 5 ns (exact); the RTL has II = 1 and 0 DSP by construction.",
         "",
+        "Trained students: bench/results/rtl_trained.md (the demo's distilled `deepsets-l1`) and "
+        "bench/results/rtl_fit.md (the netlist model, fitted on trained students).",
+        "",
         format_table(rows, COLUMNS),
         "",
         "## Estimates against the Yosys netlist (LUT, relative error)",
@@ -192,12 +242,21 @@ def _write(rows: list[dict], args) -> None:
         format_table(errs, ["model", "yosys_lut", "da4ml_lut_err", "corrected_da4ml_lut_err", "hls_est_lut_err", "da4ml_ff_err"])
         if errs else "no Yosys rows yet",
         "",
-        f"Fit (median ratio Yosys / da4ml over {fit.get('n', 0)} models): {json.dumps(fit)}",
+        f"Drawn-weight ratio (median Yosys / da4ml over these {fit.get('n', 0)} models, in-sample; the netlist model "
+        f"used by fpgatag is fitted on trained students in bench/results/rtl_fit.md): {json.dumps(fit)}",
         "",
         "Generation time split (`gen_timing`, seconds: trace includes da4ml's constant-matrix solver):",
         "",
         *[f"* {r['model']}: {r.get('gen_timing')}" for r in rows],
         "",
+        *([f"Shipped student presets and Deep Sets widths not measured in these runs: {', '.join(missing)} (python bench/bench_rtl.py "
+           "--merge --models NAME adds one).", ""] if (missing := [m for m in (*PRESETS, *(f"deepsets-w{w}" for w in WIDTHS)) if m not in
+                                                               {r['model'] for r in rows + refused}]) else []),
+        *(["Presets the RTL flow refuses (checked before any work, by layer):", ""]
+          + [f"* {r['model']}: {r['refused']}" for r in refused] + [""] if refused else []),
+        *(["Profile of the RTL generation (cProfile, top functions by own time):", ""]
+          + [f"* {r['model']}: " + "; ".join(f"{p['function']} {p['own_s']} s" for p in r["gen_profile"])
+             for r in rows if r.get("gen_profile")] + [""] if any(r.get("gen_profile") for r in rows) else []),
     ]
     write_text(RESULTS / "rtl.md", "\n".join(md))
 

@@ -61,6 +61,6 @@ def demo_run(jets_file, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("demo")
     cfg = DemoConfig(out=out, data=jets_file, teacher_epochs=3, teacher_particles=32, student_epochs=8, validate_n=300,
-                     student_seeds=(1, 2))
+                     student_seeds=(1, 2), yosys=False)
     run_demo(cfg)
     return out

@@ -28,7 +28,9 @@ def register(subparsers, formatter_class) -> None:
                     description="generate -> train-teacher (full view: the reference; trigger view: the teacher "
                                 "distilled from) -> teacher-predict -> distill + scratch students for several seeds -> "
                                 f"synth (--part, {d.part} unless given) -> validate (C simulation) -> report, then print "
-                                "the tables and the distilled-vs-scratch gain with its uncertainty.")
+                                "the tables and the distilled-vs-scratch gain with its uncertainty. The first distilled "
+                                "student also goes through the RTL flow: da4ml Verilog, Yosys in the background while the "
+                                "other students train, Verilator on the test jets; its firmware is shown by source side by side.")
     add_output(p, "output directory", default=str(d.out), type=str)
     p.add_argument("--jets-per-class", type=positive_int, default=d.jets_per_class, help="jets generated per class")
     p.add_argument("--data", default=None, help="use this dataset instead of generating one")
@@ -40,6 +42,8 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--student-seeds", type=nonnegative_int, nargs="+", default=list(d.student_seeds),
                    help="training seeds of the distilled and the scratch students (the gain's spread over seeds)")
     p.add_argument("--part", default=d.part, help="FPGA part the distilled student is synthesized for")
+    p.add_argument("--no-yosys", action="store_true",
+                   help="skip the Yosys synthesis of the distilled student's RTL (the RTL and its Verilator check still run)")
     add_json(p, "demo.json")
 
     p = add_command(subparsers, "sweep", cmd_sweep, formatter_class, help="train + synthesize a grid of students (resumable, shardable)",
@@ -108,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     write_marker(args.output, "demo")
     cfg = DemoConfig(out=Path(args.output), jets_per_class=args.jets_per_class, seed=args.seed, workers=args.workers,
                      teacher_epochs=args.teacher_epochs, student_epochs=args.student_epochs, part=args.part,
-                     student_seeds=tuple(args.student_seeds),
+                     student_seeds=tuple(args.student_seeds), yosys=not args.no_yosys,
                      data=Path(args.data) if args.data else None)
     summary = run_demo(cfg)
     if args.json:

@@ -91,3 +91,35 @@ def _hls_estimate(loaded, part, clock_period: float) -> dict[str, Any] | None:
     est.update(flow="hls", note="fpgatag's estimate of the hls4ml HLS firmware (latency strategy) of this model, "
                                 "for comparison with the RTL flow's figures")
     return est
+
+
+class BackgroundYosys:
+    """Yosys on an RTL directory while the caller goes on (the demo trains its other students meanwhile).
+
+    The synthesis runs in Yosys' own process, watched from a thread; :meth:`join` waits for it and
+    returns synth.json's content, or None (one warning line) when Yosys is not installed.
+    """
+
+    def __init__(self, rtl_dir: str | os.PathLike, manifest: dict[str, Any], part, timeout_s: float | None = None):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from fpgatag.fpga.rtl_yosys import run_yosys
+
+        self.rtl_dir = Path(rtl_dir)
+        self.started = time.perf_counter()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="fpgatag-yosys")
+        self._future = self._pool.submit(run_yosys, self.rtl_dir, manifest, part, timeout_s)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def join(self) -> dict[str, Any] | None:
+        """synth.json's content once Yosys has finished; None when Yosys is missing (warned)."""
+        try:
+            return self._future.result()
+        except ToolNotFoundError as exc:
+            log.warning("%s", exc)
+            return None
+        finally:
+            self._pool.shutdown(wait=True)
+            log.info("Yosys on %s joined %.0f s after it started", self.rtl_dir, time.perf_counter() - self.started)

@@ -3,6 +3,8 @@
 * ``hls4ml estimate``: fpgatag's estimator of the hls4ml HLS firmware (estimate.json, fitted on
   Vitis C-synthesis reports);
 * ``da4ml estimate``: da4ml's own cost model of the RTL it generated (manifest.json);
+* ``netlist model``: the Yosys LUT/FF predicted from da4ml's figures by the fit on trained students
+  (:data:`fpgatag.fpga.rtl.NETLIST_FIT`, manifest.json ``da4ml_estimate.netlist_predicted``);
 * ``Yosys netlist``: Yosys ``synth_xilinx`` counts of that RTL (synth.json): synthesis before
   place and route, not Vivado counts;
 * ``vendor``: Vitis/Vivado reports, where the vendor tool was run (estimate.json ``source``).
@@ -16,7 +18,7 @@ from typing import Any
 from fpgatag.core.io import read_json
 
 FIGURES = ("latency_cycles", "latency_ns", "ii", "lut", "ff", "dsp", "bram18")
-SOURCES = ("hls4ml estimate", "da4ml estimate", "Yosys netlist", "vendor")
+SOURCES = ("hls4ml estimate", "da4ml estimate", "netlist model", "Yosys netlist", "vendor")
 
 
 def load_firmware(directory: str | Path) -> dict[str, Any]:
@@ -43,6 +45,9 @@ def columns(estimate: dict | None, manifest: dict | None, synth: dict | None) ->
         da = manifest.get("da4ml_estimate", {})
         cols["da4ml estimate"] = {"latency_cycles": manifest.get("latency_cycles"), "latency_ns": manifest.get("latency_ns"),
                                   "ii": manifest.get("ii"), "lut": da.get("lut"), "ff": da.get("ff"), "dsp": 0, "bram18": 0}
+        pred = da.get("netlist_predicted")
+        if pred:
+            cols["netlist model"] = {**cols["da4ml estimate"], "lut": pred.get("lut"), "ff": pred.get("ff")}
     if synth:
         cols["Yosys netlist"] = {k: synth.get(k) for k in FIGURES}
     return cols
@@ -65,6 +70,9 @@ def markdown(estimate: dict | None, manifest: dict | None, synth: dict | None, p
     notes = ["hls4ml estimate: fpgatag's estimator of the hls4ml HLS firmware (fitted on Vitis C-synthesis reports)."]
     if manifest:
         notes.append("da4ml estimate: da4ml's cost model of its own RTL (adder LUTs, register bits).")
+        pred = manifest.get("da4ml_estimate", {}).get("netlist_predicted")
+        if pred:
+            notes.append(f"netlist model: {pred.get('note')}.")
     if synth:
         notes.append(f"Yosys netlist: {synth.get('tool')} {synth.get('tool_version', '')} synth_xilinx "
                      f"-family {synth.get('family')}, synthesis before place and route, not Vivado counts; "
