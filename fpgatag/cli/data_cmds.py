@@ -82,6 +82,9 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=1, help="random seed (same seed, same file content)")
     p.add_argument("--workers", type=positive_int, default=1, help="parallel worker processes (does not change the content)")
     p.add_argument("--shard", default=None, metavar="i/N", help="generate only the i-th of N deterministic slices")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the chunks on the Dask cluster at ADDRESS (tcp://host:8786) instead of --workers local "
+                        "processes; same file content (docs/distributed.md)")
     p.add_argument("--process", action="append", dest="processes", metavar="NAME",
                    help=f"process to generate, repeat for several (label = position); known: {', '.join(PROCESSES)}; "
                         "default: qcd and top")
@@ -170,7 +173,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     processes = tuple(args.processes) if args.processes else ("qcd", "top")
     # SIGTERM unwinds like Ctrl-C (cli.main and generate's own stop flag), so no partial output is left
     path = generate(args.output, processes=processes, jets_per_class=args.jets_per_class, seed=args.seed,
-                    workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args))
+                    workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args),
+                    scheduler=args.scheduler)
     return _print_file(args, path)
 
 

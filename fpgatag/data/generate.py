@@ -24,7 +24,6 @@ import dataclasses
 import hashlib
 import logging
 import math
-import multiprocessing
 import os
 import signal
 import sys
@@ -634,13 +633,16 @@ def _worker_init() -> None:
 
 
 def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, workers=1, shard=None,
-             settings=None, lund=None) -> Path:
+             settings=None, lund=None, scheduler=None, executor=None) -> Path:
     """Generate ``jets_per_class`` jets of each process into the native file ``output`` (atomically).
 
     Label index = position in ``processes``. ``shard`` = (i, N) generates the i-th of N
     deterministic slices of the job. ``settings`` overrides GeneratorSettings / ViewSettings fields.
     ``lund`` (a ``fpgatag.data.lund.LundSettings``) also stores each jet's Lund tree.
+    The chunks run on ``executor`` (any ``concurrent.futures.Executor``), on the Dask cluster at
+    ``scheduler``, or on ``workers`` local processes (:mod:`fpgatag.core.executor`); the file is the same.
     """
+    from fpgatag.core.executor import open_engine
     from fpgatag.core.io import atomic_path
     from fpgatag.core.logs import progress
     from fpgatag.core.provenance import provenance
@@ -684,18 +686,21 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
         "views": views.to_dict(),
         "seed": int(seed),
         **({"lund": lund.to_dict()} if lund is not None else {}),
-        "provenance": provenance({"jets_per_class": jets_per_class, "workers": int(workers)}),
+        "provenance": provenance({"jets_per_class": jets_per_class, "workers": int(workers),
+                                 **({"scheduler": str(scheduler)} if scheduler is not None else {})}),
     }
-    log.info("generating %d jets (%s) in %d chunk(s) with %d worker(s) -> %s",
-             total, ", ".join(processes), n_tasks, workers, output)
     n_events = 0
-    with _stop_on_signals(), atomic_path(output) as tmp:
+    local = 1 if n_tasks == 1 else min(int(workers), n_tasks)
+    with _stop_on_signals(), open_engine(local, scheduler, executor, _worker_init) as engine, \
+            atomic_path(output) as tmp:
+        log.info("generating %d jets (%s) in %d chunk(s) on %s -> %s",
+                 total, ", ".join(processes), n_tasks, engine.description, output)
         with NativeWriter(tmp, attrs, n_particles=gen.max_particles, n_towers=views.n_towers,
                           n_candidates=views.n_candidates,
                           n_lund=lund.max_nodes if lund is not None else None) as writer:
             with progress(total=total, unit="jet", desc="generate") as bar:
                 group: list[dict[str, np.ndarray]] = []
-                for res in _run_tasks(tasks, n_tasks, int(workers)):
+                for res in _run_tasks(tasks, engine):
                     n_events += int(res.pop("_events")[0])
                     res.pop("_pythia_cpu")
                     group.append(res)
@@ -718,26 +723,9 @@ def interleave(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
             for k in batches[0]}
 
 
-def _run_tasks(tasks: Iterable[ChunkTask], n_tasks: int, workers: int):
-    if workers == 1 or n_tasks == 1:
-        for t in tasks:
-            yield run_chunk(t)
-        return
-    ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded in the parent
-    pool = ctx.Pool(min(workers, n_tasks), initializer=_worker_init)
-    try:
-        results = pool.imap(run_chunk, tasks)
-        while True:
-            try:
-                res = results.next(timeout=0.2)
-            except StopIteration:
-                break
-            except multiprocessing.TimeoutError:
-                if _STOP.is_set():
-                    raise KeyboardInterrupt from None
-                continue
-            yield res
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
+def _run_tasks(tasks: Iterable[ChunkTask], engine):
+    """Every chunk's result, in chunk order, whichever worker ran it (a chunk lost with its worker is rerun
+    by Dask and still arrives in its place)."""
+    from fpgatag.core.executor import map_ordered
+
+    yield from map_ordered(engine, run_chunk, tasks, stop=_STOP)
