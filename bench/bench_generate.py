@@ -1,28 +1,36 @@
-"""Benchmark: the generator's cost on top of Pythia 8.
+"""Benchmark: accepted jets per CPU second of the generator, old default against new, in the same run.
 
-For each process, in the same run and on one core:
+For each process, on one core, CPU time of this process (the machine is shared; wall times are noisy
+and written too):
 
-* **wrapper**: ``run_chunk`` (Pythia via nextBatch, particle extraction, FastJet clustering,
-  selection and truth matching, padding, both trigger views) plus writing the chunk to HDF5;
-* **bare**: a plain ``pythia.next()`` loop with the same Pythia settings, for the same number of
-  events the wrapper needed. Its jets/s is events/s times the jets per event the wrapper measured.
+* **old**: ``run_chunk`` with the previous default (``parton_veto=0``: every event is hadronized,
+  converted and clustered), plus writing the chunk to HDF5;
+* **new**: ``run_chunk`` with today's default (the same physics; events whose parton-level jets are all
+  below ``parton_veto x pt_min`` stop before hadronization);
+* **fast**: ``run_chunk`` with the opt-in ``physics="fast"`` preset (MPI off, pTHat >= 0.7 x pt_min);
+* **bare**: a plain ``pythia.next()`` loop with the default Pythia settings for the events the old run
+  needed (Pythia alone, no selection: the cost floor of the old default).
 
-Overhead = wrapper time / bare time - 1. Times are CPU times of this process (the machine is shared,
-so wall times are noisy; both are written). Finally a real ``generate(..., workers=2)`` run gives
-the jets/s of the whole tool, extrapolated to 100k jets per class of qcd + top.
+old and new run twice, alternating (old, new, old, new), and are averaged, so load drifts partly
+cancel. Then an **audit** of the veto: events of the default physics with the veto only recorded,
+not applied; it counts the accepted jets that come from events the veto would stop (the veto is
+physics-neutral if that is 0) and the lowest leading parton-level jet pT of an event with an accepted jet.
 
-    python bench/bench_generate.py --quick       # small run (minutes)
+    python bench/bench_generate.py --quick       # qcd and top (about 10 CPU minutes)
     python bench/bench_generate.py               # more jets, all processes
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,13 +38,15 @@ sys.path.insert(0, str(ROOT))
 from fpgatag.core.io import write_json, write_text  # noqa: E402
 from fpgatag.core.metrics import format_table  # noqa: E402
 from fpgatag.core.provenance import provenance  # noqa: E402
-from fpgatag.data.generate import (ChunkTask, GeneratorSettings, chunk_seed, generate, make_pythia,  # noqa: E402
-                                   pythia_settings, run_chunk)
+from fpgatag.data.generate import (ChunkTask, GeneratorSettings, _Charges, chunk_seed, make_pythia,  # noqa: E402
+                                   parton_veto_hook, process_events, pythia_settings, run_chunk)
 from fpgatag.data.io import write_jets  # noqa: E402
 from fpgatag.data.processes import get_process  # noqa: E402
 from fpgatag.data.views import ViewSettings  # noqa: E402
 
 log = logging.getLogger("bench_generate")
+
+VARIANTS = {"old": {"parton_veto": 0.0}, "new": {}, "fast": {"physics": "fast"}}
 
 
 def _timed(fn):
@@ -45,111 +55,170 @@ def _timed(fn):
     return out, time.process_time() - c0, time.perf_counter() - w0
 
 
+def _chunk(name: str, n_jets: int, seed: int, tmp: Path, settings: dict) -> tuple[int, int]:
+    gen = GeneratorSettings(chunk_jets=max(n_jets, 1), **settings)
+    res = run_chunk(ChunkTask(name, 0, 0, n_jets, seed, gen.to_dict(), ViewSettings().to_dict()))
+    events, vetoed = (int(v) for v in res.pop("_events"))
+    res.pop("_pythia_cpu")
+    write_jets(tmp / f"{name}.h5", res, {"classes": [name]})
+    return events, vetoed
+
+
 def bench_process(name: str, n_jets: int, seed: int, tmp: Path) -> dict:
-    gen, views = GeneratorSettings(chunk_jets=max(n_jets, 1)), ViewSettings()
     proc = get_process(name)
-    task = ChunkTask(name, 0, 0, n_jets, seed, gen.to_dict(), views.to_dict())
-
-    def wrapper():
-        res = run_chunk(task)
-        events = int(res.pop("_events")[0])
-        init_cpu, pythia_cpu = (float(v) for v in res.pop("_pythia_cpu"))
-        pythia_cpu += init_cpu
-        write_jets(tmp / f"{name}.h5", res, {"classes": [name]})
-        return events, pythia_cpu
-
-    (events, _), _, _ = _timed(wrapper)  # first pass: how many events the wrapper needs (and warm caches)
+    runs: dict[str, list] = {k: [] for k in VARIANTS}
+    for key in ("old", "new", "fast", "old", "new"):
+        (events, vetoed), cpu, wall = _timed(lambda: _chunk(name, n_jets, seed + len(runs[key]), tmp, VARIANTS[key]))
+        runs[key].append({"events": events, "vetoed": vetoed, "cpu_s": cpu, "wall_s": wall})
+    old_events = runs["old"][0]["events"]
 
     def bare():
-        pythia = make_pythia(pythia_settings(proc, gen, chunk_seed(seed, proc, 0)))
+        pythia = make_pythia(pythia_settings(proc, GeneratorSettings(), chunk_seed(seed, proc, 0)))
         done = 0
-        while done < events:
-            if pythia.next():
-                done += 1
-        return done
+        while done < old_events:
+            done += bool(pythia.next())
 
-    # bare loop before and after the wrapper, averaged: machine-load drifts partly cancel
-    _, b_cpu0, b_wall0 = _timed(bare)
-    (events, pythia_cpu), w_cpu, w_wall = _timed(wrapper)
-    _, b_cpu1, b_wall1 = _timed(bare)
-    b_cpu, b_wall = (b_cpu0 + b_cpu1) / 2, (b_wall0 + b_wall1) / 2
-    jets_per_event = n_jets / events
-    return {
-        "process": name, "jets": n_jets, "events": events, "jets_per_event": jets_per_event,
-        "bare_events_per_s_cpu": events / b_cpu,
-        "bare_jets_per_s_cpu": events / b_cpu * jets_per_event,
-        "wrapper_jets_per_s_cpu": n_jets / w_cpu,
-        "overhead_pct_cpu": 100.0 * (w_cpu / b_cpu - 1.0),
-        # the same run, split: CPU inside Pythia (init + nextBatch) vs everything else
-        "overhead_pct_in_run": 100.0 * (w_cpu - pythia_cpu) / pythia_cpu,
-        "overhead_pct_wall": 100.0 * (w_wall / b_wall - 1.0),
-        "bare_cpu_s": b_cpu, "wrapper_cpu_s": w_cpu, "bare_wall_s": b_wall, "wrapper_wall_s": w_wall,
-    }
+    _, b_cpu, _ = _timed(bare)
+    row = {"process": name, "jets": n_jets, **{key: {"runs": rs} for key, rs in runs.items()},
+           "bare_cpu_s": b_cpu, "bare_events": old_events}
+    return derive(row)
+
+
+def derive(row: dict) -> dict:
+    """Rates from a row's runs. jets/s carries the binomial error of the jets per event (1/sqrt(jets));
+    CPU per generated event is much less noisy, and its old/new ratio is the veto's speed-up if the veto
+    keeps the jets per generated event (it does if it is neutral: the audit)."""
+    n = row["jets"]
+    for key in VARIANTS:
+        rs = row[key]["runs"]
+        cpu, events, jets = sum(r["cpu_s"] for r in rs), sum(r["events"] for r in rs), len(rs) * n
+        rate = jets / cpu
+        row[key].update({"jets_per_s_cpu": rate, "jets_per_s_cpu_err": rate / np.sqrt(jets),
+                         "jets_per_s_wall": jets / sum(r["wall_s"] for r in rs), "jets_per_event": jets / events,
+                         "ms_cpu_per_event": 1e3 * cpu / events,
+                         "vetoed_fraction": sum(r["vetoed"] for r in rs) / events})
+    if "bare_cpu_s" in row:
+        row["bare_jets_per_s_cpu"] = row["bare_events"] / row["bare_cpu_s"] * row["old"]["jets_per_event"]
+    row["speedup_new"] = row["new"]["jets_per_s_cpu"] / row["old"]["jets_per_s_cpu"]
+    row["speedup_new_err"] = row["speedup_new"] * np.hypot(*(row[k]["jets_per_s_cpu_err"] / row[k]["jets_per_s_cpu"]
+                                                           for k in ("old", "new")))
+    row["speedup_fast"] = row["fast"]["jets_per_s_cpu"] / row["old"]["jets_per_s_cpu"]
+    row["cpu_per_event_old_over_new"] = row["old"]["ms_cpu_per_event"] / row["new"]["ms_cpu_per_event"]
+    return row
+
+
+def audit_veto(name: str, n_jets: int, seed: int) -> dict:
+    """Default-physics events with the veto recorded, not applied: accepted jets from would-be-vetoed events."""
+    proc, gen = get_process(name), GeneratorSettings()
+    hook = parton_veto_hook(gen, apply=False)
+    pythia = make_pythia(pythia_settings(proc, gen, chunk_seed(seed, proc, 0)), hook)
+    charges = _Charges(pythia)
+    jets = events = bad = skipped = with_jet = with_two = 0
+    lowest = np.inf
+    while jets < n_jets:
+        start = len(hook.decisions)
+        batch = pythia.nextBatch(gen.events_per_batch)
+        flags, lead = np.asarray(hook.decisions[start:]), np.asarray(hook.leading[start:])
+        if flags.size != len(batch):  # an event failed after the parton level: decisions not aligned
+            skipped += len(batch)
+            continue
+        out = process_events(batch, proc, gen, charges)
+        events += len(batch)
+        jets += out["_event"].size
+        bad += int(flags[out["_event"]].sum())
+        per_event = np.bincount(out["_event"], minlength=len(batch))
+        with_jet, with_two = with_jet + int((per_event > 0).sum()), with_two + int((per_event > 1).sum())
+        if out["_event"].size:
+            lowest = min(lowest, float(lead[out["_event"]].min()))
+    return {"process": name, "events": events, "would_veto": int(sum(hook.decisions)), "accepted_jets": jets,
+            "accepted_from_would_veto": bad, "events_with_accepted_jet": with_jet, "events_with_two_or_more": with_two, "events_skipped_unaligned": skipped,
+            "lowest_leading_parton_jet_pt_with_accepted_jet": lowest, "veto_threshold_gev": gen.parton_veto * gen.pt_min}
+
+
+def _table(rows: list[dict]) -> str:
+    cols = ["process", "jets per run", "old jets/s/core", "new jets/s/core", "new/old", "fast jets/s/core", "fast/old",
+            "bare Pythia jets/s/core", "CPU ms/event old", "CPU ms/event new", "old/new per event",
+            "events vetoed (new)", "jets/event old", "jets/event new", "jets/event fast"]
+
+    def pm(v, e):
+        return f"{v:.3g} ± {e:.2g}"
+
+    return format_table([dict(zip(cols, [
+        r["process"], r["jets"], pm(r["old"]["jets_per_s_cpu"], r["old"]["jets_per_s_cpu_err"]),
+        pm(r["new"]["jets_per_s_cpu"], r["new"]["jets_per_s_cpu_err"]), pm(r["speedup_new"], r["speedup_new_err"]),
+        pm(r["fast"]["jets_per_s_cpu"], r["fast"]["jets_per_s_cpu_err"]), r["speedup_fast"], r["bare_jets_per_s_cpu"],
+        r["old"]["ms_cpu_per_event"], r["new"]["ms_cpu_per_event"], r["cpu_per_event_old_over_new"],
+        r["new"]["vetoed_fraction"], r["old"]["jets_per_event"], r["new"]["jets_per_event"],
+        r["fast"]["jets_per_event"]])) for r in rows], cols, floatfmt=".3g")
+
+
+def render(result: dict) -> str:
+    rows, audits, hours = result["processes"], result["audit"], result["hours_100k_per_class_qcd_top_2_free_cores"]
+    n = rows[0]["jets"]
+    audit = format_table([{"process": a["process"], "events": a["events"], "would be vetoed": a["would_veto"],
+                           "accepted jets": a["accepted_jets"], "accepted from would-be-vetoed": a["accepted_from_would_veto"],
+                           "events with 2+ accepted jets": f"{a.get('events_with_two_or_more', '-')}/"
+                                                           f"{a.get('events_with_accepted_jet', '-')}",
+                           "lowest leading parton jet pT with an accepted jet (GeV)":
+                               a["lowest_leading_parton_jet_pt_with_accepted_jet"],
+                           "veto below (GeV)": a["veto_threshold_gev"]} for a in audits],
+                         ["process", "events", "would be vetoed", "accepted jets", "accepted from would-be-vetoed",
+                          "events with 2+ accepted jets",
+                          "lowest leading parton jet pT with an accepted jet (GeV)", "veto below (GeV)"], floatfmt=".4g")
+    return (f"# Generator benchmark{' (--quick)' if result['quick'] else ''}\n\n"
+            f"Accepted jets per CPU second on one core, measured in the same run: old default (every event hadronized), "
+            f"new default (same physics, parton-level veto), the opt-in fast preset (MPI off, pTHat >= 0.7 x pt_min, "
+            f"biased: bench/results/generate_ks_fast.md) and bare Pythia (default settings, no selection, the old "
+            f"default's events). old and new: two runs each ({n} jets per run, own seeds), alternating; fast: one run. "
+            f"± is the statistical error of the jets per event (1/sqrt(jets)), which dominates at these sizes; "
+            f"the CPU per generated event (every event, vetoed ones included) is the precise comparison of old "
+            f"and new, whose jets per generated event are the same if the veto is neutral.\n\n{_table(rows)}\n\n"
+            f"100k jets per class of qcd + top on two free cores: old {hours['old']:.1f} h, new {hours['new']:.1f} h, "
+            f"fast {hours['fast']:.2f} h.\n\n"
+            f"Audit of the veto: default-physics events, the veto recorded but not applied.\n\n{audit}\n\n"
+            f"CPU times of this process; the machine's 2 cores are shared with other jobs, which adds noise of several % "
+            f"to each rate. Where the time goes: bench/results/generate_profile.md.\n")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small run: qcd and top, few jets")
     ap.add_argument("--jets", type=int, default=None, help="jets per process per measurement")
+    ap.add_argument("--audit-jets", type=int, default=None, help="accepted jets per process in the veto audit")
     ap.add_argument("--processes", nargs="+", default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--render", type=Path, default=None, help="only rewrite generate.md from this generate.json")
     args = ap.parse_args(argv)
+    if args.render is not None:
+        result = json.loads(args.render.read_text())
+        result["processes"] = [derive(r) for r in result["processes"]]
+        write_json(args.out / "generate.json", result)
+        write_text(args.out / "generate.md", render(result))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     import awkward  # noqa: F401  # import once before timing (a worker imports them once per run)
     import fastjet  # noqa: F401
     import pythia8mc  # noqa: F401
 
-    n = args.jets or (150 if args.quick else 1000)
+    n = args.jets or (200 if args.quick else 1000)
+    n_audit = args.audit_jets or (3 * n)
     processes = args.processes or (["qcd", "top"] if args.quick else ["qcd", "top", "w", "z", "quark", "gluon"])
-    rows = []
+    rows, audits = [], []
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
         for name in processes:
-            log.info("process %s: %d jets", name, n)
-            rows.append(bench_process(name, n, seed=11, tmp=tmp))
-            log.info("%s", rows[-1])
-        # the whole tool, with 2 workers, qcd + top
-        n_tool = n
-        _, _, wall = _timed(lambda: generate(tmp / "tool.h5", ("qcd", "top"), jets_per_class=n_tool, seed=12,
-                                             workers=2, settings={"chunk_jets": max(n_tool // 2, 1)}))
-    tool_rate = 2 * n_tool / wall
-    rate = {r["process"]: r["wrapper_jets_per_s_cpu"] for r in rows}
-    cpu_100k = sum(100_000 / rate[p] for p in ("qcd", "top") if p in rate)
-    result = {
-        "benchmark": "generate",
-        "quick": bool(args.quick),
-        "processes": rows,
-        "tool_workers2": {"jets_per_class": n_tool, "wall_s": wall, "jets_per_s": tool_rate,
-                          "hours_for_100k_per_class_qcd_top_extrapolated": 2 * 100_000 / tool_rate / 3600,
-                          "hours_for_100k_per_class_qcd_top_from_cpu_rate_2_free_cores": cpu_100k / 2 / 3600},
-        "note": "CPU times of one process; overhead = wrapper/bare - 1 for the same events (the bare loop runs before "
-                "and after the wrapper and is averaged; machine load drifts still add noise of several %). 'same run' "
-                "splits the wrapper's own CPU time into Pythia (init and nextBatch) and everything else (extraction, "
-                "clustering, selection, matching, views, writing), which load drifts cannot bias; it counts nextBatch's "
-                "conversion of the event record to awkward arrays as Pythia, so it is a lower bound of the wrapper's "
-                "cost, and the before/after comparison the upper one. The machine's 2 cores are "
-                "shared with other jobs, so wall times (and the workers=2 run) are pessimistic. The 100k figure is "
-                "extrapolated linearly from the measured workers=2 rate.",
-        "provenance": provenance({"jets": n}),
-    }
+            log.info("process %s: %d jets per run", name, n)
+            rows.append(bench_process(name, n, seed=11, tmp=Path(d)))
+            log.info("%s: new/old %.2f, fast/old %.2f", name, rows[-1]["speedup_new"], rows[-1]["speedup_fast"])
+            audits.append(audit_veto(name, n_audit, seed=21))
+            log.info("%s", audits[-1])
+    rate = {r["process"]: r for r in rows}
+    hours = {k: sum(100_000 / rate[p][k]["jets_per_s_cpu"] for p in ("qcd", "top") if p in rate) / 2 / 3600
+             for k in VARIANTS}
+    result = {"benchmark": "generate", "quick": bool(args.quick), "processes": rows, "audit": audits,
+              "hours_100k_per_class_qcd_top_2_free_cores": hours, "provenance": provenance({"jets": n, "audit": n_audit})}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "generate.json", result)
-    cols = ["process", "jets", "events", "jets/event", "bare jets/s/core", "wrapper jets/s/core", "overhead % (CPU)",
-            "overhead % (wall)", "overhead % (same run)"]
-    table = format_table([dict(zip(cols, [r["process"], r["jets"], r["events"], r["jets_per_event"],
-                                          r["bare_jets_per_s_cpu"], r["wrapper_jets_per_s_cpu"],
-                                          r["overhead_pct_cpu"], r["overhead_pct_wall"],
-                                          r["overhead_pct_in_run"]])) for r in rows], cols,
-                         floatfmt=".3g")
-    t = result["tool_workers2"]
-    md = (f"# Generator benchmark{' (--quick)' if args.quick else ''}\n\n"
-          f"Wrapper (extraction, clustering, selection, matching, views, HDF5 writing) against a bare Pythia event "
-          f"loop with the same settings, same events, one core, CPU time.\n\n{table}\n\n"
-          f"Whole tool, `--workers 2`, qcd + top, {t['jets_per_class']} jets per class: {t['wall_s']:.1f} s wall, "
-          f"{t['jets_per_s']:.2f} jets/s, so 100k jets per class would take about "
-          f"{t['hours_for_100k_per_class_qcd_top_extrapolated']:.1f} h on this shared machine (extrapolated linearly). "
-          f"From the per-core CPU rates above, two free cores would need about "
-          f"{t['hours_for_100k_per_class_qcd_top_from_cpu_rate_2_free_cores']:.1f} h.\n\n{result['note']}\n")
+    md = render(result)
     write_text(args.out / "generate.md", md)
     print(md)
     return 0

@@ -142,3 +142,97 @@ def test_merge_compares_view_settings_as_values(tmp_path):
     with pytest.raises(FpgatagError, match="trigger-view settings"):
         merge(tmp_path / "m2.h5", shards)
     assert _same_settings({"a": 1, "b": [1, 2]}, {"a": 1, "b": [1, 2]}) and not _same_settings({"a": 1}, {"a": 2})
+
+
+# ----------------------------------------------------------------------------------------------
+# Speed levers: every window jet of an event, the parton-level veto, the opt-in fast preset
+
+
+def _batch(process="qcd", n_events=60, seed=11, hooks=None, **settings):
+    from fpgatag.data.generate import make_pythia, pythia_settings
+    from fpgatag.data.processes import get_process
+
+    gen = GeneratorSettings(**settings)
+    pythia = make_pythia(pythia_settings(get_process(process), gen, seed), hooks)
+    return pythia, gen, pythia.nextBatch(n_events)
+
+
+def _window_jets_one_by_one(batch, gen):
+    """Window jets per event from FastJet's single-event interface on the final visible particles
+    (an independent path to the same selection)."""
+    import awkward as ak
+    import fastjet
+
+    prt = batch.prt
+    jets = []
+    for ev in range(len(prt)):
+        p = prt[ev]
+        final = (ak.to_numpy(p.status) > 0) & ~np.isin(np.abs(ak.to_numpy(p.id)), (12, 14, 16))
+        cols = np.stack([ak.to_numpy(getattr(p.p, c)) for c in ("px", "py", "pz", "e")], axis=1)[final]
+        four = [fastjet.PseudoJet(*map(float, row)) for row in cols]
+        cs = fastjet.ClusterSequence(four, fastjet.JetDefinition(fastjet.antikt_algorithm, gen.jet_r))
+        jets += [(ev, j.pt()) for j in cs.inclusive_jets(gen.pt_min)
+                 if j.pt() < gen.pt_max and abs(j.eta()) < gen.eta_max]
+    return sorted(jets)
+
+
+def test_every_window_jet_of_an_event_is_kept_with_distinct_uids():
+    from fpgatag.data.generate import ChunkTask, _Charges, process_events, run_chunk
+
+    # a hard pTHat cut puts both leading jets of most events in the window
+    pythia, gen, batch = _batch(pthat_min=560.0, pthat_max=620.0, parton_veto=0.0)
+    out = process_events(batch, get_proc("qcd"), gen, _Charges(pythia))
+    got = sorted(zip(out["_event"].tolist(), out["jet"][:, 0].tolist()))
+    want = _window_jets_one_by_one(batch, gen)
+    assert [e for e, _ in got] == [e for e, _ in want]
+    np.testing.assert_allclose([p for _, p in got], [p for _, p in want], rtol=1e-3)
+    assert np.bincount(out["_event"]).max() == 2  # events with two window jets exist and keep both
+    task = ChunkTask("qcd", 0, 3, 40, 5, {**gen.to_dict(), "chunk_jets": 40}, ViewSettings().to_dict())
+    res = run_chunk(task)
+    assert len(np.unique(res["uid"])) == 40 and "_event" not in res
+
+
+def get_proc(name):
+    from fpgatag.data.processes import get_process
+
+    return get_process(name)
+
+
+def test_parton_veto_only_stops_events_without_a_window_jet():
+    """Audit mode records the decision of every event; no accepted jet comes from an event it would stop."""
+    from fpgatag.data.generate import _Charges, parton_veto_hook, process_events
+
+    gen0 = GeneratorSettings()
+    hook = parton_veto_hook(gen0, apply=False)
+    pythia, gen, batch = _batch("top", n_events=150, seed=5, hooks=hook)
+    assert len(hook.decisions) == len(batch)
+    would_veto = np.asarray(hook.decisions)
+    assert 0.2 < would_veto.mean() < 0.95
+    out = process_events(batch, get_proc("top"), gen, _Charges(pythia))
+    assert out["jet"].shape[0] > 0 and not would_veto[out["_event"]].any()
+    # applied, the veto stops events before hadronization, and the file counts them as generated
+    from fpgatag.data.generate import ChunkTask, run_chunk
+
+    res = run_chunk(ChunkTask("top", 1, 0, 10, 9, {**gen0.to_dict(), "chunk_jets": 10}, ViewSettings().to_dict()))
+    events, vetoed = (int(v) for v in res["_events"])
+    assert 0 < vetoed < events
+
+
+def test_fast_preset_is_opt_in_recorded_and_refuses_contradictions(tmp_path):
+    from fpgatag.data.generate import pythia_settings
+
+    assert GeneratorSettings().physics == "default" and GeneratorSettings().mpi is True
+    fast = GeneratorSettings(physics="fast")
+    assert fast.mpi is False and fast.pthat_min == pytest.approx(0.7 * fast.pt_min)
+    assert "PartonLevel:MPI = off" in pythia_settings(get_proc("qcd"), fast, 1)
+    assert GeneratorSettings(**fast.to_dict()) == fast  # the recorded settings rebuild the same preset
+    for bad, match in [({"physics": "fast", "mpi": True}, "sets mpi"),
+                       ({"physics": "fast", "pthat_min": 400.0}, "sets pthat_min"),
+                       ({"physics": "turbo"}, "unknown preset"),
+                       ({"parton_veto": 1.0}, "parton_veto")]:
+        with pytest.raises(FpgatagError, match=match):
+            split_settings(bad)
+    out = generate(tmp_path / "fast.h5", jets_per_class=5, seed=2, settings={"physics": "fast", "chunk_jets": 5})
+    with open_jets(out) as src:
+        g = src.attrs["generator"]
+    assert g["physics"] == "fast" and g["mpi"] is False and g["pthat_min"] == pytest.approx(385.0)

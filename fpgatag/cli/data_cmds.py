@@ -25,6 +25,8 @@ _GEN_FLAGS = {
     "match_dr": (positive_float, "truth partons within this dR of the jet axis"),
     "max_particles": (positive_int, "constituents stored per jet"),
     "chunk_jets": (positive_int, "jets per chunk (one Pythia seed each; part of the job's identity)"),
+    "parton_veto": (nonnegative_float, "stop events before hadronization when no parton-level jet reaches this "
+                                       "x --pt-min (0: off)"),
 }
 _VIEW_FLAGS = {
     "n_towers": (positive_int, "trigger towers kept (most energetic)"),
@@ -40,8 +42,9 @@ _VIEW_FLAGS = {
     "angle_lsb": (positive_float, "candidate eta/phi LSB (pi/720)"),
 }
 _FLAG_NAMES = {"tower_eta_size": "--tower-size"}   # shorter than the field's name
-# Fields without a flag of their own: mpi/isr/fsr are --no-mpi/--no-isr/--no-fsr; the rest are set from code.
-_NOT_FLAGS = {"mpi", "isr", "fsr", "events_per_batch", "max_events_without_jet", "pt_bits", "smear_seed"}
+# Fields without a flag of their own: mpi/isr/fsr are --no-mpi/--no-isr/--no-fsr, physics is --physics; the
+# rest are set from code.
+_NOT_FLAGS = {"mpi", "isr", "fsr", "physics", "events_per_batch", "max_events_without_jet", "pt_bits", "smear_seed"}
 
 
 def setting_flags(cls, table: dict) -> list[tuple[str, str, object, object, str]]:
@@ -79,9 +82,15 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=1, help="random seed (same seed, same file content)")
     p.add_argument("--workers", type=positive_int, default=1, help="parallel worker processes (does not change the content)")
     p.add_argument("--shard", default=None, metavar="i/N", help="generate only the i-th of N deterministic slices")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the chunks on the Dask cluster at ADDRESS (tcp://host:8786) instead of --workers local "
+                        "processes; same file content (docs/distributed.md)")
     p.add_argument("--process", action="append", dest="processes", metavar="NAME",
                    help=f"process to generate, repeat for several (label = position); known: {', '.join(PROCESSES)}; "
                         "default: qcd and top")
+    p.add_argument("--physics", choices=("default", "fast"), default="default",
+                   help="physics preset; 'fast' (opt-in): MPI off and pTHat >= 0.7 x --pt-min, 6-8x faster "
+                        "with a biased jet mass and multiplicity (docs/data.md)")
     p.add_argument("--no-mpi", action="store_true", help="switch off multiparton interactions")
     p.add_argument("--no-isr", action="store_true", help="switch off initial-state radiation")
     p.add_argument("--no-fsr", action="store_true", help="switch off final-state radiation")
@@ -144,7 +153,10 @@ def _lund_settings(args: argparse.Namespace):
 
 def _settings(args: argparse.Namespace) -> dict:
     settings = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
-    settings["mpi"] = not args.no_mpi
+    if args.no_mpi:
+        settings["mpi"] = False
+    if getattr(args, "physics", "default") != "default":
+        settings["physics"] = args.physics
     settings["isr"] = not args.no_isr
     settings["fsr"] = not args.no_fsr
     if args.n_trigger is not None:
@@ -161,7 +173,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     processes = tuple(args.processes) if args.processes else ("qcd", "top")
     # SIGTERM unwinds like Ctrl-C (cli.main and generate's own stop flag), so no partial output is left
     path = generate(args.output, processes=processes, jets_per_class=args.jets_per_class, seed=args.seed,
-                    workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args))
+                    workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args),
+                    scheduler=args.scheduler)
     return _print_file(args, path)
 
 

@@ -63,6 +63,9 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--part", default=DEFAULT_PART, help="FPGA part to synthesize for")
     p.add_argument("--workers", type=positive_int, default=2, help="parallel worker processes")
     p.add_argument("--shard", default=None, help="run shard i/N of the grid")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the points on the Dask cluster at ADDRESS (tcp://host:8786; its workers must see --out "
+                        "and --data) instead of --workers local processes (docs/distributed.md)")
     add_json(p, "the points (directory, what was done, metrics)")
 
 
@@ -130,7 +133,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     guard(args.output, "sweep", inputs=[*data_inputs(args.data), args.teacher], directory=True)
     cfg = SweepConfig(data=args.data, out=args.output, teacher=args.teacher, student=args.student, bits=tuple(args.bits),
                       n_objects=tuple(args.n_objects), reuse_factors=tuple(args.reuse_factors), epochs=args.epochs,
-                      batch_size=args.batch_size, seed=args.seed, part=args.part, workers=args.workers, shard=args.shard)
+                      batch_size=args.batch_size, seed=args.seed, part=args.part, workers=args.workers, shard=args.shard,
+                      scheduler=args.scheduler)
     summary = run_sweep(cfg)
     if args.json:
         print_json(summary)

@@ -9,7 +9,12 @@ exactly the jets of the unsharded job.
 
 Speed: events come from ``Pythia.nextBatch`` as awkward arrays (no per-particle Python), are
 clustered all at once by FastJet's multi-event interface, and selection, padding and views are
-numpy. Truth matching walks only the few resonances of events that have a candidate jet.
+numpy. Truth matching walks only the few resonances of events that have a candidate jet. Every jet
+of an event that passes the selection is kept. An event whose parton-level jets (after showers and
+MPI, before hadronization) are all far below the pT window is stopped there (``parton_veto``): it
+skips hadronization, decays, the record's conversion and the clustering (bench/results/generate.md
+audits that no accepted jet comes from such an event; generate_ks_default.md compares the jets).
+``physics="fast"`` is an opt-in preset that trades a measured bias for speed (docs/data.md).
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import dataclasses
 import hashlib
 import logging
 import math
-import multiprocessing
 import os
 import signal
 import sys
@@ -46,13 +50,24 @@ log = logging.getLogger(__name__)
 # 0.6 x 550 = 330 GeV loses about 2% of QCD jets (fewer for top), all at the window's low edge.
 PTHAT_FRACTION = 0.6
 
+# Physics presets: "default" is the reference physics; "fast" (opt-in) switches MPI off and cuts pTHat at
+# 0.7 x pt_min, 6-8x the jets per CPU second, with the jet-distribution bias stated in docs/data.md and
+# measured in bench/results/generate_ks_fast.md. Per preset: the MPI switch and the pTHat fraction.
+PHYSICS = {"default": {"mpi": True, "pthat_fraction": PTHAT_FRACTION},
+           "fast": {"mpi": False, "pthat_fraction": 0.7}}
+
+# Parton-level veto: an event is stopped before hadronization when no anti-kt jet of its final partons
+# (|eta| < eta_max + 2 R) reaches PARTON_VETO x pt_min. Hadronization moves an R = 0.8 jet's pT by a few
+# GeV; 0.75 x 550 GeV leaves a margin of 137 GeV (audited in bench/results/generate.md).
+PARTON_VETO = 0.75
+
 
 @dataclass
 class GeneratorSettings:
     ecm: float = 14000.0          # pp centre-of-mass energy (GeV)
-    pthat_min: float | None = None  # PhaseSpace:pTHatMin; None = PTHAT_FRACTION * pt_min (docs/data.md)
+    pthat_min: float | None = None  # PhaseSpace:pTHatMin; None = the preset's fraction of pt_min (docs/data.md)
     pthat_max: float = -1.0       # PhaseSpace:pTHatMax; <= 0 means no upper cut
-    mpi: bool = True              # PartonLevel:MPI
+    mpi: bool | None = None       # PartonLevel:MPI; None = the preset's (on for "default")
     isr: bool = True              # PartonLevel:ISR
     fsr: bool = True              # PartonLevel:FSR
     jet_r: float = 0.8            # anti-kt radius
@@ -64,10 +79,13 @@ class GeneratorSettings:
     chunk_jets: int = 1000        # jets per chunk (one Pythia seed per chunk)
     events_per_batch: int = 200   # events per Pythia.nextBatch call
     max_events_without_jet: int = 5000  # give up (error) if this many events give no jet at all
+    physics: str = "default"      # preset: "default" or the opt-in "fast" (PHYSICS)
+    parton_veto: float = PARTON_VETO  # stop events with no parton-level jet above this x pt_min; 0 = off
 
     def __post_init__(self) -> None:
-        if self.pthat_min is None:
-            self.pthat_min = round(PTHAT_FRACTION * self.pt_min, 1)
+        self._apply_preset()
+        if not 0 <= self.parton_veto < 1:
+            raise ValueError(f"parton_veto must be in [0, 1), got {self.parton_veto}")
         if not self.pt_max > self.pt_min:
             raise ValueError(f"empty pT window [{self.pt_min}, {self.pt_max}] GeV (need pt_min < pt_max)")
         if self.pt_min < 0:
@@ -82,6 +100,21 @@ class GeneratorSettings:
             raise ValueError("chunk_jets must be in 1..65535")
         if self.ecm <= 0:
             raise ValueError("ecm must be > 0")
+
+    def _apply_preset(self) -> None:
+        """Fill ``mpi`` and ``pthat_min`` from the preset; refuse values that contradict it."""
+        if self.physics not in PHYSICS:
+            raise ValueError(f"physics {self.physics!r}: unknown preset; known: {', '.join(PHYSICS)}")
+        preset = PHYSICS[self.physics]
+        pthat = round(preset["pthat_fraction"] * self.pt_min, 1)
+        if self.physics != "default":
+            if self.mpi is not None and bool(self.mpi) != preset["mpi"]:
+                raise ValueError(f"physics {self.physics!r} sets mpi = {preset['mpi']}; do not also give mpi")
+            if self.pthat_min is not None and self.pthat_min != pthat:
+                raise ValueError(f"physics {self.physics!r} sets pthat_min = {preset['pthat_fraction']} x pt_min "
+                                 f"= {pthat} GeV; do not also give pthat_min ({self.pthat_min})")
+        self.mpi = preset["mpi"] if self.mpi is None else bool(self.mpi)
+        self.pthat_min = pthat if self.pthat_min is None else self.pthat_min
 
     def to_dict(self) -> dict:
         return to_dict(self)
@@ -151,16 +184,56 @@ def check_uid_fields(seed: int, jets_per_class: int, chunk_jets: int) -> None:
                            f"with --chunk-jets {chunk_jets} (the chunk number is part of every jet uid)")
 
 
-def make_pythia(settings: Iterable[str]):
+def make_pythia(settings: Iterable[str], hooks=None):
     import pythia8mc
 
     pythia = pythia8mc.Pythia("", False)
     for line in settings:
         if not pythia.readString(line):
             raise FpgatagError(f"pythia: setting not accepted: {line!r}")
+    if hooks is not None:
+        pythia.setUserHooksPtr(hooks)
     if not pythia.init():
         raise FpgatagError("pythia: initialisation failed (see Pythia's settings above)")
     return pythia
+
+
+def parton_veto_hook(gen: GeneratorSettings, apply: bool = True):
+    """Pythia UserHooks that stop an event after the parton level (showers, MPI, beam remnants) and
+    before hadronization when no anti-kt jet of its visible final partons within |eta| < eta_max + 2R
+    reaches ``gen.parton_veto * gen.pt_min`` (Pythia's SlowJet, in C++). Pythia then starts a new event,
+    so the events that reach ``nextBatch`` are the unvetoed ones. ``apply=False`` only records, per
+    event, the decision (``decisions``, True = would veto) and the leading parton-level jet pT
+    (``leading``, 0 below 0.3 x pt_min), for the benchmark's audit."""
+    import pythia8mc
+
+    threshold = gen.parton_veto * gen.pt_min
+
+    class PartonVeto(pythia8mc.UserHooks):
+        def __init__(self):
+            pythia8mc.UserHooks.__init__(self)
+            # power -1 = anti-kt; select 2 = visible final-state particles; massSet 1 = keep masses
+            self.jets = pythia8mc.SlowJet(-1, gen.jet_r, threshold if apply else 0.3 * gen.pt_min,
+                                          gen.eta_max + 2 * gen.jet_r, 2, 1)
+            self.vetoed = 0
+            self.decisions: list[bool] = []
+            self.leading: list[float] = []
+
+        def canVetoPartonLevel(self):
+            return True
+
+        def doVetoPartonLevel(self, event):
+            ok = self.jets.analyze(event)  # False if the jet finder failed: then never veto
+            if apply:
+                veto = ok and self.jets.sizeJet() == 0
+                self.vetoed += veto
+                return veto
+            lead = (self.jets.pT(0) if self.jets.sizeJet() else 0.0) if ok else math.inf
+            self.leading.append(lead)
+            self.decisions.append(lead < threshold)
+            return False
+
+    return PartonVeto()
 
 
 _BANNER_DONE = False
@@ -310,69 +383,79 @@ def _matched(jet_eta: float, jet_phi: float, objs: list[np.ndarray], proc: Proce
     return False
 
 
-def process_events(batch, proc: Process, gen: GeneratorSettings, charges: _Charges) -> dict[str, np.ndarray]:
-    """Jets of one nextBatch: selected, truth matched, pT-ordered constituents padded to
-    ``max_particles``. Returns particles, n_particles and jet arrays in event order."""
-    import awkward as ak
-    import fastjet
+class _Clustered:
+    """Anti-kt jets above half the window's lower edge of one batch: per jet its event, four-momentum,
+    (pt, eta, phi, mass), and per constituent its jet and its index into the final-state arrays."""
 
-    rec = _Record(batch)
-    nev = len(rec)
-    final = (rec.status > 0) & ~np.isin(np.abs(rec.id), NEUTRINOS)
-    # particles far outside the acceptance cannot enter a selected jet (|eta_jet| < eta_max,
-    # constituents within ~R of the axis): leave them out of the clustering (2R margin)
-    pt_all = np.hypot(rec.px, rec.py)
-    final &= np.abs(np.arcsinh(np.divide(rec.pz, pt_all, out=np.full_like(pt_all, 1e9), where=pt_all > 0))) \
-        < gen.eta_max + 2 * gen.jet_r
-    fidx = np.flatnonzero(final)
-    ev_of_final = np.repeat(np.arange(nev), rec.counts)[fidx]
-    n_final = np.bincount(ev_of_final, minlength=nev)
-    f_off = np.concatenate([[0], np.cumsum(n_final)])
-    px, py, pz, e = rec.px[fidx], rec.py[fidx], rec.pz[fidx], rec.e[fidx]
-    events = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": e}), n_final)
-    empty = _empty_jets(gen.max_particles)
-    if fidx.size == 0:
-        return empty
-    with _banner_to_stderr():
-        cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, gen.jet_r))
-        ci = cs.constituent_index(0.5 * gen.pt_min)
-    n_jets = ak.to_numpy(ak.num(ci, axis=1)).astype(np.int64)
-    if n_jets.sum() == 0:
-        return empty
-    n_const = ak.to_numpy(ak.flatten(ak.num(ci, axis=2))).astype(np.int64)
-    local = ak.to_numpy(ak.flatten(ci, axis=None)).astype(np.int64)
-    ev_of_jet = np.repeat(np.arange(nev), n_jets)
-    jet_of_c = np.repeat(np.arange(n_const.size), n_const)
-    cidx = local + f_off[ev_of_jet][jet_of_c]  # index into the final-state arrays
-    nj = n_const.size
-    jpx = np.bincount(jet_of_c, weights=px[cidx], minlength=nj)
-    jpy = np.bincount(jet_of_c, weights=py[cidx], minlength=nj)
-    jpz = np.bincount(jet_of_c, weights=pz[cidx], minlength=nj)
-    je = np.bincount(jet_of_c, weights=e[cidx], minlength=nj)
-    jpt, jeta, jphi = _eta_phi(jpx, jpy, jpz)
-    jmass = np.sqrt(np.maximum(je ** 2 - jpx ** 2 - jpy ** 2 - jpz ** 2, 0.0))
-    cand = np.flatnonzero((jpt >= gen.pt_min) & (jpt < gen.pt_max) & (np.abs(jeta) < gen.eta_max))
-    if cand.size == 0:
-        return empty
+    def __init__(self, rec: _Record, gen: GeneratorSettings):
+        import awkward as ak
+        import fastjet
+
+        nev = len(rec)
+        final = (rec.status > 0) & ~np.isin(np.abs(rec.id), NEUTRINOS)
+        # particles far outside the acceptance cannot enter a selected jet (|eta_jet| < eta_max,
+        # constituents within ~R of the axis): leave them out of the clustering (2R margin)
+        pt_all = np.hypot(rec.px, rec.py)
+        final &= np.abs(np.arcsinh(np.divide(rec.pz, pt_all, out=np.full_like(pt_all, 1e9), where=pt_all > 0))) \
+            < gen.eta_max + 2 * gen.jet_r
+        self.fidx = fidx = np.flatnonzero(final)
+        n_final = np.bincount(np.repeat(np.arange(nev), rec.counts)[fidx], minlength=nev)
+        self.px, self.py, self.pz, self.e = rec.px[fidx], rec.py[fidx], rec.pz[fidx], rec.e[fidx]
+        self.n = 0
+        if fidx.size == 0:
+            return
+        events = ak.unflatten(ak.zip({"px": self.px, "py": self.py, "pz": self.pz, "E": self.e}), n_final)
+        with _banner_to_stderr():
+            cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, gen.jet_r))
+            ci = cs.constituent_index(0.5 * gen.pt_min)
+        n_jets = ak.to_numpy(ak.num(ci, axis=1)).astype(np.int64)
+        n_const = ak.to_numpy(ak.flatten(ak.num(ci, axis=2))).astype(np.int64)
+        local = ak.to_numpy(ak.flatten(ci, axis=None)).astype(np.int64)
+        self.n = n_const.size
+        self.event = np.repeat(np.arange(nev), n_jets)
+        self.jet_of_c = np.repeat(np.arange(self.n), n_const)
+        f_off = np.concatenate([[0], np.cumsum(n_final)])
+        self.cidx = local + f_off[self.event][self.jet_of_c]  # index into the final-state arrays
+        self.p4 = [np.bincount(self.jet_of_c, weights=v[self.cidx], minlength=self.n)
+                   for v in (self.px, self.py, self.pz, self.e)]
+        jpx, jpy, jpz, je = self.p4
+        self.pt, self.eta, self.phi = _eta_phi(jpx, jpy, jpz)
+        self.mass = np.sqrt(np.maximum(je ** 2 - jpx ** 2 - jpy ** 2 - jpz ** 2, 0.0))
+
+
+def _selected(rec: _Record, cl: _Clustered, proc: Process, gen: GeneratorSettings) -> np.ndarray:
+    """Indices of the jets in the pT and eta window that pass the truth match: every such jet of an
+    event, in event order."""
+    if cl.n == 0:
+        return np.zeros(0, dtype=np.int64)
+    cand = np.flatnonzero((cl.pt >= gen.pt_min) & (cl.pt < gen.pt_max) & (np.abs(cl.eta) < gen.eta_max))
     keep = []
     truth_cache: dict[int, list[np.ndarray]] = {}
     for j in cand.tolist():
-        ev = int(ev_of_jet[j])
+        ev = int(cl.event[j])
         if proc.matching != "none" and ev not in truth_cache:
             truth_cache[ev] = _truth_objects(rec, ev, proc)
-        if _matched(jeta[j], jphi[j], truth_cache.get(ev, []), proc, gen.match_dr):
+        if _matched(cl.eta[j], cl.phi[j], truth_cache.get(ev, []), proc, gen.match_dr):
             keep.append(j)
-    if not keep:
-        return empty
-    keep = np.asarray(keep, dtype=np.int64)
+    return np.asarray(keep, dtype=np.int64)
+
+
+def process_events(batch, proc: Process, gen: GeneratorSettings, charges: _Charges) -> dict[str, np.ndarray]:
+    """Jets of one nextBatch: selected (all window jets of every event), truth matched, pT-ordered
+    constituents padded to ``max_particles``. Returns particles, n_particles and jet arrays in event
+    order, and ``_event``: each jet's event index in the batch."""
+    rec = _Record(batch)
+    cl = _Clustered(rec, gen)
+    keep = _selected(rec, cl, proc, gen)
+    if keep.size == 0:
+        return _empty_jets(gen.max_particles)
     # constituents of kept jets, pT ordered
-    in_keep = np.zeros(nj, dtype=bool)
+    in_keep = np.zeros(cl.n, dtype=bool)
     in_keep[keep] = True
-    csel = np.flatnonzero(in_keep[jet_of_c])
-    cj = jet_of_c[csel]
-    ci_f = cidx[csel]
-    gi = fidx[ci_f]
-    cpx, cpy, cpz, ce = px[ci_f], py[ci_f], pz[ci_f], e[ci_f]
+    csel = np.flatnonzero(in_keep[cl.jet_of_c])
+    cj, ci_f = cl.jet_of_c[csel], cl.cidx[csel]
+    gi = cl.fidx[ci_f]
+    cpx, cpy, cpz, ce = cl.px[ci_f], cl.py[ci_f], cl.pz[ci_f], cl.e[ci_f]
     cpt, ceta, cphi = _eta_phi(cpx, cpy, cpz)
     order = np.lexsort((-cpt, cj))
     cj, cpt, ceta, cphi, ce, cpx, cpy, cpz, gi = (a[order] for a in (cj, cpt, ceta, cphi, ce, cpx, cpy, cpz, gi))
@@ -385,11 +468,12 @@ def process_events(batch, proc: Process, gen: GeneratorSettings, charges: _Charg
     cols = np.stack([cpt, ceta, cphi, ce, cpx, cpy, cpz, charges(pid), pid.astype(np.float64)], axis=1)
     parts = np.zeros((keep.size, gen.max_particles, len(schema.PARTICLE_COLUMNS)), dtype=np.float32)
     parts[row[m], rank[m]] = cols[m]
-    jet = np.stack([jpt[keep], jeta[keep], jphi[keep], jmass[keep], je[keep]], axis=1).astype(np.float32)
+    jet = np.stack([cl.pt[keep], cl.eta[keep], cl.phi[keep], cl.mass[keep], cl.p4[3][keep]], axis=1)
     return {
         "particles": parts,
         "n_particles": np.minimum(counts, gen.max_particles).astype(np.int16),
-        "jet": jet,
+        "jet": jet.astype(np.float32),
+        "_event": cl.event[keep],
     }
 
 
@@ -398,6 +482,7 @@ def _empty_jets(p: int) -> dict[str, np.ndarray]:
         "particles": np.zeros((0, p, len(schema.PARTICLE_COLUMNS)), dtype=np.float32),
         "n_particles": np.zeros(0, dtype=np.int16),
         "jet": np.zeros((0, len(schema.JET_COLUMNS)), dtype=np.float32),
+        "_event": np.zeros(0, dtype=np.int64),
     }
 
 
@@ -423,17 +508,19 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     gen = GeneratorSettings(**task.gen)
     views = ViewSettings(**task.views)
     t0 = time.process_time()
-    pythia = make_pythia(pythia_settings(proc, gen, chunk_seed(task.seed, proc, task.chunk)))
+    hooks = parton_veto_hook(gen) if gen.parton_veto > 0 else None
+    pythia = make_pythia(pythia_settings(proc, gen, chunk_seed(task.seed, proc, task.chunk)), hooks)
     init_cpu = time.process_time() - t0
     charges = _Charges(pythia)
     parts: list[dict[str, np.ndarray]] = []
     have = 0
-    events = 0
+    events = 0  # events that reached nextBatch (the vetoed ones are counted by the hook)
     pythia_cpu = 0.0
     while have < task.n_jets:
-        if events >= gen.max_events_without_jet and have == 0:
+        vetoed = hooks.vetoed if hooks is not None else 0
+        if events + vetoed >= gen.max_events_without_jet and have == 0:
             raise FpgatagError(
-                f"generate: no {proc.name} jet passed the selection in {events} events "
+                f"generate: no {proc.name} jet passed the selection in {events + vetoed} events "
                 f"(pT window [{gen.pt_min}, {gen.pt_max}] GeV, |eta| < {gen.eta_max}, "
                 f"pTHat >= {gen.pthat_min} GeV); check the pT window and the pTHat cut")
         # ask for roughly the events still needed, so the last call does not overshoot much
@@ -449,6 +536,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         if len(batch) == 0:
             raise FpgatagError(f"generate: Pythia produced no {proc.name} events (every event failed)")
         out = process_events(batch, proc, gen, charges)
+        out.pop("_event")
         if out["jet"].shape[0]:
             parts.append(out)
             have += out["jet"].shape[0]
@@ -461,7 +549,8 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         from fpgatag.data.lund import LundSettings, lund_trees
 
         res.update(lund_trees(res["particles"], res["n_particles"], LundSettings(**task.lund)))
-    res["_events"] = np.asarray([events], dtype=np.int64)
+    vetoed = hooks.vetoed if hooks is not None else 0
+    res["_events"] = np.asarray([events + vetoed, vetoed], dtype=np.int64)  # all generated, vetoed
     res["_pythia_cpu"] = np.asarray([init_cpu, pythia_cpu])  # CPU seconds in Pythia's init, events (benchmark)
     return res
 
@@ -544,13 +633,16 @@ def _worker_init() -> None:
 
 
 def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, workers=1, shard=None,
-             settings=None, lund=None) -> Path:
+             settings=None, lund=None, scheduler=None, executor=None) -> Path:
     """Generate ``jets_per_class`` jets of each process into the native file ``output`` (atomically).
 
     Label index = position in ``processes``. ``shard`` = (i, N) generates the i-th of N
     deterministic slices of the job. ``settings`` overrides GeneratorSettings / ViewSettings fields.
     ``lund`` (a ``fpgatag.data.lund.LundSettings``) also stores each jet's Lund tree.
+    The chunks run on ``executor`` (any ``concurrent.futures.Executor``), on the Dask cluster at
+    ``scheduler``, or on ``workers`` local processes (:mod:`fpgatag.core.executor`); the file is the same.
     """
+    from fpgatag.core.executor import open_engine
     from fpgatag.core.io import atomic_path
     from fpgatag.core.logs import progress
     from fpgatag.core.provenance import provenance
@@ -594,18 +686,21 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
         "views": views.to_dict(),
         "seed": int(seed),
         **({"lund": lund.to_dict()} if lund is not None else {}),
-        "provenance": provenance({"jets_per_class": jets_per_class, "workers": int(workers)}),
+        "provenance": provenance({"jets_per_class": jets_per_class, "workers": int(workers),
+                                 **({"scheduler": str(scheduler)} if scheduler is not None else {})}),
     }
-    log.info("generating %d jets (%s) in %d chunk(s) with %d worker(s) -> %s",
-             total, ", ".join(processes), n_tasks, workers, output)
     n_events = 0
-    with _stop_on_signals(), atomic_path(output) as tmp:
+    local = 1 if n_tasks == 1 else min(int(workers), n_tasks)
+    with _stop_on_signals(), open_engine(local, scheduler, executor, _worker_init) as engine, \
+            atomic_path(output) as tmp:
+        log.info("generating %d jets (%s) in %d chunk(s) on %s -> %s",
+                 total, ", ".join(processes), n_tasks, engine.description, output)
         with NativeWriter(tmp, attrs, n_particles=gen.max_particles, n_towers=views.n_towers,
                           n_candidates=views.n_candidates,
                           n_lund=lund.max_nodes if lund is not None else None) as writer:
             with progress(total=total, unit="jet", desc="generate") as bar:
                 group: list[dict[str, np.ndarray]] = []
-                for res in _run_tasks(tasks, n_tasks, int(workers)):
+                for res in _run_tasks(tasks, engine):
                     n_events += int(res.pop("_events")[0])
                     res.pop("_pythia_cpu")
                     group.append(res)
@@ -628,26 +723,9 @@ def interleave(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
             for k in batches[0]}
 
 
-def _run_tasks(tasks: Iterable[ChunkTask], n_tasks: int, workers: int):
-    if workers == 1 or n_tasks == 1:
-        for t in tasks:
-            yield run_chunk(t)
-        return
-    ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded in the parent
-    pool = ctx.Pool(min(workers, n_tasks), initializer=_worker_init)
-    try:
-        results = pool.imap(run_chunk, tasks)
-        while True:
-            try:
-                res = results.next(timeout=0.2)
-            except StopIteration:
-                break
-            except multiprocessing.TimeoutError:
-                if _STOP.is_set():
-                    raise KeyboardInterrupt from None
-                continue
-            yield res
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
+def _run_tasks(tasks: Iterable[ChunkTask], engine):
+    """Every chunk's result, in chunk order, whichever worker ran it (a chunk lost with its worker is rerun
+    by Dask and still arrives in its place)."""
+    from fpgatag.core.executor import map_ordered
+
+    yield from map_ordered(engine, run_chunk, tasks, stop=_STOP)

@@ -118,14 +118,24 @@ def output_lsb_diff(hls_model, max_abs_diff: float) -> dict[str, Any]:
 
 def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99, min_argmax: float = 0.999,
              profile: bool = False, workers: int = 2, weights=None, options: FirmwareOptions | None = None,
-             profile_n: int = 1000, project_dir=None, **option_overrides: Any) -> dict[str, Any]:
+             profile_n: int = 1000, project_dir=None, scheduler: str | None = None, executor=None,
+             **option_overrides: Any) -> dict[str, Any]:
     """C-simulate MODEL's firmware on ``data`` and compare with Keras; returns validate.json's content.
 
     ``model`` is a path (any accepted MODEL form) or a keras.Model; ``data`` a path (.npy or a jets
     file) or an array. ``output`` (a directory or a ``.json`` path) receives validate.json.
     ``passed`` is False when a threshold is missed (the CLI then exits non-zero). ``options`` (a
     :class:`~fpgatag.fpga.options.FirmwareOptions`) or its fields as keywords: the firmware simulated.
+    With ``scheduler`` (a Dask address) or ``executor``, the jets are simulated in chunks on that
+    engine's workers (:func:`validate_distributed`); the figures are the same.
     """
+    if scheduler is not None or executor is not None:
+        if profile:
+            raise FpgatagError("--profile: per-layer profiles run in this process, not with --scheduler")
+        return validate_distributed(model, data, n=n, output=output, min_bit_exact=min_bit_exact,
+                                    min_argmax=min_argmax, weights=weights,
+                                    options=FirmwareOptions.make(options, **option_overrides),
+                                    scheduler=scheduler, executor=executor)
     from fpgatag.fpga import csim
     from fpgatag.fpga.convert import convert_with, load_model_like
 
@@ -180,6 +190,97 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
     result["n_jets"] = result["n"]
     return _finish(result, output, {"n": n, "workers": workers, "backend": opts.backend, "part": opts.target.full,
                                     "min_bit_exact": min_bit_exact, "min_argmax": min_argmax,
+                                    **({"hls_config": opts.record()["hls_config"]} if opts.hls_config else {})})
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation in chunks of jets on an executor (a local pool or a Dask cluster)
+
+CHUNK_JETS = 2048   # jets per task of the chunked C simulation
+_CSIM: dict[str, tuple[str, int, dict[str, Any]]] = {}   # per worker process: spec -> compiled shim
+
+
+def _build_csim(spec: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
+    """Convert and compile the spec's model in this process (once): (shim path, outputs, facts)."""
+    import atexit
+    import contextlib
+    import io
+
+    from fpgatag.fpga import csim
+    from fpgatag.fpga.convert import convert_with, load_model_like
+
+    csim.require_compiler()
+    t0 = time.perf_counter()
+    loaded = load_model_like(spec["model"], spec["weights"])
+    prec = tuple(spec["input_precision"]) if spec["input_precision"] is not None else None
+    tmp = tempfile.mkdtemp(prefix="fpgatag-validate-")
+    atexit.register(shutil.rmtree, tmp, True)
+    hls_model, _, notes = convert_with(loaded.model, Path(tmp) / "csim", spec["options"], input_precision=prec)
+    with contextlib.redirect_stdout(io.StringIO()):
+        hls_model.compile()
+    shim = str(csim.build_shim(hls_model))
+    facts = {"widened": notes.get("widened", []), **output_lsb_diff(hls_model, 0.0),
+             "compile_s": time.perf_counter() - t0}
+    facts.pop("max_diff_lsb")
+    return shim, int(np.prod(loaded.model.outputs[0].shape[1:])), facts
+
+
+def csim_chunk(spec: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
+    """C-simulate one chunk of jets (runs in a worker; the firmware is built once per worker process)."""
+    from fpgatag.fpga import csim
+
+    key = repr(sorted(spec.items()))
+    built = key not in _CSIM
+    if built:
+        _CSIM[key] = _build_csim(spec)
+    shim, n_out, facts = _CSIM[key]
+    return {"y": csim.run_batch(shim, x, n_out, workers=1), **facts, "compile_s": facts["compile_s"] if built else 0.0}
+
+
+def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99,
+                         min_argmax: float = 0.999, weights=None, options: FirmwareOptions | None = None,
+                         scheduler: str | None = None, executor=None, workers: int = 2,
+                         chunk_jets: int = CHUNK_JETS) -> dict[str, Any]:
+    """:func:`validate` with the jets cut into chunks of ``chunk_jets``, each C-simulated on a worker of
+    ``executor`` / the Dask cluster at ``scheduler`` / ``workers`` local processes. The outputs come back
+    in jet order and are compared in one piece, so every figure equals the one-process result. MODEL
+    must be a path that the workers can read (a shared file system on a cluster)."""
+    import functools
+
+    from fpgatag.core.executor import map_ordered, open_engine
+    from fpgatag.fpga.convert import load_model_like
+
+    if not isinstance(model, (str, os.PathLike)):
+        raise FpgatagError("validate: the workers load MODEL from its path; an in-memory model runs only locally")
+    opts = FirmwareOptions.make(options)
+    if opts.io_type != "io_parallel":
+        raise FpgatagError("io_type: validate runs the io_parallel firmware only")
+    with open_engine(workers, scheduler, executor) as engine:   # a scheduler that does not answer: before the work
+        loaded = load_model_like(model, weights)
+        if opts.input_precision is not None:
+            loaded.input_precision = tuple(opts.input_precision)
+        x, labels = load_data(data, loaded, int(n))
+        if len(x) == 0:
+            raise FpgatagError("data: no jets to validate on")
+        spec = {"model": str(Path(model).resolve()), "weights": str(Path(weights).resolve()) if weights else None,
+                "options": opts, "input_precision": list(loaded.input_precision) if loaded.input_precision else None}
+        chunks = [x[i:i + int(chunk_jets)] for i in range(0, len(x), int(chunk_jets))]
+        log.info("validate: %d jets in %d chunk(s) on %s", len(x), len(chunks), engine.description)
+        t0 = time.perf_counter()
+        outs = list(map_ordered(engine, functools.partial(csim_chunk, spec), chunks))
+        t_sim = time.perf_counter() - t0
+    y_hls = np.concatenate([o["y"] for o in outs])
+    y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
+    result = compare(y_keras, y_hls, labels, loaded.outputs or "logits")
+    facts = {k: v for k, v in outs[0].items() if k not in ("y", "compile_s")}
+    result.update(facts, max_diff_lsb=result["max_abs_diff"] / facts["output_lsb"] if facts["output_lsb"] else None)
+    result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=max(o["compile_s"] for o in outs),
+                  csim_s=t_sim, workers=engine.slots, engine=engine.description, chunks=len(chunks),
+                  min_bit_exact=min_bit_exact, min_argmax=min_argmax,
+                  input_precision=list(loaded.input_precision or _default_precision()), model=str(loaded.source),
+                  data=str(data) if not isinstance(data, np.ndarray) else "<array>", n_jets=result["n"])
+    return _finish(result, output, {"n": n, "workers": engine.slots, "scheduler": scheduler, "backend": opts.backend,
+                                    "part": opts.target.full, "min_bit_exact": min_bit_exact, "min_argmax": min_argmax,
                                     **({"hls_config": opts.record()["hls_config"]} if opts.hls_config else {})})
 
 

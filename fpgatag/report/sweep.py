@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing as mp
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ class SweepConfig:
     part: str = "xcvu9p"
     workers: int = 2
     shard: str | None = None
+    scheduler: str | None = None     # a Dask scheduler address: run the points there (docs/distributed.md)
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -64,16 +64,21 @@ def grid(cfg: SweepConfig) -> list[Point]:
     return points[i::n]
 
 
-def _run_point(cfg: SweepConfig, point: Point, threads: int) -> dict[str, Any]:
-    """Train (unless finished) and synthesize each reuse factor (unless finished). Runs in a worker."""
+def _run_point(cfg: SweepConfig, point: Point, threads: int | None) -> dict[str, Any]:
+    """Train (unless finished) and synthesize each reuse factor (unless finished). Runs in a worker
+    (``threads`` None: a Dask worker, which keeps TensorFlow's own thread settings)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from fpgatag.core.io import interrupt_on_sigterm
+    import threading
 
-    interrupt_on_sigterm()
+    if threading.current_thread() is threading.main_thread():
+        from fpgatag.core.io import interrupt_on_sigterm
+
+        interrupt_on_sigterm()
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    if threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     from fpgatag.fpga.synth import synth
     from fpgatag.train.distill import train_student
 
@@ -101,27 +106,6 @@ def _point_metrics(run_dir: Path) -> dict[str, Any]:
     return {**{k: m.get(k) for k in keep}, "auc +- err": format_auc(m), "rej@0.5 [68% CI]": format_rejection(m, "50")}
 
 
-def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
-    """Cancel queued points and stop the running ones: each worker gets SIGTERM, which unwinds it like
-    Ctrl-C (its atomic outputs are removed, finished points stay), then SIGKILL after ``grace_s`` (a
-    KeyboardInterrupt can be swallowed inside a callback; :func:`_remove_unfinished` then cleans up)."""
-    import signal
-    import time
-
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        if proc.is_alive():
-            os.kill(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    for proc in procs:
-        proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.kill()
-            proc.join(1.0)
-    log.warning("sweep stopped: finished points are kept, run the same command again to resume")
-
-
 def _remove_unfinished(cfg: SweepConfig, points: list[Point]) -> None:
     """Remove the temporary (unfinished) outputs of this shard's points, left by a killed worker. Only
     this shard's names are touched: another shard may be running in the same directory."""
@@ -134,8 +118,10 @@ def _remove_unfinished(cfg: SweepConfig, points: list[Point]) -> None:
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 
 
-def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
-    """Run this shard's grid with ``cfg.workers`` processes; return (and write) a summary."""
+def run_sweep(cfg: SweepConfig, executor=None) -> dict[str, Any]:
+    """Run this shard's grid with ``cfg.workers`` processes, on the Dask cluster at ``cfg.scheduler`` or on
+    ``executor`` (any ``concurrent.futures.Executor``; its workers must see ``cfg.out`` and the data);
+    return (and write) a summary."""
     if not Path(cfg.data).is_file():
         raise FpgatagError(f"{cfg.data}: data file not found")
     if cfg.teacher is not None and not Path(cfg.teacher).is_dir():
@@ -147,31 +133,37 @@ def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
     if not points:
         raise FpgatagError(f"--shard {cfg.shard}: this shard of the sweep has no points "
                            f"({len(cfg.bits) * len(cfg.n_objects)} in all); use fewer shards")
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from fpgatag.core.executor import open_engine, result
     from fpgatag.core.io import write_marker
 
-    write_marker(out, "sweep")
+    out = Path(cfg.out)
+
     workers = max(1, min(cfg.workers, len(points)))
-    threads = max(1, (os.cpu_count() or 2) // workers)
+    local = executor is None and cfg.scheduler is None
+    threads = max(1, (os.cpu_count() or 2) // workers) if local else None
     results: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
-    ctx = mp.get_context("spawn")  # TensorFlow is not fork-safe
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    try:
-        futures = {pool.submit(_run_point, cfg, p, threads): p for p in points}
-        for fut in progress(as_completed(futures), total=len(futures), desc="sweep", unit="point"):
-            p = futures[fut]
-            try:
-                results.append(fut.result())
-            except FpgatagError as exc:
-                failures.append({"point": dataclasses.asdict(p), "error": str(exc)})
-                log.warning("sweep point %s failed: %s", p, exc)
-    except BaseException:   # Ctrl-C, SIGTERM (as KeyboardInterrupt): stop now, keep the finished points
-        _stop_pool(pool)
+    started = False
+    try:   # even one local point runs in a spawned process: TensorFlow's thread settings are per process
+        with open_engine(workers, cfg.scheduler, executor, serial=False) as engine:   # connects first
+            started = True
+            out.mkdir(parents=True, exist_ok=True)
+            write_marker(out, "sweep")
+            log.info("sweep: %d point(s) on %s", len(points), engine.description)
+            futures = {engine.executor.submit(_run_point, cfg, p, threads): p for p in points}
+            for fut in progress(as_completed(futures), total=len(futures), desc="sweep", unit="point"):
+                p = futures[fut]
+                try:
+                    results.append(result(fut))
+                except FpgatagError as exc:
+                    failures.append({"point": dataclasses.asdict(p), "error": str(exc)})
+                    log.warning("sweep point %s failed: %s", p, exc)
+    except BaseException:   # Ctrl-C, SIGTERM (as KeyboardInterrupt): the workers are stopped, finished points kept
+        if not started:     # no scheduler answered: nothing ran
+            raise
         _remove_unfinished(cfg, points)
+        log.warning("sweep stopped: finished points are kept, run the same command again to resume")
         raise
-    pool.shutdown(wait=True)
     results.sort(key=lambda r: (r["point"]["bits"], r["point"]["n_objects"]))
     summary = {
         "config": {**dataclasses.asdict(cfg)},

@@ -31,7 +31,7 @@ from fpgatag.core.splits import DEFAULT_FRACTIONS, assign_folds
 from fpgatag.nn.inputs import InputSpec
 from fpgatag.nn.presets import get_builder, load_preset
 from fpgatag.train.config import SCHEDULES, TrainingConfig  # noqa: F401  (SCHEDULES: the known schedules)
-from fpgatag.train.distribute import is_chief, select_strategy  # noqa: F401  (select_strategy: public here too)
+from fpgatag.train.distribute import failures, is_chief, select_strategy  # noqa: F401  (select_strategy: public here too)
 from fpgatag.train.loop import FINAL_LR, fit, make_optimizer, one_cycle  # noqa: F401  (one_cycle, FINAL_LR: public)
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,8 @@ def _train(preset, spec, n_classes, config: TrainingConfig, transfer, strategy, 
                 transfer["frozen"] = _start_from_source(net, transfer)
             net.compile(optimizer=make_optimizer(config, math.ceil(n_train / config.batch_size)),
                         loss=tf.keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
-        hist, best, seconds = fit(net, datasets[0], datasets[1], config, desc=f"train {preset['name']}")
+        with failures():   # a lost worker of a multi-worker run: one line, nothing saved
+            hist, best, seconds = fit(net, datasets[0], datasets[1], config, desc=f"train {preset['name']}")
     finally:
         tf.keras.mixed_precision.set_global_policy(previous)
     # the saved teacher is a float32 copy holding the best epoch's weights
