@@ -181,7 +181,8 @@ def _teacher(data, out, log, epochs=None, **env):
     if epochs is not None:
         cmd[cmd.index("--epochs") + 1] = str(epochs)
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3", **env}
-    return subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=open(log, "w"), start_new_session=True)
+    with open(log, "w") as err:  # the child keeps its own copy of the file
+        return subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
 
 
 def _metrics(run: Path) -> tuple[dict, dict]:
