@@ -64,7 +64,7 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--workers", type=positive_int, default=2, help="parallel worker processes")
     p.add_argument("--shard", default=None, help="run shard i/N of the grid")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run the points on the Dask cluster at ADDRESS (tcp://host:8786; its workers must see --out "
+                   help="run the points on the Dask cluster at ADDRESS (tcp://host:8786; its workers must see --output "
                         "and --data) instead of --workers local processes (docs/distributed.md)")
     add_json(p, "the points (directory, what was done, metrics)")
 
