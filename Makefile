@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/fpgatag demo --out runs/demo
 
 test: $(STAMP)
+	$(BIN)/ruff check fpgatag tests bench
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

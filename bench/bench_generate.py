@@ -68,7 +68,7 @@ def bench_process(name: str, n_jets: int, seed: int, tmp: Path) -> dict:
     proc = get_process(name)
     runs: dict[str, list] = {k: [] for k in VARIANTS}
     for key in ("old", "new", "fast", "old", "new"):
-        (events, vetoed), cpu, wall = _timed(lambda: _chunk(name, n_jets, seed + len(runs[key]), tmp, VARIANTS[key]))
+        (events, vetoed), cpu, wall = _timed(lambda key=key: _chunk(name, n_jets, seed + len(runs[key]), tmp, VARIANTS[key]))
         runs[key].append({"events": events, "vetoed": vetoed, "cpu_s": cpu, "wall_s": wall})
     old_events = runs["old"][0]["events"]
 

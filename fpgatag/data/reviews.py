@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fpgatag.core import schema
 from fpgatag.core.errors import FpgatagError
 from fpgatag.data.views import ViewSettings, compute_views
+
+if TYPE_CHECKING:
+    from fpgatag.data.lund import LundSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ def remake_views(source_path, output, settings: dict[str, Any], batch_size: int 
     """Write ``output``: the jets of ``source_path`` with both trigger views rebuilt under ``settings``
     (a dict of ``ViewSettings`` fields overriding the input's) and, with ``lund``, their Lund trees.
     Returns the output path."""
-    from fpgatag.data.lund import LUND_KEYS, LundSettings, lund_trees
+    from fpgatag.data.lund import LUND_KEYS, lund_trees
 
     from fpgatag.core.io import atomic_path
     from fpgatag.core.logs import progress

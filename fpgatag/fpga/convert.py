@@ -281,7 +281,7 @@ def make_config(model, backend: str = "Vitis", reuse_factor: int = 1, strategy: 
     if in_name is None:
         in_name = model.inputs[0].name.split(":")[0]
     cfg["LayerName"].setdefault(in_name, {}).setdefault("Precision", {})["result"] = fixed(bits, ibits)
-    for name, lc in cfg["LayerName"].items():
+    for lc in cfg["LayerName"].values():
         lc["ReuseFactor"] = int(reuse_factor)
         if strategy == "Resource":
             lc["Strategy"] = "Resource"
