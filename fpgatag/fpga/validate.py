@@ -116,6 +116,19 @@ def output_lsb_diff(hls_model, max_abs_diff: float) -> dict[str, Any]:
     return {"output_type": str(p), "output_lsb": lsb, "max_diff_lsb": float(max_abs_diff) / lsb}
 
 
+def _model_and_jets(model, weights, opts: FirmwareOptions, data, n: int):
+    """The loaded model (its input precision from ``opts`` when given) and up to ``n`` of its input jets."""
+    from fpgatag.fpga.convert import load_model_like
+
+    loaded = load_model_like(model, weights)
+    if opts.input_precision is not None:
+        loaded.input_precision = tuple(opts.input_precision)
+    x, labels = load_data(data, loaded, int(n))
+    if len(x) == 0:
+        raise FpgatagError("data: no jets to validate on")
+    return loaded, x, labels
+
+
 def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.99, min_argmax: float = 0.999,
              profile: bool = False, workers: int = 2, weights=None, options: FirmwareOptions | None = None,
              profile_n: int = 1000, project_dir=None, scheduler: str | None = None, executor=None,
@@ -137,18 +150,13 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
                                     options=FirmwareOptions.make(options, **option_overrides),
                                     scheduler=scheduler, executor=executor)
     from fpgatag.fpga import csim
-    from fpgatag.fpga.convert import convert_with, load_model_like
+    from fpgatag.fpga.convert import convert_with
 
     opts = FirmwareOptions.make(options, **option_overrides)
     if opts.io_type != "io_parallel":
         raise FpgatagError("io_type: validate runs the io_parallel firmware only")
     csim.require_compiler()
-    loaded = load_model_like(model, weights)
-    if opts.input_precision is not None:
-        loaded.input_precision = tuple(opts.input_precision)
-    x, labels = load_data(data, loaded, int(n))
-    if len(x) == 0:
-        raise FpgatagError("data: no jets to validate on")
+    loaded, x, labels = _model_and_jets(model, weights, opts, data, n)
     tmp = None
     if project_dir is None:
         tmp = tempfile.mkdtemp(prefix="fpgatag-validate-")
@@ -248,7 +256,6 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
     import functools
 
     from fpgatag.core.executor import map_ordered, open_engine
-    from fpgatag.fpga.convert import load_model_like
 
     if not isinstance(model, (str, os.PathLike)):
         raise FpgatagError("validate: the workers load MODEL from its path; an in-memory model runs only locally")
@@ -256,12 +263,7 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
     if opts.io_type != "io_parallel":
         raise FpgatagError("io_type: validate runs the io_parallel firmware only")
     with open_engine(workers, scheduler, executor) as engine:   # a scheduler that does not answer: before the work
-        loaded = load_model_like(model, weights)
-        if opts.input_precision is not None:
-            loaded.input_precision = tuple(opts.input_precision)
-        x, labels = load_data(data, loaded, int(n))
-        if len(x) == 0:
-            raise FpgatagError("data: no jets to validate on")
+        loaded, x, labels = _model_and_jets(model, weights, opts, data, n)
         spec = {"model": str(Path(model).resolve()), "weights": str(Path(weights).resolve()) if weights else None,
                 "options": opts, "input_precision": list(loaded.input_precision) if loaded.input_precision else None}
         chunks = [x[i:i + int(chunk_jets)] for i in range(0, len(x), int(chunk_jets))]
