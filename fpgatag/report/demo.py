@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from fpgatag.fpga.parts import DEFAULT_PART
 from fpgatag.core.io import write_json
 from fpgatag.core.labels import table as format_table  # headers in the shared vocabulary
 from fpgatag.report.compare import GAIN_COLUMNS, gain_row
@@ -52,7 +53,7 @@ class DemoConfig:
     bits: int | None = None             # None: the preset's (8)
     student_epochs: int | None = None   # None: the preset's (early stopping on validation loss)
     batch_size: int = 128                # teacher batch size; students use their preset's
-    part: str = "xcvu9p"
+    part: str = DEFAULT_PART
     validate_n: int = 2000              # C simulation jets (of the test split)
     rtl_validate_n: int = 100_000       # Verilator jets (of the test split: all of it at the default size)
     clock_period: float = 5.0           # ns, the RTL's pipeline target

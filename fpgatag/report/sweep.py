@@ -21,6 +21,7 @@ from typing import Any
 from fpgatag.core.config import parse_shard
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import write_json
+from fpgatag.fpga.parts import DEFAULT_PART
 from fpgatag.core.logs import progress
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class SweepConfig:
     epochs: int = 30
     batch_size: int = 128
     seed: int = 1
-    part: str = "xcvu9p"
+    part: str = DEFAULT_PART
     workers: int = 2
     shard: str | None = None
     scheduler: str | None = None     # a Dask scheduler address: run the points there (docs/distributed.md)
