@@ -38,7 +38,7 @@ RESULTS = ROOT / "bench" / "results"
 IN_PREC = (10, 4)
 
 SCENARIOS = [  # (label, kwargs of fpgatag.fpga.examples.deep_sets)
-    ("brief: phi 32-32, rho 32-16, 8 bit, drawn (glorot)", dict(phi=(32, 32), rho=(32, 16), bits=8)),
+    ("32-wide deepsets: phi 32-32, rho 32-16, 8 bit, drawn (glorot)", dict(phi=(32, 32), rho=(32, 16), bits=8)),
     ("same, L1-like weights", dict(phi=(32, 32), rho=(32, 16), bits=8, l1_like=True)),
     ("same, L1-like, 50% pruned", dict(phi=(32, 32), rho=(32, 16), bits=8, l1_like=True, sparsity=0.5)),
     ("same, L1-like, 75% pruned", dict(phi=(32, 32), rho=(32, 16), bits=8, l1_like=True, sparsity=0.75)),
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
         log.info("training the Level-1 reference student on %s", args.data)
         trained = trained_student(args.data, args.epochs)
         e = trained["estimate"]
-        est.append({"model": f"brief's student trained {args.epochs} epochs on {args.data.name}", **{k: e[k] for k in (
+        est.append({"model": f"32-wide deepsets student trained {args.epochs} epochs on {args.data.name}", **{k: e[k] for k in (
             "latency_ns", "ii", "dsp", "lut", "ff", "bram18")}, "lut_pct": None, "max_pct": 100 * e["max_fraction"],
             "meets_50ns_ii1": e["latency_ns"] <= 50 and e["ii"] == 1, "within_5pct": e["max_fraction"] <= 0.05})
     result = {"quick": args.quick, "input_precision": list(IN_PREC), "models": tps, "estimates": est, "trained": trained,
