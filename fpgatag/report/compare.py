@@ -224,6 +224,7 @@ def _evaluate(run_dir: Path, data, signal: int) -> tuple[np.ndarray, np.ndarray]
     from fpgatag.core.splits import DEFAULT_FRACTIONS, split_indices
     from fpgatag.nn.io import load_inputs, load_model
     from fpgatag.train.data import as_source, load_arrays
+    from fpgatag.train.runs import model_outputs, probabilities
 
     run = read_json(run_dir / "run.json", "run record")
     rec = run.get("splits") or {}
@@ -231,12 +232,7 @@ def _evaluate(run_dir: Path, data, signal: int) -> tuple[np.ndarray, np.ndarray]
     parts = split_indices(np.asarray(source.uids()), tuple(rec.get("fractions", DEFAULT_FRACTIONS)), int(rec.get("salt", 0)))
     model, spec = load_model(run_dir), load_inputs(run_dir)
     x, y = load_arrays(source, spec, parts["test"])
-    out = model.predict(x, batch_size=1024, verbose=0)
-    out = np.asarray(out, dtype=np.float64)
-    if model.layers[-1].name == "logits" or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
-        from fpgatag.nn.students import softmax
-
-        out = softmax(out)
+    out = probabilities(model.predict(x, batch_size=1024, verbose=0), model_outputs(model, run_dir))
     return y == signal, out[:, signal]
 
 
