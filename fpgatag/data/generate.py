@@ -236,15 +236,15 @@ def parton_veto_hook(gen: GeneratorSettings, apply: bool = True):
     return PartonVeto()
 
 
-_BANNER_DONE = False
+_BANNERS_DONE: set[str] = set()
 
 
 @contextlib.contextmanager
-def _banner_to_stderr():
-    """FastJet prints its banner on C-level stdout at the first clustering; stdout is for results,
-    so send it to stderr (once per process)."""
-    global _BANNER_DONE
-    if _BANNER_DONE:
+def _banner_to_stderr(which: str = "fastjet"):
+    """FastJet prints its banner on C-level stdout at the first clustering (and Pythia's own fjcore,
+    used by the parton-level veto's SlowJet, at its first event); stdout is for results, so send it to
+    stderr (once per process and banner)."""
+    if which in _BANNERS_DONE:
         yield
         return
     import ctypes
@@ -258,7 +258,7 @@ def _banner_to_stderr():
         ctypes.CDLL(None).fflush(None)
         os.dup2(saved, 1)
         os.close(saved)
-        _BANNER_DONE = True
+        _BANNERS_DONE.add(which)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -528,7 +528,8 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         need = gen.events_per_batch if rate == 0 else int(math.ceil(1.2 * (task.n_jets - have) / rate)) + 5
         nb = int(min(gen.events_per_batch, max(need, 10)))
         t0 = time.process_time()
-        batch = pythia.nextBatch(nb)
+        with _banner_to_stderr("fjcore"):
+            batch = pythia.nextBatch(nb)
         pythia_cpu += time.process_time() - t0
         events += len(batch)
         if _STOP.is_set():
