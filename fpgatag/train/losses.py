@@ -58,20 +58,28 @@ def distillation_loss(onehot, teacher_logits, student_logits, alpha: float = 0.5
 
 @tf.keras.utils.register_keras_serializable(package="fpgatag")
 class DistillationLoss(tf.keras.losses.Loss):
-    """Keras loss on packed targets ``[one_hot | teacher_logits]`` (B, 2C) and student logits (B, C)."""
+    """Keras loss on packed targets ``[one_hot | teacher_logits]`` (B, 2C) and student logits (B, C).
 
-    def __init__(self, alpha: float = 0.5, temperature: float = 4.0, n_classes: int = 2, name: str = "distillation", **kwargs):
+    ``from_probabilities``: the model outputs softmax probabilities (a teacher preset); their logs,
+    clipped at 1e-7, stand in for the logits (``log_softmax(log p) = log p``)."""
+
+    def __init__(self, alpha: float = 0.5, temperature: float = 4.0, n_classes: int = 2, name: str = "distillation",
+                 from_probabilities: bool = False, **kwargs):
         super().__init__(name=name, **kwargs)
         check_alpha_temperature(alpha, temperature)
         self.alpha, self.temperature, self.n_classes = float(alpha), float(temperature), int(n_classes)
+        self.from_probabilities = bool(from_probabilities)
 
     def call(self, y_true, y_pred):
         c = self.n_classes
+        if self.from_probabilities:
+            y_pred = tf.math.log(tf.clip_by_value(tf.cast(y_pred, tf.float32), 1e-7, 1.0))
         return distillation_loss(y_true[:, :c], y_true[:, c:], y_pred, self.alpha, self.temperature)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(alpha=self.alpha, temperature=self.temperature, n_classes=self.n_classes)
+        cfg.update(alpha=self.alpha, temperature=self.temperature, n_classes=self.n_classes,
+                   from_probabilities=self.from_probabilities)
         return cfg
 
 

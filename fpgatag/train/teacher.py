@@ -126,23 +126,35 @@ def _splits(source, max_jets, seed, fractions, salt, fold):
     return uids, labels, chosen, splits, fold_record
 
 
-def _datasets(source, spec: InputSpec, splits, batch_size: int, seed: int, stream: bool | None):
-    """(train, validation) datasets and whether they stream from the file."""
+def _datasets(source, spec: InputSpec, splits, batch_size: int, seed: int, stream: bool | None, soft=None):
+    """(train, validation) datasets and whether they stream from the file; with ``soft`` (a teacher's
+    logits aligned to the file's rows) the targets are packed ``[one_hot | logits]``, in memory."""
     from fpgatag.train.data import input_bytes, load_arrays, make_dataset
     from fpgatag.train.loop import memory_dataset
+    from fpgatag.train.losses import pack_targets
 
     if stream is None:
-        stream = input_bytes(spec, splits["train"].size + splits["val"].size) > IN_MEMORY_LIMIT
+        stream = soft is None and input_bytes(spec, splits["train"].size + splits["val"].size) > IN_MEMORY_LIMIT
+    if stream and soft is not None:
+        raise FpgatagError("distill_from: a teacher trained on soft targets reads its inputs in memory (stream=False)")
     if stream:
         return (make_dataset(source, spec, splits["train"], batch_size, shuffle=True, seed=seed),
                 make_dataset(source, spec, splits["val"], batch_size), True)
-    return (memory_dataset(*load_arrays(source, spec, splits["train"]), batch_size, True, seed),
-            memory_dataset(*load_arrays(source, spec, splits["val"]), batch_size, False, seed), False)
+    arrays = {k: load_arrays(source, spec, splits[k]) for k in ("train", "val")}
+    if soft is not None:
+        n = len(source.classes)
+        arrays = {k: (x, pack_targets(y, n, soft[splits[k]])) for k, (x, y) in arrays.items()}
+    return (memory_dataset(*arrays["train"], batch_size, True, seed),
+            memory_dataset(*arrays["val"], batch_size, False, seed), False)
 
 
-def _train(preset, spec, n_classes, config: TrainingConfig, transfer, strategy, mixed_precision, datasets, n_train):
-    """Build, compile and fit the teacher; return (float32 model with the best weights, history, best, seconds)."""
+def _train(preset, spec, n_classes, config: TrainingConfig, transfer, strategy, mixed_precision, datasets, n_train,
+           soft_loss=None):
+    """Build, compile and fit the teacher (cross-entropy, or ``soft_loss``: (alpha, T) of the distillation
+    loss on packed targets); return (float32 model with the best weights, history, best, seconds)."""
     import tensorflow as tf
+
+    from fpgatag.train.losses import DistillationLoss, packed_accuracy
 
     build = get_builder(preset["builder"])
     previous = tf.keras.mixed_precision.global_policy()
@@ -152,8 +164,12 @@ def _train(preset, spec, n_classes, config: TrainingConfig, transfer, strategy, 
             net = build(spec.shape, n_classes, **preset["params"])
             if transfer:
                 transfer["frozen"] = _start_from_source(net, transfer)
-            net.compile(optimizer=make_optimizer(config, math.ceil(n_train / config.batch_size)),
-                        loss=tf.keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+            loss, metrics = tf.keras.losses.SparseCategoricalCrossentropy(), ["accuracy"]
+            if soft_loss is not None:
+                loss = DistillationLoss(*soft_loss, n_classes=n_classes, from_probabilities=True)
+                metrics = [packed_accuracy(n_classes)]
+            net.compile(optimizer=make_optimizer(config, math.ceil(n_train / config.batch_size)), loss=loss,
+                        metrics=metrics)
         with failures():   # a lost worker of a multi-worker run: one line, nothing saved
             hist, best, seconds = fit(net, datasets[0], datasets[1], config, desc=f"train {preset['name']}")
     finally:
@@ -168,6 +184,24 @@ def _train(preset, spec, n_classes, config: TrainingConfig, transfer, strategy, 
     if transfer and transfer["frozen"]:
         set_trainable(final, trainable=True)
     return final, hist, best, seconds
+
+
+def _soft_targets(distill_from, logits_file, alpha, temperature, source, data):
+    """(a source teacher's logits aligned to the rows, its record with its splits) or (None, None)."""
+    if distill_from is None:
+        if logits_file is not None:
+            raise FpgatagError("logits_file needs distill_from (the source teacher's run directory)")
+        return None, None
+    from fpgatag.train.distill import load_teacher_logits, teacher_splits
+    from fpgatag.train.losses import check_alpha_temperature
+
+    check_alpha_temperature(alpha, temperature)
+    path = Path(data) if isinstance(data, (str, Path)) else getattr(source, "path", None)
+    logits, where = load_teacher_logits(distill_from, source, path, logits_file)
+    if logits.shape[1] != len(source.classes):
+        raise FpgatagError(f"{where}: {logits.shape[1]} logits per jet, the data has {len(source.classes)} classes")
+    return logits, {"teacher_dir": str(Path(distill_from).resolve()), "logits_file": str(where.resolve()),
+                    "alpha": float(alpha), "temperature": float(temperature), "splits": teacher_splits(distill_from)}
 
 
 def _write(out_dir: Path, strategy, **run) -> dict[str, Any]:
@@ -190,7 +224,8 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
                   n_particles: int | None = None, stream: bool | None = None, split_salt: int = 0,
                   fractions=DEFAULT_FRACTIONS, command: str | None = None, fold: tuple[int, int] | None = None,
                   init_from: str | Path | None = None, freeze: bool = False, lr_factor: float | None = None,
-                  **training: Any) -> dict[str, Any]:
+                  distill_from: str | Path | None = None, logits_file: str | Path | None = None,
+                  alpha: float = 0.1, temperature: float = 2.0, **training: Any) -> dict[str, Any]:
     """Train a teacher preset on ``data`` and write its run directory ``out_dir``; return the test metrics.
 
     ``training`` overrides the preset's training settings by their :class:`TrainingConfig` names
@@ -204,7 +239,10 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
     directories). ``init_from`` starts from another teacher's run directory (transfer learning,
     ``fpgatag.train.transfer``): its preset (``model=None``) and input spec, all weights fine-tuned at
     ``lr_factor`` x the learning rate (default 0.1), or with ``freeze`` the EdgeConv blocks kept and the
-    layers after them retrained (``lr_factor`` default 1).
+    layers after them retrained (``lr_factor`` default 1). ``distill_from`` (another teacher's run
+    directory, its logits stored by ``teacher-predict``, or ``logits_file``) trains on its soft targets
+    with the students' distillation loss (``alpha``, ``temperature``; :mod:`fpgatag.train.losses`): a
+    chain, e.g. full view -> trigger view -> student; the splits are then the source teacher's.
     """
     import tensorflow as tf
 
@@ -214,6 +252,9 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
     preset, transfer, config, spec = _setup(model, init_from, freeze, lr_factor, n_particles, training)
     source = as_source(data)
     n_classes = len(source.classes)
+    soft, soft_record = _soft_targets(distill_from, logits_file, alpha, temperature, source, data)
+    if soft is not None:
+        fractions, split_salt = soft_record.pop("splits")
     if spec.kind == "lund" and source.n_jets:
         source.read(0, 1, keys=["n_lund"])  # a file without Lund trees fails here, naming the group
     strategy, strategy_name = select_strategy()
@@ -223,9 +264,9 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
              splits["train"].size, splits["val"].size, splits["test"].size, strategy_name)
     if not transfer:  # a transferred teacher keeps the input scaling its weights were trained with
         fit_inputs(source, spec, splits["train"], seed=seed)
-    *datasets, streamed = _datasets(source, spec, splits, config.batch_size, seed, stream)
+    *datasets, streamed = _datasets(source, spec, splits, config.batch_size, seed, stream, soft)
     final, hist, best, train_seconds = _train(preset, spec, n_classes, config, transfer, strategy, mixed_precision,
-                                              datasets, splits["train"].size)
+                                              datasets, splits["train"].size, None if soft is None else (alpha, temperature))
     probs = final.predict(make_dataset(source, spec, splits["test"], 1024), verbose=0)
 
     summary = {"best_epoch": best.best_epoch + 1, "train_seconds": round(train_seconds, 3)}
@@ -233,8 +274,9 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
                 "epochs_run": len(hist.get("loss", [])), **summary, "seed": seed, "max_jets": max_jets,
                 "n_particles": spec.n_objects, "mixed_precision": bool(mixed_precision), "strategy": strategy_name,
                 "streamed": streamed, "patience": config.patience, "n_parameters": int(final.count_params()),
-                "fold": fold_record, "transfer": _transfer_record(transfer, final)}
+                "fold": fold_record, "transfer": _transfer_record(transfer, final), "distilled_from": soft_record}
     extra = {"role": "teacher", "model": preset["name"], **summary, "outputs": "probabilities",
+             "distilled_from": None if soft_record is None else soft_record["teacher_dir"],
              "jets_per_second": round(splits["train"].size * len(hist.get("loss", [])) / max(train_seconds, 1e-9), 1)}
     if fold_record is not None:
         extra["fold"] = f"{fold_record['index']}/{fold_record['count']}"
