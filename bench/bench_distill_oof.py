@@ -15,12 +15,17 @@ This benchmark measures that, in one run, on one data file and an independent fi
 * a teacher of the same architecture on the student's trigger view (``--view-teacher``): how much
   of the teacher-student gap is the view (information the student never sees) and how much the
   student's size and bits, and a second teacher to distil from;
+* the chain (kind ``distilled_chain``): the trigger-view teacher trained on the full-view teacher's
+  soft targets (``train_teacher(distill_from=...)``, same alpha and T as the students), then the
+  student distilled from it;
 * with ``--scan-data`` (the same jets with 32 candidates): bits 4, 6, 8, 16 and N = 8, 16, 32,
   scratch and out-of-fold distilled.
 
     python bench/bench_distill_oof.py --data jets.h5 --eval-data eval.h5 [--scan-data jets-n32.h5] [--reuse]
     python bench/bench_distill_oof.py --data jets.h5 --eval-data eval.h5 --kinds scratch distilled_trigger \
         --seeds 1 2 3 4 5 --name distill_trigger      # full- and trigger-view teachers, no fold teachers
+    python bench/bench_distill_oof.py --data demo.h5 --eval-data eval.h5 --from-demo DEMO_DIR \
+        --kinds distilled_chain --seeds 1 2 3 --name distill_chain   # the demo's runs + the chain, trained here
 
 Teachers are trained into --work when missing (or always, without --reuse). Every figure carries its
 uncertainty: AUC +- its DeLong error, rejections with 68 % Clopper-Pearson intervals and the number of
@@ -45,7 +50,7 @@ import _common as C
 from fpgatag.core.metrics import classification_metrics, paired_gain  # noqa: E402
 
 log = logging.getLogger("fpgatag.bench.distill_oof")  # shown by fpgatag's log set-up
-KINDS = ("scratch", "distilled_insample", "distilled_oof", "distilled_trigger")
+KINDS = ("scratch", "distilled_insample", "distilled_oof", "distilled_trigger", "distilled_chain")
 
 
 def calibration(logits: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> dict:
@@ -96,7 +101,7 @@ def ensure_teacher(out: Path, reuse: bool, **kw) -> Path:
     if reuse and (out / "metrics.json").is_file():
         log.info("reusing teacher %s", out)
     else:
-        train_teacher(out_dir=out, **kw)
+        train_teacher(out_dir=out, **{k: v for k, v in kw.items() if v is not None})
     return out
 
 
@@ -117,16 +122,23 @@ def parse(argv=None):
     ap.add_argument("--student", default="deepsets")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--epochs", type=int, default=None, help="student epochs max (default: the preset's)")
+    ap.add_argument("--patience", type=int, default=None, help="student early-stopping patience (default: the preset's)")
+    ap.add_argument("--teacher-patience", type=int, default=0, help="teachers' early-stopping patience (0: none)")
+    ap.add_argument("--teacher-batch-size", type=int, default=None, help="teachers' batch size (default: the preset's)")
+    ap.add_argument("--scan-seeds", type=int, default=1, help="seeds (the first of --seeds) of the bits / N scan")
+    ap.add_argument("--scan-kind", default=None, choices=KINDS[1:],
+                    help="the scan's distilled kind (default: distilled_trigger when trained, else distilled_oof)")
     ap.add_argument("--alpha", type=float, default=None)
     ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--from-demo", type=Path, default=None, metavar="DIR",
                     help="score the teachers (full and trigger view) and the scratch / distilled students of a finished "
-                         "`fpgatag demo --data DATA --student-seeds ...` output directory instead of training them")
+                         "`fpgatag demo --data DATA --student-seeds ...` output directory instead of training them "
+                         "(distilled_chain in --kinds: its teacher and students are trained in --work, with the demo's settings)")
     ap.add_argument("--scan-eval-data", type=Path, default=None,
                     help="the independent file with >= 32 candidates, to score the scan's students on")
     ap.add_argument("--scan-data", type=Path, default=None,
                     help="the same jets with >= 32 candidates (`fpgatag views DATA -o FILE --n-candidates 32`): "
-                         "also scan bits (4, 6, 8, 16) and N (8, 16, 32), scratch and distilled (out-of-fold), first seed")
+                         "also scan bits (4, 6, 8, 16) and N (8, 16, 32), scratch and distilled (--scan-kind), --scan-seeds seeds")
     args = ap.parse_args(argv)
     from fpgatag.train import distill as D
 
@@ -138,35 +150,47 @@ def parse(argv=None):
 def teachers(args) -> SimpleNamespace:
     """The full-view teacher, the fold teachers and the trigger-view teacher (trained when missing, or
     taken from --from-demo), the student kinds they allow, and their soft targets on --data."""
-    from fpgatag.train.soft_targets import teacher_predict
-
     work = args.work
-    tkw = dict(data=args.data, model=args.teacher_model, epochs=args.teacher_epochs, n_particles=args.n_particles, seed=0)
     demo = _demo_runs(args.from_demo, args.seeds) if args.from_demo is not None else None
     if demo is not None:
-        args.kinds, args.view_teacher = ["distilled_trigger"], demo["config"]["distill_teacher"]
-        args.teacher_model, args.teacher_epochs = demo["config"]["teacher"], demo["config"]["teacher_epochs"]
-        args.n_particles, args.student = demo["config"]["teacher_particles"], demo["config"]["student"]
+        cfg = demo["config"]
+        args.kinds = ["distilled_trigger"] + [k for k in args.kinds if k == "distilled_chain"]
+        args.view_teacher, args.teacher_model, args.teacher_epochs = cfg["distill_teacher"], cfg["teacher"], cfg["teacher_epochs"]
+        args.n_particles, args.student, args.teacher_batch_size = cfg["teacher_particles"], cfg["student"], cfg["batch_size"]
+    common = dict(data=args.data, epochs=args.teacher_epochs, seed=demo["config"]["seed"] if demo else 0,
+                  patience=args.teacher_patience, batch_size=args.teacher_batch_size)
+    tkw = dict(model=args.teacher_model, n_particles=args.n_particles, **common)
     teacher = demo["teacher"] if demo else ensure_teacher(work / "teacher", args.reuse, **tkw)
     kinds = [k for k in KINDS if k == "scratch" or k in args.kinds]
     if args.view_teacher == "none":
         kinds = [k for k in kinds if k != "distilled_trigger"]
-    need_folds = "distilled_oof" in kinds or (args.scan_data is not None and "distilled_trigger" not in kinds)
+    need_folds = "distilled_oof" in kinds or (args.scan_data is not None and _scan_kind(args, kinds) == "distilled_oof")
     folds = [ensure_teacher(work / f"teacher-fold{i}", args.reuse, fold=(i, args.folds), **tkw)
              for i in range(args.folds)] if need_folds else []
-    vteacher = None
+    vteacher = chain = None
     if demo is not None:
         vteacher = demo["teacher-trigger"]
     elif "distilled_trigger" in kinds:
-        vteacher = ensure_teacher(work / "teacher-trigger", args.reuse, data=args.data, model=args.view_teacher,
-                                  epochs=args.teacher_epochs, seed=0)
+        vteacher = ensure_teacher(work / "teacher-trigger", args.reuse, model=args.view_teacher, **common)
     logits = {}
-    for name, who in (("insample", teacher), ("oof", folds or None), ("trigger", vteacher)):
+    if "distilled_chain" in kinds:   # the trigger-view teacher on the full-view teacher's soft targets
+        logits["insample"] = _predict(args, teacher, work / "logits-insample.h5")
+        chain = ensure_teacher(work / "teacher-chain", args.reuse, model=args.view_teacher, distill_from=teacher,
+                               logits_file=logits["insample"], alpha=args.alpha, temperature=args.temperature, **common)
+    for name, who in (("insample", teacher), ("oof", folds or None), ("trigger", vteacher), ("chain", chain)):
         if who is not None:
-            logits[name] = work / f"logits-{name}.h5"
-            if not (args.reuse and logits[name].is_file()):
-                teacher_predict(who, args.data, output=logits[name])
-    return SimpleNamespace(demo=demo, teacher=teacher, folds=folds, vteacher=vteacher, kinds=kinds, logits=logits)
+            logits[name] = _predict(args, who, work / f"logits-{name}.h5")
+    return SimpleNamespace(demo=demo, teacher=teacher, folds=folds, vteacher=vteacher, chain=chain, kinds=kinds,
+                           logits=logits)
+
+
+def _predict(args, teacher, out: Path) -> Path:
+    """The teacher's logits on --data in ``out`` (kept with --reuse)."""
+    from fpgatag.train.soft_targets import teacher_predict
+
+    if not (args.reuse and out.is_file()):
+        teacher_predict(teacher, args.data, output=out)
+    return out
 
 
 def calibrations(args, t: SimpleNamespace, source, labels: np.ndarray) -> tuple[dict, dict]:
@@ -192,31 +216,44 @@ def _student(args, data: Path, out: Path, kind: str, t: SimpleNamespace, seed: i
         m = json.loads((out / "metrics.json").read_text())
     else:
         tdir = {"scratch": None, "distilled_insample": t.teacher, "distilled_oof": t.folds[0] if t.folds else None,
-                "distilled_trigger": t.vteacher}[kind]
+                "distilled_trigger": t.vteacher, "distilled_chain": t.chain}[kind]
         lf = None if kind == "scratch" else t.logits[kind.split("_")[1]]
+        extra = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience)) if v is not None}
         m = D.train_student(data, student=args.student, n_objects=n, bits=bits, out_dir=out, teacher_dir=tdir,
-                            logits_file=lf, alpha=args.alpha, temperature=args.temperature, epochs=args.epochs, seed=seed)
+                            logits_file=lf, alpha=args.alpha, temperature=args.temperature, seed=seed, **extra)
     log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
     return {"run": out.name, "dir": str(out), "kind": kind, "seed": seed, "alpha": m["alpha"], **{k: m[k] for k in keys + UNC}}
 
 
+def _scan_kind(args, kinds) -> str:
+    """The distilled kind of the bits / N scan: --scan-kind, else trigger-view if trained, else out-of-fold."""
+    return args.scan_kind or ("distilled_trigger" if "distilled_trigger" in kinds else "distilled_oof")
+
+
 def students(args, t: SimpleNamespace) -> tuple[list[dict], list[dict], str]:
     """The main students (every kind, every seed) and the bits / N scan (scratch and distilled: the
-    trigger-view teacher if trained, else out-of-fold; first seed)."""
+    kind of --scan-kind; the first --scan-seeds seeds)."""
     rows = []
     for seed in args.seeds:
         for kind in t.kinds:
-            out = t.demo[kind, seed] if t.demo else args.work / f"{kind}_s{seed}"
-            rows.append(_student(args, args.data, out, kind, t, seed, finished=t.demo is not None))
-    scan, scan_kind = [], "distilled_trigger" if t.vteacher is not None else "distilled_oof"
-    if args.scan_data is not None:
-        seed = args.seeds[0]
+            from_demo = t.demo is not None and (kind, seed) in t.demo
+            out = t.demo[kind, seed] if from_demo else args.work / f"{kind}_s{seed}"
+            rows.append(_student(args, args.data, out, kind, t, seed, finished=from_demo))
+    scan, scan_kind = [], _scan_kind(args, t.kinds)
+    for seed in args.seeds[:args.scan_seeds] if args.scan_data is not None else ():
         for bits, n in [(b, 16) for b in (4, 6, 8, 16)] + [(8, n) for n in (8, 32)]:
             for kind in ("scratch", scan_kind):
                 row = _student(args, args.scan_data, args.work / f"scan_{kind}_b{bits}_n{n}_s{seed}", kind, t, seed, bits, n,
                                keys=("accuracy", "auc", "rejection_at_50", "n_test", "n_parameters", "best_epoch"))
                 scan.append({"bits": bits, "n_objects": n, **row})
     return rows, scan, scan_kind
+
+
+def _refs(t: SimpleNamespace, folds: bool = False) -> dict:
+    """The teachers by name: full view, (the fold teachers,) trigger view, trigger view from the chain."""
+    named = [("teacher", t.teacher)] + [(f"fold{i}", d) for i, d in enumerate(t.folds if folds else ())]
+    named += [("trigger-view", t.vteacher), ("trigger-view-chain", t.chain)]
+    return {name: d for name, d in named if d is not None}
 
 
 def independent(args, t: SimpleNamespace, teachers_m: dict, rows: list[dict], scan: list[dict]):
@@ -227,8 +264,7 @@ def independent(args, t: SimpleNamespace, teachers_m: dict, rows: list[dict], sc
     eval_scores, eval_teacher, eval_labels = {}, {}, None
     if args.eval_data is not None:
         ev = as_source(args.eval_data)
-        named = [("teacher", t.teacher)] + [(f"fold{i}", d) for i, d in enumerate(t.folds)]
-        for name, d in named + ([("trigger-view", t.vteacher)] if t.vteacher is not None else []):
+        for name, d in _refs(t, folds=True).items():
             eval_labels, eval_teacher[name] = _score(d, ev, teachers_m[name], logits=False)
         for r in rows:
             eval_labels, eval_scores[r["run"]] = _score(Path(r["dir"]), ev, r)
@@ -244,7 +280,7 @@ def paired(args, t: SimpleNamespace, rows: list[dict], evaluated) -> dict:
     from fpgatag.report.compare import _aligned
 
     eval_labels, eval_scores, eval_teacher = evaluated
-    ref_dirs = {"teacher": t.teacher, **({"trigger-view": t.vteacher} if t.vteacher is not None else {})}
+    ref_dirs = _refs(t)
     test_labels, test_scores = _aligned([Path(r["dir"]) for r in rows] + list(ref_dirs.values()))
     test_by_run = {r["run"]: s for r, s in zip(rows, test_scores)}
     gains = {"test": _gains(t.kinds, rows, (test_labels, test_by_run), dict(zip(ref_dirs, test_scores[len(rows):])))}
@@ -281,9 +317,7 @@ def main(argv=None) -> int:
     labels = np.asarray(source.labels()).astype(int)
     splits, calib = calibrations(args, t, source, labels)
     rows, scan, scan_kind = students(args, t)
-    teachers_m = {"teacher": json.loads((t.teacher / "metrics.json").read_text()),
-                  **{f"fold{i}": json.loads((d / "metrics.json").read_text()) for i, d in enumerate(t.folds)},
-                  **({"trigger-view": json.loads((t.vteacher / "metrics.json").read_text())} if t.vteacher else {})}
+    teachers_m = {name: json.loads((d / "metrics.json").read_text()) for name, d in _refs(t, folds=True).items()}
     evaluated = independent(args, t, teachers_m, rows, scan)
     gains = paired(args, t, rows, evaluated)
     summary, verdict = summarize(args, t.kinds, rows, teachers_m)
@@ -293,7 +327,9 @@ def main(argv=None) -> int:
              "eval_data": None if args.eval_data is None else str(args.eval_data.resolve()),
              "teacher_model": args.teacher_model, "teacher_epochs": args.teacher_epochs, "n_particles": args.n_particles,
              "folds": args.folds, "student": args.student, "bits": 8, "n_objects": 16, "alpha": args.alpha,
-             "temperature": args.temperature, "seeds": args.seeds, "from_demo": None if t.demo is None else str(args.from_demo),
+             "temperature": args.temperature, "seeds": args.seeds, "scan_seeds": args.seeds[:args.scan_seeds],
+             "student_epochs": args.epochs, "student_patience": args.patience, "teacher_patience": args.teacher_patience,
+             "from_demo": None if t.demo is None else str(args.from_demo),
              "wall_seconds": round(time.perf_counter() - t_start, 1), "kinds": t.kinds,
              "eval_jets_per_class": None if eval_labels is None else np.bincount(np.asarray(eval_labels).astype(int)).tolist(),
              "machine": C.machine()}
@@ -317,9 +353,14 @@ def markdown(args, t, setup, source, calib, teachers_m, summary, verdict, rows, 
           f"{args.teacher_model}, {args.n_particles} particles, {args.teacher_epochs} epochs"
           + (f"; {len(folds)} fold teachers each trained without one fold of the training jets" if folds else "")
           + (f"; trigger-view teacher {args.view_teacher}, {args.teacher_epochs} epochs" if t.vteacher is not None else "")
+          + (f"; chain: {args.view_teacher} trained on the full-view teacher's soft targets (alpha = {args.alpha:g}, "
+             f"T = {args.temperature:g}, {args.teacher_epochs} epochs; `teacher-chain`), students distilled from it "
+             "(`distilled_chain`, trained here)" if t.chain is not None else "")
           + (". Teachers' seed 0" if demo is None else
              f". Teachers (seed {demo['config']['seed']}) and students trained by `fpgatag demo --data {args.data.name} "
              f"--student-seeds {' '.join(map(str, args.seeds))}` (output `{args.from_demo.name}`), scored here")
+          + (f". Student epochs max {args.epochs or 'the preset default'}, patience {args.patience or 'the preset default'}; "
+             f"teacher patience {args.teacher_patience or 'none'}")
           + f". Student: {args.student}, 8 bits, 16 candidates, "
           f"alpha = {args.alpha:g}, T = {args.temperature:g}, seeds {args.seeds}. Wall time {setup['wall_seconds'] / 60:.1f} min.", "",
           "## Teacher logits on its training jets vs the test jets", "",
@@ -345,7 +386,7 @@ def markdown(args, t, setup, source, calib, teachers_m, summary, verdict, rows, 
     if scan:
         md += ["## Bits and N", "", f"`{args.scan_data.name}`: the same jets with 32 L1 candidates (rebuilt by "
                "`fpgatag views`; N = 8 and 16 read the first 8 and 16 of them, identical to the 16-candidate file's). "
-               f"Seed {args.seeds[0]}; scratch and distilled ({scan_kind}). Bits: weights, biases and "
+               f"Seeds {args.seeds[:args.scan_seeds]}; scratch and distilled ({scan_kind}). Bits: weights, biases and "
                "activations; N: trigger-view candidates per jet.", "",
                C.table([{**r, **_shown(r), **_shown(r, "eval_")} for r in scan],
                        ["run", "kind", "bits", "n_objects", "accuracy", "auc +- err", "rej@0.5 [68% CI]", "n_test",
