@@ -4,7 +4,9 @@ bench/results/summary.md with the machine, date and versions.
 Benchmarks that need jets or a trained teacher get them here, made once into --work and reused
 (``fpgatag generate`` with fixed seeds, ``fpgatag train-teacher``, ``fpgatag demo``), so that
 ``make bench`` reproduces every figure the README quotes from a fresh checkout. The RTL flow has its
-own target (``make bench-rtl``: Yosys takes 20-30 min per unpruned preset).
+own target (``make bench-rtl``: Yosys takes 20-30 min per unpruned preset), and so has the distillation benchmark at
+>= 50k jets per class (``make bench-distill-full``: bench/distill_full.sh, an hour of generation and one of training
+on 2 cores).
 
     python bench/run_all.py            # full sizes (many hours on 2 cores: see each script's --help)
     python bench/run_all.py --quick    # small sizes
@@ -64,6 +66,12 @@ def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
              "--eval-data", str(j["indep1500"]), "--scan-data", str(n32["demo2500"]), "--scan-eval-data",
              str(n32["indep1500"]), "--seeds", *SEEDS[:2 if quick else 5], "--name", "distill_trigger",
              "--work", str(work / "distill_trigger"), "--reuse"]],
+        "distill_chain": [   # the demo's runs again, with the chain teacher and its students trained beside them
+            [*FPGATAG, "demo", "--out", str(demo), "--data", str(j["demo2500"]), "--student-seeds", *SEEDS[:2 if quick else 5],
+             "--unless-exists", str(demo / "demo.json")],
+            [PY, str(HERE / "bench_distill_oof.py"), "--from-demo", str(demo), "--data", str(j["demo2500"]),
+             "--eval-data", str(j["indep1500"]), "--kinds", "distilled_chain", "--seeds", *SEEDS[:2 if quick else 5],
+             "--name", "distill_chain", "--work", str(work / "distill_chain"), "--reuse"]],
         "fpga": [[PY, str(HERE / "bench_fpga.py"), *q]],
         "estimator": [[PY, str(HERE / "bench_estimator.py"), *q]],
     }
@@ -71,7 +79,7 @@ def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
 
 # which shared inputs each benchmark needs: jet files, and the dev teacher
 NEEDS = {"distill": ["dev", "teacher"], "l1_student": ["dev", "teacher"], "distill_oof": ["jets8k", "indep"],
-         "distill_trigger": ["demo2500", "indep1500"]}
+         "distill_trigger": ["demo2500", "indep1500"], "distill_chain": ["demo2500", "indep1500"]}
 
 
 def prepare(names: list[str], work: Path, quick: bool) -> None:
