@@ -126,6 +126,7 @@ def parse(argv=None):
     ap.add_argument("--teacher-patience", type=int, default=0, help="teachers' early-stopping patience (0: none)")
     ap.add_argument("--teacher-batch-size", type=int, default=None, help="teachers' batch size (default: the preset's)")
     ap.add_argument("--scan-seeds", type=int, default=1, help="seeds (the first of --seeds) of the bits / N scan")
+    ap.add_argument("--scan-epochs", type=int, default=None, help="the scan students' epochs max (default: --epochs)")
     ap.add_argument("--scan-kind", default=None, choices=KINDS[1:],
                     help="the scan's distilled kind (default: distilled_trigger when trained, else distilled_oof)")
     ap.add_argument("--alpha", type=float, default=None)
@@ -207,7 +208,7 @@ def calibrations(args, t: SimpleNamespace, source, labels: np.ndarray) -> tuple[
 
 def _student(args, data: Path, out: Path, kind: str, t: SimpleNamespace, seed: int, bits: int = 8, n: int = 16,
              keys=("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test", "n_parameters", "best_epoch",
-                   "train_seconds"), finished: bool = False) -> dict:
+                   "train_seconds"), finished: bool = False, epochs: int | None = None) -> dict:
     """One student as a result row: trained now, or its stored metrics (``finished``: a --from-demo
     run; with --reuse: one found in --work)."""
     from fpgatag.train import distill as D
@@ -218,7 +219,7 @@ def _student(args, data: Path, out: Path, kind: str, t: SimpleNamespace, seed: i
         tdir = {"scratch": None, "distilled_insample": t.teacher, "distilled_oof": t.folds[0] if t.folds else None,
                 "distilled_trigger": t.vteacher, "distilled_chain": t.chain}[kind]
         lf = None if kind == "scratch" else t.logits[kind.split("_")[1]]
-        extra = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience)) if v is not None}
+        extra = {k: v for k, v in (("epochs", epochs or args.epochs), ("patience", args.patience)) if v is not None}
         m = D.train_student(data, student=args.student, n_objects=n, bits=bits, out_dir=out, teacher_dir=tdir,
                             logits_file=lf, alpha=args.alpha, temperature=args.temperature, seed=seed, **extra)
     log.info("%s: AUC %.4f R50 %.2f", out.name, m["auc"], m["rejection_at_50"])
@@ -244,7 +245,8 @@ def students(args, t: SimpleNamespace) -> tuple[list[dict], list[dict], str]:
         for bits, n in [(b, 16) for b in (4, 6, 8, 16)] + [(8, n) for n in (8, 32)]:
             for kind in ("scratch", scan_kind):
                 row = _student(args, args.scan_data, args.work / f"scan_{kind}_b{bits}_n{n}_s{seed}", kind, t, seed, bits, n,
-                               keys=("accuracy", "auc", "rejection_at_50", "n_test", "n_parameters", "best_epoch"))
+                               keys=("accuracy", "auc", "rejection_at_50", "n_test", "n_parameters", "best_epoch"),
+                               epochs=args.scan_epochs)
                 scan.append({"bits": bits, "n_objects": n, **row})
     return rows, scan, scan_kind
 
@@ -328,6 +330,7 @@ def main(argv=None) -> int:
              "teacher_model": args.teacher_model, "teacher_epochs": args.teacher_epochs, "n_particles": args.n_particles,
              "folds": args.folds, "student": args.student, "bits": 8, "n_objects": 16, "alpha": args.alpha,
              "temperature": args.temperature, "seeds": args.seeds, "scan_seeds": args.seeds[:args.scan_seeds],
+             "scan_epochs": args.scan_epochs or args.epochs,
              "student_epochs": args.epochs, "student_patience": args.patience, "teacher_patience": args.teacher_patience,
              "from_demo": None if t.demo is None else str(args.from_demo),
              "wall_seconds": round(time.perf_counter() - t_start, 1), "kinds": t.kinds,
@@ -386,7 +389,7 @@ def markdown(args, t, setup, source, calib, teachers_m, summary, verdict, rows, 
     if scan:
         md += ["## Bits and N", "", f"`{args.scan_data.name}`: the same jets with 32 L1 candidates (rebuilt by "
                "`fpgatag views`; N = 8 and 16 read the first 8 and 16 of them, identical to the 16-candidate file's). "
-               f"Seeds {args.seeds[:args.scan_seeds]}; scratch and distilled ({scan_kind}). Bits: weights, biases and "
+               f"Seeds {args.seeds[:args.scan_seeds]}, epochs max {args.scan_epochs or args.epochs or 'the preset default'}; scratch and distilled ({scan_kind}). Bits: weights, biases and "
                "activations; N: trigger-view candidates per jet.", "",
                C.table([{**r, **_shown(r), **_shown(r, "eval_")} for r in scan],
                        ["run", "kind", "bits", "n_objects", "accuracy", "auc +- err", "rej@0.5 [68% CI]", "n_test",

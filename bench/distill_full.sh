@@ -11,7 +11,7 @@
 #   its bias against the default physics: bench/results/generate_ks_fast.md), WORKERS (all cores),
 #   TEACHER_EPOCHS (3), TEACHER_PATIENCE (0), N_PARTICLES (32), STUDENT (deepsets: 8 bits, 16 candidates),
 #   STUDENT_EPOCHS (20), PATIENCE (5), SEEDS ("1 2 3 4 5"), KINDS ("scratch distilled_trigger"),
-#   SCAN_SEEDS (1), NAME (distill_large), OUT (bench/results), FPGATAG / PYTHON (the venv's).
+#   SCAN_SEEDS (1), SCAN_EPOCHS (10), NAME (distill_large), OUT (bench/results), FPGATAG / PYTHON (the venv's).
 # Cost on 2 shared cores: generation with the fast physics 54 min for 100k jets and 6 min for the 10k of
 # the independent file (the default physics is 6-8x slower); training about 30 min at these epochs (full-view
 # teacher ~50 s per epoch, trigger-view ~35 s, a student ~2.6 s); a GPU trains the teachers much faster.
@@ -34,4 +34,4 @@ exec "$PYTHON" bench/bench_distill_oof.py --data "$W/jets.h5" --eval-data "$W/ev
     --scan-data "$W/jets-n32.h5" --scan-eval-data "$W/eval-n32.h5" --work "$W/runs" --reuse --out "${OUT:-bench/results}" \
     --name "${NAME:-distill_large}" --kinds ${KINDS:-scratch distilled_trigger} --student "${STUDENT:-deepsets}" \
     --teacher-epochs "${TEACHER_EPOCHS:-3}" --teacher-patience "${TEACHER_PATIENCE:-0}" --n-particles "${N_PARTICLES:-32}" \
-    --epochs "${STUDENT_EPOCHS:-20}" --patience "${PATIENCE:-5}" --seeds ${SEEDS:-1 2 3 4 5} --scan-seeds "${SCAN_SEEDS:-1}"
+    --epochs "${STUDENT_EPOCHS:-20}" --patience "${PATIENCE:-5}" --seeds ${SEEDS:-1 2 3 4 5} --scan-seeds "${SCAN_SEEDS:-1}" --scan-epochs "${SCAN_EPOCHS:-10}"
