@@ -119,6 +119,7 @@ def parse(argv=None):
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS,
                     help="student kinds to train (scratch always); fold teachers only for distilled_oof")
     ap.add_argument("--name", default="distill_oof", help="result file stem in --out")
+    ap.add_argument("--note", default=None, help="a paragraph shown under the title (how the jets were made, ...)")
     ap.add_argument("--student", default="deepsets")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--epochs", type=int, default=None, help="student epochs max (default: the preset's)")
@@ -329,7 +330,7 @@ def main(argv=None) -> int:
              "eval_data": None if args.eval_data is None else str(args.eval_data.resolve()),
              "teacher_model": args.teacher_model, "teacher_epochs": args.teacher_epochs, "n_particles": args.n_particles,
              "folds": args.folds, "student": args.student, "bits": 8, "n_objects": 16, "alpha": args.alpha,
-             "temperature": args.temperature, "seeds": args.seeds, "scan_seeds": args.seeds[:args.scan_seeds],
+             "temperature": args.temperature, "seeds": args.seeds, "scan_seeds": args.seeds[:args.scan_seeds], "note": args.note,
              "scan_epochs": args.scan_epochs or args.epochs,
              "student_epochs": args.epochs, "student_patience": args.patience, "teacher_patience": args.teacher_patience,
              "from_demo": None if t.demo is None else str(args.from_demo),
@@ -349,7 +350,7 @@ def markdown(args, t, setup, source, calib, teachers_m, summary, verdict, rows, 
     ev_cols = ["eval_auc +- err", "eval_rej@0.5 [68% CI]"]
     title = ("# Distillation with in-sample vs out-of-fold soft targets" if "distilled_oof" in t.kinds
              else "# Distillation from the trigger-view teacher vs training from scratch")
-    md = [title, "",
+    md = [title, ""] + ([f"**{args.note}**", ""] if args.note else []) + [
           f"Data: `{args.data.name}`, {source.n_jets} jets ({setup['jets_per_class']} per class), splits "
           f"{setup['splits']}; independent file: `{args.eval_data.name if args.eval_data else 'none'}`"
           f"{' (' + str(setup['eval_jets_per_class']) + ' per class, all scored)' if args.eval_data else ''}. Teacher "

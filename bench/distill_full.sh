@@ -29,8 +29,12 @@ mkdir -p "$W"
 [ -f "$W/eval.h5" ] || "$FPGATAG" generate -o "$W/eval.h5" --jets-per-class "$NE" --seed 777 --workers "$J" --physics "$P"
 [ -f "$W/jets-n32.h5" ] || "$FPGATAG" views "$W/jets.h5" -o "$W/jets-n32.h5" --n-candidates 32
 [ -f "$W/eval-n32.h5" ] || "$FPGATAG" views "$W/eval.h5" -o "$W/eval-n32.h5" --n-candidates 32
+NOTE="Jets generated with --physics $P."
+[ "$P" = fast ] && NOTE="Jets generated with --physics fast (no multi-parton interactions, pTHat >= 0.7 x pt_min), not the \
+default physics: its jets differ in mass, constituent count and tau ratios (bench/results/generate_ks_fast.md), so these \
+figures are for that sample, not for the default one."
 # shellcheck disable=SC2086
-exec "$PYTHON" bench/bench_distill_oof.py --data "$W/jets.h5" --eval-data "$W/eval.h5" \
+exec "$PYTHON" bench/bench_distill_oof.py --note "$NOTE" --data "$W/jets.h5" --eval-data "$W/eval.h5" \
     --scan-data "$W/jets-n32.h5" --scan-eval-data "$W/eval-n32.h5" --work "$W/runs" --reuse --out "${OUT:-bench/results}" \
     --name "${NAME:-distill_large}" --kinds ${KINDS:-scratch distilled_trigger} --student "${STUDENT:-deepsets}" \
     --teacher-epochs "${TEACHER_EPOCHS:-3}" --teacher-patience "${TEACHER_PATIENCE:-0}" --n-particles "${N_PARTICLES:-32}" \
