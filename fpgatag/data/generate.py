@@ -117,7 +117,7 @@ class GeneratorSettings:
             raise ValueError("ecm must be > 0")
 
     def _apply_preset(self) -> None:
-        """Fill ``mpi`` and ``pthat_min`` from the preset; refuse values that contradict it."""
+        """Fill the kinematics, ``mpi`` and ``pthat_min`` from the preset; refuse values that contradict it."""
         if self.physics not in PHYSICS:
             raise ValueError(f"physics {self.physics!r}: unknown preset; known: {', '.join(PHYSICS)}")
         preset = PHYSICS[self.physics]
@@ -127,9 +127,11 @@ class GeneratorSettings:
                 raise ValueError(f"physics {self.physics!r} sets {name} = {value:g}; do not also give {name} ({given:g})")
             setattr(self, name, float(value if given is None else given))
         pthat = round(preset["pthat_fraction"] * self.pt_min, 1)
-        if self.physics != "default":
+        base = PHYSICS["default"]
+        if preset["mpi"] != base["mpi"]:   # a preset that changes the default physics' MPI or pTHat cut owns them
             if self.mpi is not None and bool(self.mpi) != preset["mpi"]:
                 raise ValueError(f"physics {self.physics!r} sets mpi = {preset['mpi']}; do not also give mpi")
+        if preset["pthat_fraction"] != base["pthat_fraction"]:
             if self.pthat_min is not None and self.pthat_min != pthat:
                 raise ValueError(f"physics {self.physics!r} sets pthat_min = {preset['pthat_fraction']} x pt_min "
                                  f"= {pthat} GeV; do not also give pthat_min ({self.pthat_min})")
