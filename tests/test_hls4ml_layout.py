@@ -192,3 +192,29 @@ def test_native_file_without_the_group_refuses_the_keys(tmp_path):
     with open_jets(bad) as src:
         with pytest.raises(FpgatagError, match="j1_etarot"):
             src.read(0, 2, keys=["constituents_16"])
+
+
+def test_merge_keeps_the_benchmark_inputs_and_refuses_a_mix(tmp_path):
+    import h5py
+
+    from fpgatag.data.merge import merge
+    from fpgatag.data.reviews import remake_views
+
+    shards = []
+    for i in range(2):
+        _public_file(tmp_path / f"p{i}.h5", seed=i)
+        shards.append(remake_views(tmp_path / f"p{i}.h5", tmp_path / f"n{i}.h5", {},
+                                   hls4ml=H.Hls4mlSettings(n_constituents=32)))
+        with h5py.File(shards[-1], "r+") as f:   # two "shards" of one job: their uids must differ
+            f["jets/uid"][...] = f["jets/uid"][...] + 100 * i
+    parts = [open_jets(s).read(keys=KEYS) for s in shards]
+    for copy in (False, True):
+        with open_jets(merge(tmp_path / f"m{copy}.h5", shards, copy=copy)) as src:
+            b = src.read(keys=KEYS)
+        for k in KEYS:
+            np.testing.assert_array_equal(b[k], np.concatenate([p[k] for p in parts]), err_msg=k)
+    bare = remake_views(tmp_path / "p0.h5", tmp_path / "bare.h5", {})
+    with h5py.File(bare, "r+") as f:
+        f["jets/uid"][...] = f["jets/uid"][...] + 1000
+    with pytest.raises(FpgatagError, match=r"bare.h5: .*no benchmark inputs"):
+        merge(tmp_path / "mix.h5", [shards[0], bare])
