@@ -9,6 +9,7 @@ draws, and per backend the median and worst relative error of each figure.
     python bench/bench_estimator.py            # 5 draws per row
     python bench/bench_estimator.py --quick    # 2 draws
     python bench/bench_estimator.py --fit      # refit the calibration constants (prints them)
+    python bench/bench_estimator.py --render bench/results/estimator.json   # only rewrite estimator.md
 """
 
 from __future__ import annotations

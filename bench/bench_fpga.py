@@ -7,6 +7,7 @@ phi 32-32, rho 32-16, 2 logits, 8 bits) and a few smaller/pruned variants, again
 
     python bench/bench_fpga.py --quick     # small run (minutes on 2 shared cores)
     python bench/bench_fpga.py             # more jets
+    python bench/bench_fpga.py --render bench/results/fpga.json   # only rewrite fpga.md from it
 
 Writes bench/results/fpga.{json,md}.
 """

@@ -9,6 +9,7 @@ and the 16-object Deep Sets at phi/rho widths 8, 16 (32 is the ``deepsets`` pres
     python bench/bench_rtl.py                         # all models; Yosys up to --yosys-max-lut
     python bench/bench_rtl.py --models deepsets-l1    # one
     python bench/bench_rtl.py --merge                 # add rows to the results instead of replacing
+    python bench/bench_rtl.py --merge --models        # only rewrite rtl.md from rtl.json
 
 Writes bench/results/rtl.{json,md}. Yosys counts are logic synthesis before place and route (not
 Vivado counts); the logic depth is not an Fmax.

@@ -19,6 +19,7 @@ Writes bench/results/teacher.json and .md (teacher-gpu.* with --gpu).
 
     python bench/bench_teacher.py --quick          # ~5 minutes of 2 CPU cores
     python bench/bench_teacher.py --gpu            # on a GPU machine
+    python bench/bench_teacher.py --render bench/results/teacher.json   # only rewrite teacher.md
 """
 
 from __future__ import annotations
