@@ -158,3 +158,12 @@ def test_five_classes_end_to_end(capsys, five_class_file, tmp_path):
     assert kinds["distilled"]["accuracy"] == pytest.approx(json.loads((distilled / "metrics.json").read_text())["accuracy"])
     assert kinds["scratch"]["firmware"]["validate"]["bit_exact_fraction"] == 1.0
     assert "JEDI-linear" in out and "generated sample: not comparable" in out and (b / "bench.md").is_file()
+
+
+def test_rejection_with_no_background_jet_in_rounding_prints():
+    """A background efficiency that rounds to no jet passing (yet is not 0) has no upper bound: printed as inf."""
+    from fpgatag.core.metrics import format_rejection
+
+    m = {"rejection_at_50": 120.0, "rejection_at_50_saturated": False, "n_background_passing_50": 0,
+         "rejection_at_50_interval": [50.0, None], "n_background": 40}
+    assert format_rejection(m, "50").startswith("120 [50, inf]")

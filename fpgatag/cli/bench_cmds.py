@@ -39,7 +39,8 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--validate-n", type=positive_int, default=1000, help="test jets of the C-simulation validation")
     p.add_argument("--signal", default=None, metavar="NAME", help="class the rejections are of (default: the last)")
     p.add_argument("--reuse", action="store_true",
-                   help="continue an interrupted benchmark in DIR: finished steps are not redone")
+                   help="continue the benchmark in DIR: steps whose result is there (an interrupted run's, or runs "
+                        "made by hand in the same layout, docs/l1_benchmark.md) are not redone")
     add_json(p, "bench.json")
 
 
@@ -57,7 +58,8 @@ def cmd_bench_l1(args: argparse.Namespace) -> int:
     if len(set(args.n)) != len(args.n) or len(set(args.seeds)) != len(args.seeds):
         raise FpgatagError("--n and --seeds: give each value once")
     out = Path(args.output)
-    check_output(out, "bench-l1", inputs=data_inputs(args.data), directory=True)
+    # --reuse continues DIR whatever made it (its steps' results are read, the rest is done)
+    check_output(out, "bench-l1", inputs=data_inputs(args.data), directory=True, force=True if args.reuse else None)
     from fpgatag.report.l1bench import L1BenchConfig, format_bench, run_bench
 
     cfg = L1BenchConfig(data=args.data, out=out, n_objects=tuple(args.n), seeds=tuple(args.seeds), teacher=args.teacher,

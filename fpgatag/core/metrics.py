@@ -272,14 +272,6 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, signal: int = 
     return out
 
 
-def format_accuracy(m: dict[str, Any]) -> str:
-    """``71.2 +- 1.3 %`` (binomial sd) from a metrics dict (``accuracy`` alone without ``accuracy_err``)."""
-    if m.get("accuracy") is None:
-        return ""
-    err = m.get("accuracy_err")
-    return f"{100 * m['accuracy']:.1f}" + ("" if err is None else f" +- {100 * err:.1f}") + " %"
-
-
 def _g(v: float) -> str:
     return format(v, ".3g") if abs(v) < 1e4 else format(v, ".0f")
 
@@ -308,7 +300,8 @@ def format_rejection(m: dict[str, Any], tag: str) -> str:
         return f"{bound} (68% lower bound; no bkg jet passes of {m.get('n_background', int(value))})"
     text = _g(value)
     if interval:
-        text += f" [{_g(interval[0])}, {_g(interval[1])}]"
+        # no upper bound where eps_B rounds to no background jet passing
+        text += f" [{_g(interval[0])}, {'inf' if interval[1] is None else _g(interval[1])}]"
     if k is not None and k < FEW_PASSING:
         text += f" ({k} bkg jet{'s' if k != 1 else ''} pass{'es' if k == 1 else ''}: <{FEW_PASSING})"
     return text
