@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -168,6 +169,7 @@ def run_bench(cfg: L1BenchConfig) -> dict[str, Any]:
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     write_marker(cfg.out, KIND)
     steps = plan(cfg)
+    t0 = time.perf_counter()
     bar = progress(total=len(steps), desc="bench-l1", unit="step")
     ran = []
     for step in steps:
@@ -181,6 +183,7 @@ def run_bench(cfg: L1BenchConfig) -> dict[str, Any]:
     bar.close()
     result = collect_results(cfg, classes, fmt, attrs, labels)
     result["steps_run"], result["steps_reused"] = ran, [s.name for s in steps if s.name not in ran]
+    result["wall_s"] = round(time.perf_counter() - t0, 1)   # of this invocation (reused steps cost nothing)
     out = Path(cfg.out)
     with atomic_path(out / "bench.json") as tmp:
         tmp.write_text(to_json(result))
@@ -202,7 +205,8 @@ def _accuracy(metrics: list[dict[str, Any]]) -> dict[str, Any]:
     return {"accuracy": float(acc.mean()), "accuracy_err_jets": binom,
             "accuracy_sd_seeds": float(acc.std(ddof=1)) if acc.size > 1 else None,
             "accuracy_per_seed": acc.tolist(), "n_seeds": int(acc.size), "n_test": int(metrics[0]["n_test"]),
-            "per_class_auc": {c: r.get("auc") for c, r in (metrics[0].get("per_class") or {}).items()}}
+            "per_class_auc": {c: r.get("auc") for c, r in (metrics[0].get("per_class") or {}).items()},
+            "per_class_auc_err": {c: r.get("auc_err") for c, r in (metrics[0].get("per_class") or {}).items()}}
 
 
 def _firmware(run: Path) -> dict[str, Any]:
@@ -297,10 +301,10 @@ def _fw_cells(fw: dict[str, Any], source: str) -> dict[str, str]:
 
 
 def _acc_cell(r: dict[str, Any]) -> str:
-    text = f"{100 * r['accuracy']:.1f} +- {100 * r['accuracy_err_jets']:.1f}"
+    text = f"{100 * r['accuracy']:.1f} +- {100 * r['accuracy_err_jets']:.1f} %"
     if r.get("accuracy_sd_seeds") is not None:
-        text += f" (seeds sd {100 * r['accuracy_sd_seeds']:.1f}, {r['n_seeds']} seeds)"
-    return text + f" % (N test {r['n_test']})"
+        text += f", sd over {r['n_seeds']} seeds {100 * r['accuracy_sd_seeds']:.1f}"
+    return text + f", N test {r['n_test']}"
 
 
 def table_rows(result: dict[str, Any]) -> list[dict[str, str]]:
@@ -324,6 +328,18 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def auc_rows(result: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
+    """Per-class AUC rows of fpgatag's taggers, and their columns."""
+    rows = []
+    for r in result["fpgatag"]:
+        row = {"tagger": r["tagger"], "N": "-" if r["n_objects"] is None else str(r["n_objects"])}
+        for c in result["classes"]:
+            a, e = r["per_class_auc"].get(c), (r.get("per_class_auc_err") or {}).get(c)
+            row[f"AUC {c}"] = "" if a is None else f"{a:.3f}" + ("" if e is None else f" +- {e:.3f}")
+        rows.append(row)
+    return rows, ["tagger", "N"] + [f"AUC {c}" for c in result["classes"]]
+
+
 def format_bench(result: dict[str, Any]) -> str:
     """bench.md: what was run on which sample, the table, and how its uncertainties were made."""
     from fpgatag.core.metrics import format_table
@@ -336,6 +352,8 @@ def format_bench(result: dict[str, Any]) -> str:
         f"Data: `{result['data']}` (format {result['format']}): {result['n_jets']} jets ({per_class}); "
         f"{n_test} test jets (uid-keyed split). fpgatag rows: {result['sample']}.", "",
         format_table(table_rows(result), COLUMNS), "",
+        "One-vs-rest AUC of each class (first seed; +- DeLong sd; test jets per class as in the split):", "",
+        format_table(*auc_rows(result)), "",
         "accuracy: five-class argmax accuracy on the test split, the mean over training seeds +- the binomial sd "
         "on the N test jets (and the sd over seeds); the teacher and the MLP are one seed. Firmware: the first "
         f"seed of each student, `synth --part {cfg['part']}` (clock 5 ns): hls4ml project with fpgatag's estimator "
