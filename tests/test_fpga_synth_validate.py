@@ -107,7 +107,7 @@ def test_mlp_bit_exact_and_profile(tmp_path):
     res = validate(model, x, n=2000, profile=True, profile_n=200, input_precision=(12, 5))
     assert res["bit_exact_fraction"] == 1.0 and res["passed"]
     names = [r["layer"] for r in res["profile"]]
-    assert "dense0" in names and "logits" in names
+    assert "dense1" in names and "logits" in names
     assert all(r["status"] == "ok" for r in res["profile"])
 
 
