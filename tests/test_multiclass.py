@@ -167,3 +167,15 @@ def test_rejection_with_no_background_jet_in_rounding_prints():
     m = {"rejection_at_50": 120.0, "rejection_at_50_saturated": False, "n_background_passing_50": 0,
          "rejection_at_50_interval": [50.0, None], "n_background": 40}
     assert format_rejection(m, "50").startswith("120 [50, inf]")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--signal", "higgs"], "'higgs'"),
+    (["--n", "8", "8"], "--n and --seeds"),
+    (["--student", "no-such-preset"], "no-such-preset"),
+    (["--part", "xc0nothing"], "xc0nothing"),
+])
+def test_bench_l1_bad_input_is_one_line(capsys, five_class_file, tmp_path, argv, fragment):
+    code, out, err = _cli(capsys, "bench-l1", "--data", five_class_file, "-o", tmp_path / "b", *argv)
+    assert code != 0 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+    assert fragment in err and not (tmp_path / "b").exists()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from functools import partial
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -98,7 +99,7 @@ def plan(cfg: L1BenchConfig) -> list[Step]:
             for kind in ("scratch", "distilled"):
                 run = student_dir(out, n, kind, seed)
                 tdir = teacher if kind == "distilled" else None
-                steps.append(Step(f"N={n} {kind} seed {seed}", run / "metrics.json", functools_partial(
+                steps.append(Step(f"N={n} {kind} seed {seed}", run / "metrics.json", partial(
                     train_student, data, student=cfg.student, n_objects=n, out_dir=run, teacher_dir=tdir,
                     logits_file=logits if tdir else None, epochs=cfg.student_epochs, seed=seed, signal=cfg.signal)))
             if seed == cfg.seeds[0]:
@@ -106,17 +107,10 @@ def plan(cfg: L1BenchConfig) -> list[Step]:
     if cfg.mlp is None:
         return steps
     mlp = out / "mlp"
-    steps.append(Step("MLP", mlp / "metrics.json", functools_partial(
+    steps.append(Step("MLP", mlp / "metrics.json", partial(
         train_student, data, student=cfg.mlp, n_objects=None, out_dir=mlp, teacher_dir=None,
         epochs=cfg.student_epochs, seed=cfg.seeds[0], signal=cfg.signal)))
     return steps + firmware_steps(cfg, [mlp])
-
-
-def functools_partial(fn: Callable, *args: Any, **kwargs: Any) -> Callable[[], Any]:
-    """``fn`` bound to its arguments (a step's work)."""
-    import functools
-
-    return functools.partial(fn, *args, **kwargs)
 
 
 def student_dir(out: Path, n: int, kind: str, seed: int) -> Path:
@@ -132,11 +126,11 @@ def firmware_steps(cfg: L1BenchConfig, runs: list[Path]) -> list[Step]:
     for run in runs:
         label = f"{run.parent.name}/{run.name}" if run.parent != Path(cfg.out) else run.name
         steps.append(Step(f"{label} synth", run / "hls" / "estimate.json",
-                          functools_partial(synth, run, part=cfg.part, output_dir=run / "hls")))
+                          partial(synth, run, part=cfg.part, output_dir=run / "hls")))
         if cfg.rtl:
-            steps.append(Step(f"{label} rtl", run / "rtl" / "manifest.json", functools_partial(_rtl, cfg, run),
+            steps.append(Step(f"{label} rtl", run / "rtl" / "manifest.json", partial(_rtl, cfg, run),
                               run / RTL_REFUSED))
-        steps.append(Step(f"{label} validate", run / "validate.json", functools_partial(
+        steps.append(Step(f"{label} validate", run / "validate.json", partial(
             validate, run, cfg.data, n=cfg.validate_n, output=run / "validate.json", part=cfg.part)))
     return steps
 
@@ -272,7 +266,7 @@ def _jet_features_note(data: Path) -> str:
     try:
         with open_jets(data) as src:
             src.read(0, 1, keys=["jet_features"])
-    except Exception:  # noqa: BLE001  (any refusal means: not in this file)
+    except (FpgatagError, KeyError):   # the reader refuses the key: not in this file
         return ("the file holds no 16 hls4ml jet features (batch key jet_features); the MLP row is the MLP "
                 "preset on the trigger view's own jet features")
     return ("the file holds the 16 hls4ml jet features (batch key jet_features); the MLP row is the MLP "
@@ -320,7 +314,7 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, str]]:
         sources = [s for s in ("hls", "rtl") if _fw_cells(fw, s)]
         if not sources:
             rows.append({**base, "firmware": "not built (teacher)" if r["kind"] == "teacher" else ""})
-        for i, s in enumerate(sources):
+        for s in sources:
             row = {**base, **_fw_cells(fw, s)}
             if s == "rtl":
                 row["bit-exact"] = ""
