@@ -140,9 +140,10 @@ def test_five_classes_end_to_end(capsys, five_class_file, tmp_path):
     assert val["accuracy_hls"] == pytest.approx(val["accuracy_keras"])
     assert set(val["metrics_hls"]["per_class"]) == set(CLASSES)
 
-    _run(capsys, "report", teacher, distilled, scratch, "-o", tmp_path / "report")
+    out = _run(capsys, "report", teacher, distilled, scratch, "-o", tmp_path / "report")
     md = (tmp_path / "report" / "report.md").read_text()
     assert "## Multi-class performance" in md and "AUC quark" in md and "Confusion matrix of" in md
+    assert "AUC quark" in out
     for ext in ("png", "pdf"):
         assert (tmp_path / "report" / f"confusion_0.{ext}").is_file()
 

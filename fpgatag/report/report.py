@@ -322,9 +322,11 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
     sample = run_sample(records)
     with atomic_dir(out_dir) as tmp:
         figures = _figures(records, rows, tmp, layers_of, sample)
-        md = _markdown(rows, gains, pubs, figures, run_dirs, list(_multiclass_section(records)))
+        multiclass = _multiclass_section(records)
+        md = _markdown(rows, gains, pubs, figures, run_dirs, multiclass)
         missing = {row["run"]: row["missing"] for row in rows if row["missing"]}
-        report = {"runs": rows, "gains": gains, "published": pubs, "figures": {t: p.name for t, p in figures.items()},
+        report = {"runs": rows, "gains": gains, "multiclass": multiclass[2] if multiclass else "",
+                  "published": pubs, "figures": {t: p.name for t, p in figures.items()},
                   "missing": missing, "provenance": provenance({"runs": [str(p) for p in run_dirs]})}
         (tmp / "report.md").write_text("\n".join(md))
         (tmp / "report.json").write_text(to_json(report))
