@@ -239,7 +239,7 @@ def test_fast_preset_is_opt_in_recorded_and_refuses_contradictions(tmp_path):
 
 
 def test_hls4ml_lhc_preset_sets_the_dataset_physics_and_refuses_contradictions():
-    from fpgatag.data.arguments import ArgumentError
+    from fpgatag.core.errors import ArgumentError
     from fpgatag.data.generate import check_job, preset_processes, pythia_settings
     from fpgatag.data.processes import get_process as get_proc
 

@@ -178,10 +178,10 @@ _GENERATE_ARGS = {"processes": "--process", "process": "--process", "jets_per_cl
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from fpgatag.core.config import parse_shard
-    from fpgatag.data.arguments import ArgumentError
+    from fpgatag.core.errors import ArgumentError
     from fpgatag.data.generate import generate, preset_processes
 
-    shard = parse_shard(args.shard) if args.shard is not None else None
+    shard = parse_shard(args.shard, option="--shard") if args.shard is not None else None
     guard(args.output, "jets")
     processes = tuple(args.processes) if args.processes else preset_processes(args.physics)
     # SIGTERM unwinds like Ctrl-C (cli.main and generate's own stop flag), so no partial output is left
@@ -190,7 +190,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                         workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args),
                         scheduler=args.scheduler)
     except ArgumentError as exc:  # raised by its checks, before any work
-        raise exc.renamed(_GENERATE_ARGS.get(exc.argument, exc.argument)) from None
+        raise exc.renamed(_GENERATE_ARGS.get(exc.argument, "--" + exc.argument.replace("_", "-"))) from None
     return _print_file(args, path)
 
 

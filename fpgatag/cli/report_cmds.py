@@ -134,7 +134,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for b in args.bits:   # the library names its arguments; here the flags are named
         if not 2 <= b <= 32:
             raise FpgatagError(f"--bits {b}: outside 2..32")
-    parse_shard(args.shard)
+    parse_shard(args.shard, option="--shard")
     cfg = SweepConfig(data=args.data, out=args.output, teacher=args.teacher, student=args.student, bits=tuple(args.bits),
                       n_objects=tuple(args.n_objects), reuse_factors=tuple(args.reuse_factors), epochs=args.epochs,
                       batch_size=args.batch_size, seed=args.seed, part=args.part, workers=args.workers, shard=args.shard,

@@ -38,7 +38,7 @@ import numpy as np
 from fpgatag.core import schema
 from fpgatag.core.config import from_dict, to_dict
 from fpgatag.core.errors import FpgatagError
-from fpgatag.data.arguments import ArgumentError
+from fpgatag.core.errors import ArgumentError
 from fpgatag.data.processes import PROCESSES, Process, get_process
 from fpgatag.data.views import NEUTRINOS, ViewSettings, compute_views
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from fpgatag.data.arguments import ArgumentError
+from fpgatag.core.errors import ArgumentError
 
 # Hadronic decays of W and Z: d, u, s, c, b.
 _W_HADRONIC = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")

@@ -61,7 +61,7 @@ class Point:
 def grid(cfg: SweepConfig) -> list[Point]:
     """The training points of this shard, in a fixed order."""
     points = [Point(b, n) for b in cfg.bits for n in cfg.n_objects]
-    i, n = parse_shard(cfg.shard, option="shard")
+    i, n = parse_shard(cfg.shard)
     return points[i::n]
 
 
@@ -173,7 +173,7 @@ def run_sweep(cfg: SweepConfig, executor=None) -> dict[str, Any]:
         "ran": [r["dir"] for r in results if r["did"]],
         "skipped": [r["dir"] for r in results if not r["did"]],
     }
-    shard = parse_shard(cfg.shard, option="shard")
+    shard = parse_shard(cfg.shard)
     write_json(out / (f"sweep-shard{shard[0]}of{shard[1]}.json" if shard[1] > 1 else "sweep.json"), summary)
     if failures:
         raise FpgatagError(f"{len(failures)} sweep point(s) failed; first: {failures[0]['error']}")
