@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "fpgatag.cli.ae_cmds",
     "fpgatag.cli.fpga_cmds",
     "fpgatag.cli.report_cmds",
+    "fpgatag.cli.bench_cmds",
 )
 
 log = logging.getLogger("fpgatag")

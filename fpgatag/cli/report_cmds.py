@@ -86,6 +86,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     rows = report["runs"]
     print(table(rows, ["run", "kind", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]", "n_test",
                               "latency_ns", "lut", "dsp", "bit_exact"]))
+    if report.get("multiclass"):   # more than two classes: accuracy, per-class AUC, per-background rejections
+        print("\n" + report["multiclass"])
     if report.get("gains"):
         print("\n" + gain_table(report["gains"]) + "\n")
     for name, what in report["missing"].items():

@@ -1,0 +1,182 @@
+"""Five jet classes (gluon, quark, W, Z, top) through every stage, and the Level-1 benchmark command.
+
+One small generated file (60 jets per class, the opt-in fast physics to keep it cheap) goes through
+train-teacher, teacher-predict, distill, train-student, compare, synth, validate, report and
+bench-l1 (continuing the same directory with --reuse). Per-class AUCs are checked against
+scikit-learn's roc_auc_score on the stored test scores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from fpgatag.cli.main import main
+
+CLASSES = ["gluon", "quark", "w", "z", "top"]
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+@pytest.fixture(scope="session")
+def five_class_file() -> Path:
+    """60 jets of each of the five classes of the Level-1 benchmark (seed 4321), cached like ``jets_file``."""
+    from conftest import _source_key
+
+    from fpgatag.data.generate import generate
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"five-60-{_source_key()}.h5"
+    if not path.exists():
+        for old in CACHE.glob("five-*.h5"):
+            old.unlink()
+        generate(path, processes=tuple(CLASSES), jets_per_class=60, seed=4321, workers=2, settings={"physics": "fast"})
+    return path
+
+
+def _cli(capsys, *argv):
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def _run(capsys, *argv) -> str:
+    code, out, err = _cli(capsys, *argv)
+    assert code == 0, err
+    return out
+
+
+def _check_auc_against_sklearn(run: Path) -> dict:
+    metrics = json.loads((run / "metrics.json").read_text())
+    with np.load(run / "predictions.npz") as f:
+        y, p = f["label"], f["probs"].astype(np.float64)
+    assert metrics["classes"] == CLASSES and metrics["signal_class"] == "top"
+    for c, name in enumerate(CLASSES):
+        rec = metrics["per_class"][name]
+        assert rec["n"] == int(np.sum(y == c))
+        assert rec["auc"] == pytest.approx(roc_auc_score(y == c, p[:, c]), abs=1e-9)
+        assert 0 < rec["auc_err"] < 0.5
+    assert metrics["auc"] == pytest.approx(metrics["per_class"]["top"]["auc"])   # signal vs rest: top
+    counts = np.asarray(metrics["confusion"]["counts"])
+    assert counts.shape == (5, 5) and counts.sum() == metrics["n_test"] == y.size
+    np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(y, minlength=5))
+    assert metrics["accuracy"] == pytest.approx(np.trace(counts) / y.size)
+    a = metrics["accuracy"]
+    assert metrics["accuracy_err"] == pytest.approx(np.sqrt(a * (1 - a) / y.size))
+    assert set(metrics["per_background"]) == set(CLASSES) - {"top"}
+    return metrics
+
+
+def test_metrics_of_five_classes_match_sklearn():
+    from fpgatag.core import metrics
+    from fpgatag.core.metrics import classification_metrics
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 5, 400)
+    p = rng.random((400, 5))
+    p[np.arange(400), y] += rng.random(400)
+    p /= p.sum(axis=1, keepdims=True)
+    m = classification_metrics(y, p, signal=2, classes=CLASSES)
+    for c, name in enumerate(CLASSES):
+        assert m["per_class"][name]["auc"] == pytest.approx(roc_auc_score(y == c, p[:, c]), abs=1e-12)
+    assert m["auc"] == pytest.approx(roc_auc_score(y == 2, p[:, 2]))
+    # the rejection of gluon jets alone at eps_S = 0.5 of W jets: the W and gluon jets only, score p_W
+    keep = (y == 0) | (y == 2)
+    alone = metrics.rejection_at(y[keep] == 2, p[keep, 2], 0.5)[0]
+    everyone = metrics.rejection_at(y == 2, p[:, 2], 0.5)[0]
+    assert m["per_background"]["gluon"]["rejection_at_50"] == pytest.approx(alone) and alone != pytest.approx(everyone)
+    assert m["per_background"]["gluon"]["n"] == int(np.sum(y == 0)) and "w" not in m["per_background"]
+
+
+def test_binary_metrics_keep_their_keys():
+    from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics
+
+    y = np.r_[np.zeros(50), np.ones(50)].astype(int)
+    s = np.r_[np.linspace(0, 0.6, 50), np.linspace(0.4, 1, 50)]
+    m = classification_metrics(y, np.stack([1 - s, s], axis=1))
+    assert set(REQUIRED_KEYS) <= set(m) and "per_background" not in m
+    assert m["auc"] == pytest.approx(roc_auc_score(y, s)) and m["per_class"]["1"]["auc"] == pytest.approx(m["auc"])
+    assert m["confusion"]["counts"] == [[50 - np.sum(s[:50] > 0.5), np.sum(s[:50] > 0.5)],
+                                        [np.sum(s[50:] <= 0.5), 50 - np.sum(s[50:] <= 0.5)]]
+
+
+def test_unknown_signal_class_is_one_line(capsys, five_class_file, tmp_path):
+    code, out, err = _cli(capsys, "train-student", "--data", five_class_file, "--signal", "higgs", "--n-objects", 8,
+                          "-o", tmp_path / "s")
+    assert code != 0 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert "'higgs'" in err and "gluon, quark, w, z, top" in err
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+def test_five_classes_end_to_end(capsys, five_class_file, tmp_path):
+    data, b = five_class_file, tmp_path / "bench"
+    teacher, distilled, scratch = b / "teacher", b / "n8" / "distilled-s1", b / "n8" / "scratch-s1"
+    out = _run(capsys, "train-teacher", "--data", data, "--model", "dense-teacher", "--epochs", 3, "--seed", 1,
+               "-o", teacher)
+    assert "AUC gluon" in out and "R50 w" in out
+    _check_auc_against_sklearn(teacher)
+    _run(capsys, "teacher-predict", "--teacher", teacher, "--data", data, "-o", b / "teacher_logits.h5")
+    common = ["--data", data, "--student", "deepsets-l1", "--n-objects", 8, "--epochs", 4, "--seed", 1]
+    _run(capsys, "distill", *common, "--teacher", teacher, "--logits", b / "teacher_logits.h5", "-o", distilled)
+    _run(capsys, "train-student", *common, "-o", scratch)
+    for run in (distilled, scratch):
+        _check_auc_against_sklearn(run)
+
+    out = _run(capsys, "compare", teacher, distilled, scratch, "-o", tmp_path / "roc.png")
+    assert "AUC top" in out and "Rejection 1/eps_B of each background class" in out
+    assert (tmp_path / "roc.png").is_file()
+
+    _run(capsys, "synth", distilled, "--part", "xcvu9p", "-o", distilled / "hls")
+    _run(capsys, "validate", distilled, "--data", data, "--n", 200, "-o", distilled / "validate.json")
+    val = json.loads((distilled / "validate.json").read_text())
+    assert val["bit_exact_fraction"] == 1.0 and val["argmax_agreement"] == 1.0
+    assert val["accuracy_hls"] == pytest.approx(val["accuracy_keras"])
+    assert set(val["metrics_hls"]["per_class"]) == set(CLASSES)
+
+    out = _run(capsys, "report", teacher, distilled, scratch, "-o", tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Multi-class performance" in md and "AUC quark" in md and "Confusion matrix of" in md
+    assert "AUC quark" in out
+    for ext in ("png", "pdf"):
+        assert (tmp_path / "report" / f"confusion_0.{ext}").is_file()
+
+    # the benchmark continues the same directory: only the scratch student's firmware is still to do
+    out = _run(capsys, "bench-l1", "--data", data, "-o", b, "--reuse", "--n", 8, "--seeds", 1, "--teacher",
+               "dense-teacher", "--no-rtl", "--no-mlp", "--validate-n", 200)
+    result = json.loads((b / "bench.json").read_text())
+    assert result["steps_run"] == ["n8/scratch-s1 synth", "n8/scratch-s1 validate"]
+    assert result["sample"] == "generated sample: not comparable" and result["jets_per_class"] == [60] * 5
+    assert [p["sample"] for p in result["published"]] == ["published, other sample"] * 3
+    kinds = {r["kind"]: r for r in result["fpgatag"]}
+    assert set(kinds) == {"teacher", "scratch", "distilled"}
+    assert kinds["distilled"]["accuracy"] == pytest.approx(json.loads((distilled / "metrics.json").read_text())["accuracy"])
+    assert kinds["scratch"]["firmware"]["validate"]["bit_exact_fraction"] == 1.0
+    assert "JEDI-linear" in out and "generated sample: not comparable" in out and (b / "bench.md").is_file()
+
+
+def test_rejection_with_no_background_jet_in_rounding_prints():
+    """A background efficiency that rounds to no jet passing (yet is not 0) has no upper bound: printed as inf."""
+    from fpgatag.core.metrics import format_rejection
+
+    m = {"rejection_at_50": 120.0, "rejection_at_50_saturated": False, "n_background_passing_50": 0,
+         "rejection_at_50_interval": [50.0, None], "n_background": 40}
+    assert format_rejection(m, "50").startswith("120 [50, inf]")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--signal", "higgs"], "'higgs'"),
+    (["--n", "8", "8"], "--n and --seeds"),
+    (["--student", "no-such-preset"], "no-such-preset"),
+    (["--part", "xc0nothing"], "xc0nothing"),
+])
+def test_bench_l1_bad_input_is_one_line(capsys, five_class_file, tmp_path, argv, fragment):
+    code, out, err = _cli(capsys, "bench-l1", "--data", five_class_file, "-o", tmp_path / "b", *argv)
+    assert code != 0 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+    assert fragment in err and not (tmp_path / "b").exists()
