@@ -206,6 +206,8 @@ def cmd_validate(args) -> int:
         output = m / "validate.json" if m.is_dir() else m.with_name(f"{m.stem}_validate.json")
     target = Path(output) if Path(output).suffix == ".json" else Path(output) / "validate.json"
     guard(target, "validate", inputs=[args.model, args.weights, *data_inputs(args.data)])
+    if args.profile and args.scheduler is not None:
+        raise FpgatagError("--profile: per-layer profiles run in this process, not with --scheduler")
     if args.rtl is not None:
         if args.profile:
             raise FpgatagError("--profile: per-layer profiles come from the C simulation, not with --rtl")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fpgatag.core.errors import FpgatagError
+from fpgatag.core.errors import ArgumentError, FpgatagError
 from fpgatag.core.io import write_json
 from fpgatag.core.metrics import classification_metrics, format_table
 from fpgatag.core.provenance import provenance
@@ -164,7 +164,7 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
     """
     if scheduler is not None or executor is not None:
         if profile:
-            raise FpgatagError("--profile: per-layer profiles run in this process, not with --scheduler")
+            raise ArgumentError("profile", ": per-layer profiles run in this process, not with a scheduler or an executor")
         return validate_distributed(model, data, n=n, output=output, min_bit_exact=min_bit_exact,
                                     min_argmax=min_argmax, weights=weights,
                                     options=FirmwareOptions.make(options, **option_overrides),
