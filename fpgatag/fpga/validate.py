@@ -63,7 +63,9 @@ def load_data(data: str | os.PathLike | np.ndarray, loaded, n: int) -> tuple[np.
                 idx = split_indices(src.uids())["test"][:n]
                 if idx.size == 0:
                     raise FpgatagError(f"{path}: test split is empty")
-                batch = src.read(indices=idx)
+                from fpgatag.train.data import input_keys
+
+                batch = src.read(indices=idx, keys=input_keys(loaded.inputs))
             x = loaded.inputs.transform(batch)
             labels = np.asarray(batch["label"])
     x = np.asarray(x, dtype=np.float32)[:n]

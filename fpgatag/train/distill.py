@@ -52,7 +52,7 @@ MAX_PRUNING_EPOCHS = 30
 DEFAULT_ALPHA = 0.1
 DEFAULT_TEMPERATURE = 2.0
 PREDICTIONS = "predictions.npz"  # test split: uid, label, probs, logits (read by fpgatag.report)
-PER_OBJECT_KINDS = ("particles", "trigger", "flat_particles", "flat_trigger")
+PER_OBJECT_KINDS = ("particles", "trigger", "flat_particles", "flat_trigger", "hls4ml_constituents")
 
 
 def logits_path(teacher_dir: str | Path, data: str | Path) -> Path:
