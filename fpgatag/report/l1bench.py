@@ -11,6 +11,12 @@ student goes through ``synth --part xcvu9p`` (hls4ml project, fpgatag's estimate
 * fpgatag's rows say ``same sample: comparable`` on the public hls4ml file (the reader's format
   ``hls4ml``) and ``generated sample: not comparable`` otherwise.
 
+Inputs: on a file that holds the dataset's own inputs (a public hls4ml file, or a native file with
+the group ``/hls4ml`` that ``fpgatag views --hls4ml-inputs`` adds) the default presets are replaced
+by their hls4ml-input versions (``HLS4ML_PRESETS``: the Deep Sets students read the N hardest of
+``constituents_3``, the MLP the 16 ``jet_features``), as the published taggers do; on other files
+they read the trigger view. Every row records the inputs it was trained on.
+
 Figures carry their sample size and uncertainty: accuracy is the seed mean with the binomial sd on
 the N test jets (and the sd over seeds where there are several); resources and latency carry the
 estimator's out-of-sample error (``fpgatag.report.plots.ESTIMATE_REL_ERROR``; for the RTL netlist
@@ -49,7 +55,9 @@ PUBLISHED = [
 ]
 RTL_REFUSED = "rtl_refused.json"
 KIND = "bench-l1"   # the output marker of a benchmark directory
-COLUMNS = ["tagger", "N", "accuracy", "latency", "II", "LUT", "DSP", "firmware", "bit-exact", "sample"]
+COLUMNS = ["tagger", "N", "inputs", "accuracy", "latency", "II", "LUT", "DSP", "firmware", "bit-exact", "sample"]
+# default preset -> its version on the hls4ml LHC jet dataset's own inputs (files that hold them)
+HLS4ML_PRESETS = {"deepsets-l1": "deepsets-hls4ml", "mlp": "mlp-hls4ml"}
 
 
 @dataclasses.dataclass
@@ -69,6 +77,7 @@ class L1BenchConfig:
     validate_n: int = 1000
     signal: str | None = None
     reuse: bool = False
+    inputs: str = "auto"   # "auto": HLS4ML_PRESETS on files with the hls4ml inputs; "as-given": the presets named
 
 
 @dataclasses.dataclass
@@ -147,6 +156,31 @@ def _rtl(cfg: L1BenchConfig, run: Path) -> None:
         write_json(run / RTL_REFUSED, {"reason": str(exc)})
 
 
+def has_hls4ml_inputs(src) -> bool:
+    """Whether a jet source holds the hls4ml dataset's own inputs (public hls4ml file, or group /hls4ml).
+    Other public formats compute them on the fly per read, far too slow to train on: they count as not."""
+    return getattr(src, "format", None) == "hls4ml" or bool(getattr(src, "has_hls4ml", False))
+
+
+def resolve_presets(cfg: L1BenchConfig, has_inputs: bool) -> L1BenchConfig:
+    """``cfg`` with the student and MLP presets the file's inputs call for; a preset on the hls4ml inputs
+    asked for on a file without them is refused in one line naming /hls4ml and the command that adds it."""
+    from fpgatag.data.hls4ml import HLS4ML_GROUP, HOW_TO_ADD
+    from fpgatag.nn.inputs import HLS4ML_KINDS
+    from fpgatag.nn.presets import load_preset
+
+    if cfg.inputs not in ("auto", "as-given"):
+        raise FpgatagError(f"bench-l1: inputs must be 'auto' or 'as-given', got {cfg.inputs!r}")
+    if cfg.inputs == "auto" and has_inputs:
+        cfg = dataclasses.replace(cfg, student=HLS4ML_PRESETS.get(cfg.student, cfg.student),
+                                  mlp=None if cfg.mlp is None else HLS4ML_PRESETS.get(cfg.mlp, cfg.mlp))
+    for name in (cfg.student, cfg.mlp):
+        if name is not None and not has_inputs and load_preset(name, role="student")["inputs"].get("kind") in HLS4ML_KINDS:
+            raise FpgatagError(f"{cfg.data}: preset {name} reads the hls4ml inputs, the file has none (group "
+                               f"/{HLS4ML_GROUP} is missing); add them with `{HOW_TO_ADD.replace('FILE', str(cfg.data))}`")
+    return cfg
+
+
 def run_bench(cfg: L1BenchConfig) -> dict[str, Any]:
     """Run (or, with ``reuse``, continue) the benchmark; write ``bench.md`` and ``bench.json``; return the JSON."""
     from fpgatag.core.logs import progress
@@ -155,9 +189,11 @@ def run_bench(cfg: L1BenchConfig) -> dict[str, Any]:
     with open_jets(cfg.data) as src:     # cheap checks first: the file, its classes, the signal name
         classes, fmt, attrs = list(src.classes), getattr(src, "format", "?"), dict(src.attrs or {})
         labels = np.asarray(src.labels()).astype(int)
+        has_inputs = has_hls4ml_inputs(src)
     from fpgatag.core.metrics import signal_index
 
     signal_index(classes, cfg.signal, where=str(cfg.data))
+    cfg = resolve_presets(cfg, has_inputs)
     from fpgatag.core.io import write_marker
 
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
@@ -175,7 +211,7 @@ def run_bench(cfg: L1BenchConfig) -> dict[str, Any]:
             ran.append(step.name)
         bar.update(1)
     bar.close()
-    result = collect_results(cfg, classes, fmt, attrs, labels)
+    result = collect_results(cfg, classes, fmt, attrs, labels, has_inputs)
     result["steps_run"], result["steps_reused"] = ran, [s.name for s in steps if s.name not in ran]
     result["wall_s"] = round(time.perf_counter() - t0, 1)   # of this invocation (reused steps cost nothing)
     out = Path(cfg.out)
@@ -226,8 +262,32 @@ def _firmware(run: Path) -> dict[str, Any]:
     return fw
 
 
+def inputs_of(run: Path) -> dict[str, Any] | None:
+    """What a run was trained on, from its ``inputs.json``: kind, source, objects and features."""
+    path = Path(run) / "inputs.json"
+    if not path.is_file():
+        return None
+    from fpgatag.nn.inputs import InputSpec
+
+    spec = InputSpec.from_dict(read_json(path, "inputs"), where=str(path))
+    per_object = spec.kind not in ("jet", "jet_kin", "hls4ml_jet")
+    source = (spec.source_keys()[0] if spec.source_keys() else
+              "particles" if spec.kind.endswith("particles") else spec.kind if spec.kind in ("lund", "jet_kin")
+              else f"trigger view {spec.view}")
+    return {"kind": spec.kind, "source": source, "n_objects": spec.n_objects if per_object else None,
+            "features": list(spec.features)}
+
+
+def _inputs_cell(inputs: dict[str, Any] | None) -> str:
+    if not inputs:
+        return ""
+    f = inputs["features"]
+    where = inputs["source"] + (f", first {inputs['n_objects']}" if inputs["n_objects"] is not None else "")
+    return f"{where}: " + (", ".join(f) if len(f) <= 8 else f"{len(f)} features ({f[0]}, ..., {f[-1]})")
+
+
 def collect_results(cfg: L1BenchConfig, classes: list[str], fmt: str, attrs: dict[str, Any],
-                    labels: np.ndarray) -> dict[str, Any]:
+                    labels: np.ndarray, has_inputs: bool = False) -> dict[str, Any]:
     """bench.json: the sample, the published rows and one record per fpgatag tagger."""
     from fpgatag.train.runs import read_metrics
 
@@ -238,39 +298,40 @@ def collect_results(cfg: L1BenchConfig, classes: list[str], fmt: str, attrs: dic
     rows.append({"tagger": f"teacher: {teacher.get('model', cfg.teacher)}, constituents (float)", "kind": "teacher",
                  "n_objects": (read_json(out / "teacher" / "inputs.json", "inputs").get("n_objects")
                                if (out / "teacher" / "inputs.json").is_file() else None),
-                 **_accuracy([teacher]), "firmware": {}, "sample": sample})
+                 "inputs": inputs_of(out / "teacher"), **_accuracy([teacher]), "firmware": {}, "sample": sample})
     for n in cfg.n_objects:
         for kind in ("scratch", "distilled"):
             runs = [student_dir(out, n, kind, s) for s in cfg.seeds]
             rows.append({"tagger": f"Deep Sets ({cfg.student}), {kind}", "kind": kind, "n_objects": n,
+                         "inputs": inputs_of(runs[0]),
                          **_accuracy([read_metrics(r) for r in runs]), "firmware": _firmware(runs[0]),
                          "bits": read_metrics(runs[0]).get("bits"), "sample": sample})
     if cfg.mlp is not None:
         mlp = read_metrics(out / "mlp")
         features = read_json(out / "mlp" / "inputs.json", "inputs").get("features")
         rows.append({"tagger": f"MLP ({cfg.mlp}) on {len(features or [])} jet features ({', '.join(features or [])})",
-                     "kind": "mlp", "n_objects": None, "features": features, **_accuracy([mlp]),
+                     "kind": "mlp", "n_objects": None, "features": features, "inputs": inputs_of(out / "mlp"),
+                     **_accuracy([mlp]),
                      "bits": mlp.get("bits"), "firmware": _firmware(out / "mlp"), "sample": sample})
     return {"data": str(cfg.data), "format": fmt, "classes": classes, "sample": sample,
             "jets_per_class": np.bincount(labels, minlength=len(classes)).tolist(), "n_jets": int(labels.size),
             "generator": attrs.get("generator") if isinstance(attrs.get("generator"), dict) else None,
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()},
             "published": [dict(p, sample=PUBLISHED_NOTE) for p in PUBLISHED], "fpgatag": rows,
-            "jet_features_note": _jet_features_note(cfg.data)}
+            "hls4ml_inputs": has_inputs, "inputs_note": _inputs_note(cfg, has_inputs)}
 
 
-def _jet_features_note(data: Path) -> str:
-    """Whether the file holds the 16 hls4ml jet features (batch key ``jet_features``)."""
-    from fpgatag.data.io import open_jets
+def _inputs_note(cfg: L1BenchConfig, has_inputs: bool) -> str:
+    """Which inputs the students and the MLP read, and why."""
+    from fpgatag.data.hls4ml import HLS4ML_GROUP, HOW_TO_ADD
 
-    try:
-        with open_jets(data) as src:
-            src.read(0, 1, keys=["jet_features"])
-    except (FpgatagError, KeyError):   # the reader refuses the key: not in this file
-        return ("the file holds no 16 hls4ml jet features (batch key jet_features); the MLP row is the MLP "
-                "preset on the trigger view's own jet features")
-    return ("the file holds the 16 hls4ml jet features (batch key jet_features); the MLP row is the MLP "
-            "preset on the trigger view's own jet features, not on those 16")
+    used = f"students {cfg.student}" + ("" if cfg.mlp is None else f", MLP {cfg.mlp}")
+    if has_inputs:
+        return (f"the file holds the hls4ml dataset's own inputs (constituents_3, jet_features); {used} "
+                "(column inputs of each row)")
+    return (f"the file holds no hls4ml inputs (group /{HLS4ML_GROUP}); {used} on the trigger view; "
+            f"`{HOW_TO_ADD.replace('FILE', str(cfg.data))}` adds them, and the benchmark then uses "
+            f"{', '.join(HLS4ML_PRESETS.values())}")
 
 
 def _pct(value: float | None, rel: float) -> str:
@@ -309,7 +370,7 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, str]]:
         v = fw.get("validate") or {}
         base = {"tagger": f"fpgatag {r['tagger']}" + (f" {r['bits']}-bit" if r.get("bits") else ""),
                 "N": "-" if r["n_objects"] is None else str(r["n_objects"]),
-                "accuracy": _acc_cell(r), "sample": r["sample"],
+                "inputs": _inputs_cell(r.get("inputs")), "accuracy": _acc_cell(r), "sample": r["sample"],
                 "bit-exact": "" if not v else f"{100 * v['bit_exact_fraction']:.1f} % of {v['n']} jets (C sim)"}
         sources = [s for s in ("hls", "rtl") if _fw_cells(fw, s)]
         if not sources:
@@ -355,5 +416,5 @@ def format_bench(result: dict[str, Any]) -> str:
         "(II = 1, 0 DSP; LUTs: the Yosys netlist predicted from da4ml's cost, +- the fit's leave-one-out median "
         "error). bit-exact: C simulation of the hls4ml firmware against QKeras on the test jets. Published rows "
         "are quoted, not measured here.", "",
-        f"Jet features: {result['jet_features_note']}.", "",
+        f"Inputs: {result.get('inputs_note') or result.get('jet_features_note', '')}.", "",
     ])
