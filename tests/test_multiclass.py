@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from fpgatag.cli.main import main
+from fpgatag.core.errors import FpgatagError
 
 CLASSES = ["gluon", "quark", "w", "z", "top"]
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -175,8 +176,70 @@ def test_rejection_with_no_background_jet_in_rounding_prints():
     (["--n", "8", "8"], "--n and --seeds"),
     (["--student", "no-such-preset"], "no-such-preset"),
     (["--part", "xc0nothing"], "xc0nothing"),
+    (["--student", "deepsets-hls4ml"], "--hls4ml-inputs"),   # the file has no /hls4ml group
 ])
 def test_bench_l1_bad_input_is_one_line(capsys, five_class_file, tmp_path, argv, fragment):
     code, out, err = _cli(capsys, "bench-l1", "--data", five_class_file, "-o", tmp_path / "b", *argv)
     assert code != 0 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
     assert fragment in err and not (tmp_path / "b").exists()
+
+
+@pytest.fixture(scope="session")
+def five_class_hls4ml_file(five_class_file, tmp_path_factory) -> Path:
+    """The five-class file with the hls4ml benchmark inputs (group /hls4ml) added by `fpgatag views`."""
+    path = tmp_path_factory.mktemp("hls4ml") / "five-hls4ml.h5"
+    assert main(["views", str(five_class_file), "-o", str(path), "--hls4ml-inputs"]) == 0
+    return path
+
+
+def test_bench_l1_picks_the_hls4ml_presets():
+    from fpgatag.report.l1bench import L1BenchConfig, resolve_presets
+
+    cfg = L1BenchConfig(data=Path("f.h5"))
+    on = resolve_presets(cfg, has_inputs=True)
+    assert (on.student, on.mlp) == ("deepsets-hls4ml", "mlp-hls4ml")
+    assert resolve_presets(cfg, has_inputs=False) == cfg
+    named = L1BenchConfig(data=Path("f.h5"), student="deepsets", mlp=None)
+    assert resolve_presets(named, has_inputs=True) == named           # a named preset is used as given
+    kept = L1BenchConfig(data=Path("f.h5"), inputs="as-given")
+    assert resolve_presets(kept, has_inputs=True) == kept
+    with pytest.raises(FpgatagError, match=r"mlp-hls4ml .*/hls4ml.*views f.h5 -o OUT --hls4ml-inputs"):
+        resolve_presets(L1BenchConfig(data=Path("f.h5"), mlp="mlp-hls4ml"), has_inputs=False)
+
+
+@pytest.mark.slow
+def test_students_on_the_hls4ml_inputs(capsys, five_class_hls4ml_file, tmp_path):
+    """deepsets-hls4ml (the 8 hardest of constituents_3) and mlp-hls4ml (the 16 jet_features) train on the
+    file's own inputs, the Deep Sets firmware is bit-exact on them, and the benchmark's rows say so."""
+    from fpgatag.report.l1bench import L1BenchConfig, collect_results, format_bench, resolve_presets
+
+    data, b = five_class_hls4ml_file, tmp_path / "bench"
+    _run(capsys, "train-teacher", "--data", data, "--model", "dense-teacher", "--epochs", 1, "--seed", 1,
+         "-o", b / "teacher")
+    _run(capsys, "teacher-predict", "--teacher", b / "teacher", "--data", data, "-o", b / "teacher_logits.h5")
+    common = ["--data", data, "--student", "deepsets-hls4ml", "--n-objects", 8, "--epochs", 2, "--seed", 1]
+    _run(capsys, "train-student", *common, "-o", b / "n8" / "scratch-s1")
+    _run(capsys, "distill", *common, "--teacher", b / "teacher", "--logits", b / "teacher_logits.h5",
+         "-o", b / "n8" / "distilled-s1")
+    _run(capsys, "train-student", "--data", data, "--student", "mlp-hls4ml", "--epochs", 2, "--seed", 1, "-o", b / "mlp")
+    for run in (b / "n8" / "scratch-s1", b / "n8" / "distilled-s1", b / "mlp"):
+        _check_auc_against_sklearn(run)
+    spec = json.loads((b / "n8" / "scratch-s1" / "inputs.json").read_text())
+    assert spec["kind"] == "hls4ml_constituents" and spec["n_objects"] == 8
+    assert spec["features"] == ["j1_pt", "j1_etarel", "j1_phirel"] and spec["input_bits"] == 16
+    assert json.loads((b / "mlp" / "inputs.json").read_text())["kind"] == "hls4ml_jet"
+
+    run = b / "n8" / "distilled-s1"
+    _run(capsys, "validate", run, "--data", data, "--n", 200, "-o", run / "validate.json")
+    val = json.loads((run / "validate.json").read_text())
+    assert val["n"] == json.loads((run / "metrics.json").read_text())["n_test"] and val["bit_exact_fraction"] == 1.0 and val["max_abs_diff"] == 0.0
+
+    cfg = resolve_presets(L1BenchConfig(data=data, out=b, n_objects=(8,), seeds=(1,), teacher="dense-teacher"), True)
+    labels = np.repeat(np.arange(5), 60)
+    result = collect_results(cfg, CLASSES, "native", {}, labels, has_inputs=True)
+    rows = {r["kind"]: r for r in result["fpgatag"]}
+    assert rows["scratch"]["inputs"]["source"] == "constituents_3" and rows["mlp"]["inputs"]["source"] == "jet_features"
+    assert rows["distilled"]["tagger"] == "Deep Sets (deepsets-hls4ml), distilled"
+    md = format_bench(result)
+    assert "constituents_3, first 8: j1_pt, j1_etarel, j1_phirel" in md
+    assert "jet_features: 16 features (j_zlogz, ..., j_multiplicity)" in md and "MLP mlp-hls4ml" in md
