@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 from fpgatag.cli.main import main
 from fpgatag.core.errors import FpgatagError
+from fpgatag.nn.inputs import quantize_fixed
 
 CLASSES = ["gluon", "quark", "w", "z", "top"]
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -190,6 +191,44 @@ def five_class_hls4ml_file(five_class_file, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("hls4ml") / "five-hls4ml.h5"
     assert main(["views", str(five_class_file), "-o", str(path), "--hls4ml-inputs"]) == 0
     return path
+
+
+def test_hls4ml_input_kinds():
+    """Padding from the stored count, features by the dataset's names, the tail kept inside the input range."""
+    from fpgatag.data.hls4ml import CONSTITUENT_3, JET_FEATURES
+    from fpgatag.nn.inputs import InputSpec
+
+    rng = np.random.default_rng(0)
+    c3 = rng.normal(0, 0.3, (200, 32, 3)).astype(np.float32)
+    c3[..., 0] = rng.exponential(40.0, (200, 32))
+    n = rng.integers(3, 32, 200).astype(np.int16)
+    c3[:20, :2, 0] = 5000.0                               # a tail: 40 very hard constituents (~1.5 %)
+    c3[np.arange(32)[None, :] >= n[:, None]] = 0.0
+    batch = {"constituents_3": c3, "n_constituents": n, "jet_features": rng.normal(0, 1, (200, 16)).astype(np.float32)}
+    spec = InputSpec(kind="hls4ml_constituents", features=["j1_phirel", "j1_pt"], n_objects=16,
+                     input_bits=16, input_integer_bits=6).fit(batch)
+    assert spec.source_keys() == ["constituents_3", "n_constituents"] and spec.shape == (16, 2)
+    x = spec.transform(batch)
+    mask = np.arange(16)[None, :] < n[:, None]
+    assert np.all(x[~mask] == 0) and np.mean(x[mask][:, 1] > 0) > 0.99
+    np.testing.assert_array_equal(x[..., 1], quantize_fixed(c3[:, :16, CONSTITUENT_3.index("j1_pt")] * spec.scale[1], 16, 6))
+    assert np.log2(spec.scale[1]) == int(np.log2(spec.scale[1]))          # a shift in firmware
+    assert np.max(np.abs(x)) < 32 - 2 ** -10                                # the tail is not saturated
+    jet = InputSpec(kind="hls4ml_jet", features=list(JET_FEATURES[::-1]), input_bits=16, input_integer_bits=6)
+    assert jet.source_keys() == ["jet_features"] and jet.transform(batch).shape == (200, 16)
+    np.testing.assert_array_equal(jet.raw(batch)[0], batch["jet_features"][:, ::-1])
+    with pytest.raises(FpgatagError, match="'mass'.*j_zlogz"):
+        InputSpec(kind="hls4ml_jet", features=["mass"])
+    assert InputSpec(kind="hls4ml_constituents", features=["j1_deltaR"]).source_keys()[0] == "constituents_16"
+    with pytest.raises(FpgatagError, match="64 constituents .* holds 32"):
+        InputSpec(kind="hls4ml_constituents", features=["j1_pt"], n_objects=64).transform(batch)
+
+
+def test_hls4ml_student_on_a_file_without_the_inputs_is_one_line(capsys, five_class_file, tmp_path):
+    code, out, err = _cli(capsys, "train-student", "--data", five_class_file, "--student", "mlp-hls4ml",
+                          "--epochs", 1, "-o", tmp_path / "s")
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "/hls4ml" in err and "--hls4ml-inputs" in err and not (tmp_path / "s").exists()
 
 
 def test_bench_l1_picks_the_hls4ml_presets():
