@@ -309,7 +309,7 @@ def collect_results(cfg: L1BenchConfig, classes: list[str], fmt: str, attrs: dic
     if cfg.mlp is not None:
         mlp = read_metrics(out / "mlp")
         features = read_json(out / "mlp" / "inputs.json", "inputs").get("features")
-        rows.append({"tagger": f"MLP ({cfg.mlp}) on {len(features or [])} jet features ({', '.join(features or [])})",
+        rows.append({"tagger": f"MLP ({cfg.mlp}) on {len(features or [])} jet features",   # named in column inputs
                      "kind": "mlp", "n_objects": None, "features": features, "inputs": inputs_of(out / "mlp"),
                      **_accuracy([mlp]),
                      "bits": mlp.get("bits"), "firmware": _firmware(out / "mlp"), "sample": sample})
