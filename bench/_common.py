@@ -2,7 +2,7 @@
 timing, machine information, tables in fpgatag's vocabulary, and writing ``<name>.json`` + ``<name>.md``.
 
     import _common as C                      # bench/ is the script's own directory
-    ap = C.parser(__doc__, "bench-l1-student")   # --work, --out, --reuse
+    ap = C.parser(__doc__, "bench-l1-student")   # --work, --out, --reuse (None: --out only)
     args = ap.parse_args(argv)
     C.start(args)                            # logging, the work directory, $BENCH_THREADS
     ...
@@ -38,19 +38,23 @@ UNCERTAINTY_KEYS = ("auc_err", "n_background", "n_background_passing_30", "n_bac
 METRIC_KEYS = ("accuracy", "auc", "rejection_at_30", "rejection_at_50", "n_test")
 
 
-def parser(doc: str | None, work: str) -> argparse.ArgumentParser:
-    """An argument parser with the options every benchmark has: ``--work``, ``--out``, ``--reuse``."""
+def parser(doc: str | None, work: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark has: ``--out``, and ``--work``, ``--reuse``
+    for a benchmark that keeps runs (``work`` None: one that keeps none, its scratch in a temporary directory)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=ROOT / "runs" / work, help="where the benchmark's runs go")
+    if work is not None:
+        ap.add_argument("--work", type=Path, default=ROOT / "runs" / work, help="where the benchmark's runs go")
+        ap.add_argument("--reuse", action="store_true", help="reuse finished runs found in --work")
     ap.add_argument("--out", type=Path, default=RESULTS, help="results directory")
-    ap.add_argument("--reuse", action="store_true", help="reuse finished runs found in --work")
     return ap
 
 
 def start(args: argparse.Namespace, threads_env: str = "BENCH_THREADS") -> int:
-    """Logging on, the work directory made, TensorFlow's threads from ``$BENCH_THREADS`` (0: its default)."""
+    """Logging on (fpgatag's set-up: name benchmark loggers ``fpgatag.bench.NAME``), the work directory
+    made, TensorFlow's threads from ``$BENCH_THREADS`` (0: its default)."""
     setup_logging(0)
-    args.work.mkdir(parents=True, exist_ok=True)
+    if getattr(args, "work", None) is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     threads = int(os.environ.get(threads_env, "0"))
     if threads:
         import tensorflow as tf
@@ -141,9 +145,13 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return labels.table([{heads[c]: r.get(c) for c in columns} for r in rows], [heads[c] for c in columns])
 
 
-def write(out: Path, name: str, result: dict[str, Any], md: Sequence[str]) -> None:
-    """``out/<name>.json`` and ``out/<name>.md`` (atomically); the Markdown also on stdout."""
+def write(out: Path, name: str, result: dict[str, Any] | None, md: str | Sequence[str], echo: bool = True) -> None:
+    """``out/<name>.json`` (unless ``result`` is None: the Markdown re-rendered from it) and
+    ``out/<name>.md`` (atomically, Markdown as a text or as lines); the Markdown also on stdout."""
+    text = md if isinstance(md, str) else "\n".join(md)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / f"{name}.json", result)
-    write_text(out / f"{name}.md", "\n".join(md))
-    print("\n".join(md))
+    if result is not None:
+        write_json(out / f"{name}.json", result)
+    write_text(out / f"{name}.md", text)
+    if echo:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")

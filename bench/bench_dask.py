@@ -16,7 +16,6 @@ standard deviation over repeats.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import statistics
@@ -25,18 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import h5py
+import numpy as np
 
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
+import _common as C   # the repository on sys.path
+from fpgatag.core.metrics import format_table
+from fpgatag.core.provenance import provenance
+from fpgatag.data.generate import generate
 
-from fpgatag.core.io import write_json, write_text  # noqa: E402
-from fpgatag.core.metrics import format_table  # noqa: E402
-from fpgatag.core.provenance import provenance  # noqa: E402
-from fpgatag.data.generate import generate  # noqa: E402
-
-log = logging.getLogger("bench_dask")
+log = logging.getLogger("fpgatag.bench.dask")
 
 
 def _datasets(path) -> dict[str, np.ndarray]:
@@ -77,14 +73,13 @@ def _stats(values: list[float]) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__, None)
     ap.add_argument("--quick", action="store_true", help="small run (about 40 jets per class, 2 repeats)")
     ap.add_argument("--jets-per-class", type=int, default=None)
     ap.add_argument("--chunk-jets", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    C.start(args)
     n = args.jets_per_class or (40 if args.quick else 200)
     repeats = args.repeats or (2 if args.quick else 3)
     job = dict(jets_per_class=n, seed=21, settings={"chunk_jets": args.chunk_jets})
@@ -135,8 +130,6 @@ def main(argv=None) -> int:
                 "per generate call, the cluster per measurement), so both pay the imports of Pythia and FastJet.",
         "provenance": provenance({"jets_per_class": n, "repeats": repeats}),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "dask.json", result)
     cols = ["engine", "workers", "runs", "jets per run", "wall s", "jets/s", "cluster start s", "identical"]
     md = (f"# Dask benchmark{' (--quick)' if args.quick else ''}\n\n"
           f"`generate` of {n} jets per class (qcd + top, {result['tasks_per_run']} chunks of {args.chunk_jets} jets), "
@@ -147,8 +140,7 @@ def main(argv=None) -> int:
           f"({os.cpu_count()} cores, mean 1-minute load average {load:.1f} during the runs: with the cores already "
           f"busy, a second worker cannot add much). \"identical\": every file holds the same datasets as the local "
           f"pool's.\n\n{result['note']}\n")
-    write_text(args.out / "dask.md", md)
-    print(md)
+    C.write(args.out, "dask", result, md)
     return 0
 
 

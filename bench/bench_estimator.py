@@ -9,11 +9,11 @@ draws, and per backend the median and worst relative error of each figure.
     python bench/bench_estimator.py            # 5 draws per row
     python bench/bench_estimator.py --quick    # 2 draws
     python bench/bench_estimator.py --fit      # refit the calibration constants (prints them)
+    python bench/bench_estimator.py --render bench/results/estimator.json   # only rewrite estimator.md
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import math
@@ -23,18 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fpgatag.core.io import write_json, write_text  # noqa: E402
+import _common as C  # noqa: E402  (the repository on sys.path)
+from fpgatag.core.io import read_json  # noqa: E402
 from fpgatag.core.metrics import format_table  # noqa: E402
 from fpgatag.core.provenance import provenance  # noqa: E402
 
-log = logging.getLogger("bench_estimator")
-RESULTS = ROOT / "bench" / "results"
+log = logging.getLogger("fpgatag.bench.estimator")
 
 # coordinate-search grids (multiplicative around the current value, or explicit values)
 FIT_GRID = {
@@ -191,16 +189,18 @@ def markdown(per_row, summary, draws, loo=None):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__, None)
     ap.add_argument("--quick", action="store_true", help="2 weight draws per row instead of 5")
     ap.add_argument("--draws", type=int, default=None)
     ap.add_argument("--fit", action="store_true", help="refit the calibration constants and print them")
     ap.add_argument("--loo", action="store_true", help="also a leave-one-out refit on the Vitis rows (out-of-sample error)")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--render", type=Path, default=None, metavar="JSON", help="only rewrite estimator.md from this estimator.json")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for name in ("tensorflow", "absl"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    C.start(args)
+    if args.render is not None:
+        r = read_json(args.render, "benchmark result")
+        C.write(args.out, "estimator", None, markdown(r["rows"], r["summary"], r["draws"], r["leave_one_out"]))
+        return 0
     from fpgatag.fpga.estimate import CALIBRATION
     from fpgatag.fpga.reference import ROWS, check_against_csv, reference_csv
 
@@ -220,9 +220,7 @@ def main(argv=None) -> int:
               "calibration": {k: dataclasses.asdict(v) for k, v in cals.items()},
               "seconds": time.perf_counter() - t0, "reference_csv": str(csv_path) if csv_path else None,
               "provenance": provenance({"draws": draws, "fit": args.fit})}
-    write_json(args.out / "estimator.json", result)
-    write_text(args.out / "estimator.md", markdown(per_row, summary, draws, loo))
-    print(markdown(per_row, summary, draws, loo))
+    C.write(args.out, "estimator", result, markdown(per_row, summary, draws, loo))
     return 0
 
 

@@ -7,13 +7,13 @@ phi 32-32, rho 32-16, 2 logits, 8 bits) and a few smaller/pruned variants, again
 
     python bench/bench_fpga.py --quick     # small run (minutes on 2 shared cores)
     python bench/bench_fpga.py             # more jets
+    python bench/bench_fpga.py --render bench/results/fpga.json   # only rewrite fpga.md from it
 
 Writes bench/results/fpga.{json,md}.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import logging
@@ -23,18 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fpgatag.core.io import write_json, write_text  # noqa: E402
+import _common as C  # noqa: E402  (the repository on sys.path)
+from fpgatag.core.io import read_json  # noqa: E402
 from fpgatag.core.metrics import format_table  # noqa: E402
 from fpgatag.core.provenance import provenance  # noqa: E402
 
-log = logging.getLogger("bench_fpga")
-RESULTS = ROOT / "bench" / "results"
+log = logging.getLogger("fpgatag.bench.fpga")
 IN_PREC = (10, 4)
 
 SCENARIOS = [  # (label, kwargs of fpgatag.fpga.examples.deep_sets)
@@ -131,30 +129,58 @@ def trained_student(path: Path, epochs: int) -> dict:
                                              "jets_per_s")}}
 
 
+def models(quick: bool) -> dict:
+    """The throughput models: {label: (model, (jets through predict(), jets through the batched path))}."""
+    from fpgatag.fpga.examples import deep_sets, mlp
+
+    return {
+        "deep_sets 16x8, phi 32-32, rho 32-16, 2 logits, 8 bit": (deep_sets(16, 8, (32, 32), (32, 16), 2, bits=8, seed=0),
+                                                                 (1000, 4000) if quick else (5000, 20000)),
+        "deep_sets 16x8, phi 16-16, rho 16, 8 bit, 75% pruned (deepsets-l1 shape)": (
+            deep_sets(16, 8, (16, 16), (16,), 2, bits=8, seed=0, l1_like=True, sparsity=0.75),
+            (2000, 10000) if quick else (10000, 50000)),
+        "mlp 16-32-16-2, 8 bit": (mlp(16, (32, 16), 2, bits=8, seed=0), (2000, 20000) if quick else (10000, 100000)),
+    }
+
+
+def markdown(result: dict) -> list[str]:
+    """The Markdown report of a result (also re-rendered from a stored fpga.json)."""
+    tps, est, trained = result["models"], result["estimates"], result["trained"]
+    any_tp = next(iter(tps.values()))
+    md = ["# Firmware benchmark", "",
+          f"Machine: {any_tp['cpu_count']} cores shared with other jobs (1-min load average "
+          f"{max(t['load_avg_1min'] for t in tps.values()):.1f} during the run). Inputs ap_fixed<10,4>.", ""]
+    for name, tp in tps.items():
+        md += [f"## {name}", "",
+               f"- convert: {tp['convert_s']:.2f} s, hls4ml compile (g++): {tp['compile_s']:.1f} s, batch shim: {tp['shim_s']:.2f} s",
+               f"- batched outputs identical to hls4ml predict(): {tp['identical_to_predict']}; bit-exact vs Keras: "
+               f"{tp['bit_exact_vs_keras']:.4f}", "",
+               format_table(tp["throughput"], ["path", "jets", "seconds", "jets_per_s", "speedup"]), ""]
+    md += ["## Estimates for the Level-1 reference target (xcvu9p, 5 ns clock, Vitis csynth target)", "",
+           format_table(est, ["model", "latency_ns", "ii", "dsp", "lut", "lut_pct", "max_pct", "meets_50ns_ii1", "within_5pct"]), ""]
+    if trained is not None:
+        v = trained["validate"]
+        md += [f"Trained student, `fpgatag validate` on the test split of {Path(trained['data']).name} ({v['n']} jets): "
+               f"bit-exact {v['bit_exact_fraction']:.4f}, argmax agreement {v['argmax_agreement']:.4f}, "
+               f"AUC Keras {v['auc_keras']:.4f} / firmware {v['auc_hls']:.4f}.", ""]
+    return md + [""]
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__, None)
     ap.add_argument("--quick", action="store_true", help="small run")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data", type=Path, default=None,
                     help="jets file: also train the Level-1 reference student on it for a few epochs, estimate and validate it")
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--render", type=Path, default=None, metavar="JSON", help="only rewrite fpga.md from this fpga.json")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for name in ("tensorflow", "absl"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    from fpgatag.fpga.examples import deep_sets, mlp
-
-    models = {
-        "deep_sets 16x8, phi 32-32, rho 32-16, 2 logits, 8 bit": (deep_sets(16, 8, (32, 32), (32, 16), 2, bits=8, seed=0),
-                                                                 (1000, 4000) if args.quick else (5000, 20000)),
-        "deep_sets 16x8, phi 16-16, rho 16, 8 bit, 75% pruned (deepsets-l1 shape)": (
-            deep_sets(16, 8, (16, 16), (16,), 2, bits=8, seed=0, l1_like=True, sparsity=0.75),
-            (2000, 10000) if args.quick else (10000, 50000)),
-        "mlp 16-32-16-2, 8 bit": (mlp(16, (32, 16), 2, bits=8, seed=0), (2000, 20000) if args.quick else (10000, 100000)),
-    }
+    C.start(args)
+    if args.render is not None:
+        C.write(args.out, "fpga", None, markdown(read_json(args.render, "benchmark result")))
+        return 0
     tps = {}
-    for name, (model, (n_predict, n_batch)) in models.items():
+    for name, (model, (n_predict, n_batch)) in models(args.quick).items():
         log.info("%s: %d jets with predict(), %d with the batched path", name, n_predict, n_batch)
         tps[name] = throughput(model, n_predict, n_batch, args.workers)
     log.info("estimates for the Level-1 reference student")
@@ -169,26 +195,7 @@ def main(argv=None) -> int:
             "meets_50ns_ii1": e["latency_ns"] <= 50 and e["ii"] == 1, "within_5pct": e["max_fraction"] <= 0.05})
     result = {"quick": args.quick, "input_precision": list(IN_PREC), "models": tps, "estimates": est, "trained": trained,
               "provenance": provenance({"quick": args.quick, "workers": args.workers})}
-    write_json(args.out / "fpga.json", result)
-    any_tp = next(iter(tps.values()))
-    md = ["# Firmware benchmark", "",
-          f"Machine: {any_tp['cpu_count']} cores shared with other jobs (1-min load average "
-          f"{max(t['load_avg_1min'] for t in tps.values()):.1f} during the run). Inputs ap_fixed<10,4>.", ""]
-    for name, tp in tps.items():
-        md += [f"## {name}", "",
-               f"- convert: {tp['convert_s']:.2f} s, hls4ml compile (g++): {tp['compile_s']:.1f} s, batch shim: {tp['shim_s']:.2f} s",
-               f"- batched outputs identical to hls4ml predict(): {tp['identical_to_predict']}; bit-exact vs Keras: "
-               f"{tp['bit_exact_vs_keras']:.4f}", "",
-               format_table(tp["throughput"], ["path", "jets", "seconds", "jets_per_s", "speedup"]), ""]
-    md += ["## Estimates for the Level-1 reference target (xcvu9p, 5 ns clock, Vitis csynth target)", "",
-          format_table(est, ["model", "latency_ns", "ii", "dsp", "lut", "lut_pct", "max_pct", "meets_50ns_ii1", "within_5pct"]), ""]
-    if trained is not None:
-        v = trained["validate"]
-        md += [f"Trained student, `fpgatag validate` on the test split of {Path(trained['data']).name} ({v['n']} jets): "
-               f"bit-exact {v['bit_exact_fraction']:.4f}, argmax agreement {v['argmax_agreement']:.4f}, "
-               f"AUC Keras {v['auc_keras']:.4f} / firmware {v['auc_hls']:.4f}.", ""]
-    write_text(args.out / "fpga.md", "\n".join(md) + "\n")
-    print("\n".join(md))
+    C.write(args.out, "fpga", result, markdown(result))
     return 0
 
 

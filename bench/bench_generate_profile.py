@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-log = logging.getLogger("bench_generate_profile")
+log = logging.getLogger("fpgatag.bench.generate_profile")
 
 # (stage, markers): a sample belongs to the first stage one of whose markers is in one of its frames
 STAGES = (
@@ -113,19 +113,20 @@ def switch_timings(n_events: int) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sys.path.insert(0, str(ROOT / "bench"))
+    import _common as C   # not at the top: the profiled --target process imports only what a generate run does
+
+    ap = C.parser(__doc__, None)
     ap.add_argument("--jets", type=int, default=250, help="jets per process in each profiled run")
     ap.add_argument("--events", type=int, default=300, help="events per setting in the switch table")
     ap.add_argument("--rate", type=int, default=50, help="py-spy samples per second")
     ap.add_argument("--target", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args(argv)
     if args.target is not None:
         run_target(args.target, json.loads(args.settings))
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    from fpgatag.core.io import write_json, write_text
+    C.start(args)
     from fpgatag.core.metrics import format_table
     from fpgatag.core.provenance import provenance
 
@@ -134,8 +135,8 @@ def main(argv=None) -> int:
         log.info("profiling %s (%d jets of qcd and of top)", key, args.jets)
         prof[key] = profile(args.jets, settings, args.rate)
     switches = switch_timings(args.events)
-    write_json(args.out / "generate_profile.json", {"benchmark": "generate_profile", "profile_pct": prof,
-                                                   "switches": switches, "provenance": provenance(vars(args))})
+    result = {"benchmark": "generate_profile", "profile_pct": prof, "switches": switches,
+              "provenance": provenance(vars(args))}
     stages = [s for s, _ in STAGES] + [OTHER]
     t1 = format_table([{"stage": s, **{k: prof[k][s] for k in prof}} for s in stages], ["stage", *prof], floatfmt=".1f")
     default_ms = {r["process"]: r["ms_per_event"] for r in switches if r["setting"] == "default"}
@@ -149,8 +150,7 @@ def main(argv=None) -> int:
           f"Pythia evolves MPI, ISR and FSR interleaved: the ISR and FSR rows include the showers of the MPI "
           f"scatterings. Pythia alone (`pythia.next()`, default settings) with one stage switched off, "
           f"{args.events} events each, CPU ms per event (the share is of the default's time):\n\n{t2}\n")
-    write_text(args.out / "generate_profile.md", md)
-    print(md)
+    C.write(args.out, "generate_profile", result, md)
     return 0
 
 

@@ -9,6 +9,7 @@ and the 16-object Deep Sets at phi/rho widths 8, 16 (32 is the ``deepsets`` pres
     python bench/bench_rtl.py                         # all models; Yosys up to --yosys-max-lut
     python bench/bench_rtl.py --models deepsets-l1    # one
     python bench/bench_rtl.py --merge                 # add rows to the results instead of replacing
+    python bench/bench_rtl.py --merge --models        # only rewrite rtl.md from rtl.json
 
 Writes bench/results/rtl.{json,md}. Yosys counts are logic synthesis before place and route (not
 Vivado counts); the logic depth is not an Fmax.
@@ -16,7 +17,6 @@ Vivado counts); the logic depth is not an Fmax.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -27,18 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fpgatag.core.io import read_json, write_json, write_text  # noqa: E402
+import _common as C  # noqa: E402  (the repository on sys.path)
+from fpgatag.core.io import read_json  # noqa: E402
 from fpgatag.core.metrics import format_table  # noqa: E402
 from fpgatag.core.provenance import provenance  # noqa: E402
 
-log = logging.getLogger("bench_rtl")
-RESULTS = ROOT / "bench" / "results"
+log = logging.getLogger("fpgatag.bench.rtl")
 PRESETS = ("deepsets-l1", "deepsets", "deepsets-max", "deepsets-logpt", "deepsets-towers", "dense-student", "mlp",
            "gru", "lstm")
 YOSYS_LOCK = Path(tempfile.gettempdir()) / "fpgatag-bench-yosys.lock"   # one Yosys at a time across bench scripts
@@ -190,33 +188,34 @@ def error_table(rows: list[dict]) -> tuple[list[dict], dict]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__, None)
     ap.add_argument("--models", nargs="*", default=[*PRESETS, *(f"deepsets-w{w}" for w in WIDTHS)])
     ap.add_argument("--n-jets", type=int, default=10000)
     ap.add_argument("--yosys-max-lut", type=float, default=120_000, help="skip Yosys above this da4ml LUT estimate")
     ap.add_argument("--no-csim", action="store_true", help="skip hls4ml's C simulation (its compile is slow for wide models)")
-    ap.add_argument("--merge", action="store_true", help="add to bench/results/rtl.json instead of replacing it")
+    ap.add_argument("--merge", action="store_true",
+                    help="add to OUT/rtl.json instead of replacing it (with --models and no name: only rewrite rtl.md from it)")
     ap.add_argument("--no-yosys-for", nargs="*", default=[], metavar="MODEL", help="models whose Yosys run is skipped")
     ap.add_argument("--profile", action="store_true", help="cProfile the RTL generation (top functions by own time)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    old = read_json(RESULTS / "rtl.json", "rtl results")["rows"] if args.merge and (RESULTS / "rtl.json").is_file() else []
+    C.start(args)
+    stored = args.out / "rtl.json"
+    old = read_json(stored, "rtl results")["rows"] if args.merge and stored.is_file() else []
     rows = {r["model"]: r for r in old}
     with tempfile.TemporaryDirectory(prefix="fpgatag-bench-rtl-") as tmp:
         for name in args.models:
             rows[name] = run_one(name, args.n_jets, args.yosys_max_lut, not args.no_csim, Path(tmp),
                                  yosys=name not in args.no_yosys_for, profile=args.profile)
-            _write(list(rows.values()), args)
+            _write(list(rows.values()), args, echo=False)
     _write(list(rows.values()), args)
     return 0
 
 
-def _write(rows: list[dict], args) -> None:
+def _write(rows: list[dict], args, echo: bool = True) -> None:
     refused = [r for r in rows if r.get("refused")]
     rows = [r for r in rows if not r.get("refused")]
     errs, fit = error_table(rows)
-    write_json(RESULTS / "rtl.json", {"rows": rows + refused, "estimator_vs_netlist": errs, "fit": fit,
-                                      "provenance": provenance(vars(args))})
+    result = {"rows": rows + refused, "estimator_vs_netlist": errs, "fit": fit, "provenance": provenance(vars(args))}
     md = [
         "# RTL flow: da4ml Verilog, Verilator simulation, Yosys synthesis",
         "",
@@ -258,7 +257,7 @@ def _write(rows: list[dict], args) -> None:
           + [f"* {r['model']}: " + "; ".join(f"{p['function']} {p['own_s']} s" for p in r["gen_profile"])
              for r in rows if r.get("gen_profile")] + [""] if any(r.get("gen_profile") for r in rows) else []),
     ]
-    write_text(RESULTS / "rtl.md", "\n".join(md))
+    C.write(args.out, "rtl", result, md, echo=echo)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ Writes bench/results/rtl_fit.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -38,19 +37,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fpgatag.core.io import read_json, write_json, write_text  # noqa: E402
+import _common as C  # noqa: E402  (the repository on sys.path)
+from fpgatag.core.io import read_json  # noqa: E402
 from fpgatag.core.metrics import format_table  # noqa: E402
 from fpgatag.core.provenance import provenance  # noqa: E402
 
-log = logging.getLogger("bench_rtl_fit")
-RESULTS = ROOT / "bench" / "results"
+log = logging.getLogger("fpgatag.bench.rtl_fit")
 FEATURES = ["pt", "deta", "dphi", "pt_rel", "dr", "charge", "pid"]   # the trigger view of deepsets-l1
 IN_PREC = (16, 6)
 # (name, builder, width, bits, n_objects, sparsity): base ds-w8-b6-n8-s50, one or two factors changed;
@@ -224,17 +220,17 @@ def fit_netlist(rows: list[dict]) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__, None)
     ap.add_argument("--data", type=Path, default=None,
                     help="jets file the students train on (e.g. fpgatag generate -o demo2500.h5 --jets-per-class 2500 --seed 1)")
     ap.add_argument("--epochs", type=int, default=12, help="training epochs (pruned points: + half as many fine-tuning)")
     ap.add_argument("--models", nargs="*", default=[g[0] for g in GRID])
-    ap.add_argument("--refit", action="store_true", help="refit and rewrite the results from rtl_fit.json only")
+    ap.add_argument("--refit", action="store_true", help="refit and rewrite the results from OUT/rtl_fit.json only")
     args = ap.parse_args(argv)
     if args.data is None and not args.refit:
         ap.error("--data is required (the jets file the students train on)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    path = RESULTS / "rtl_fit.json"
+    C.start(args)
+    path = args.out / "rtl_fit.json"
     old = read_json(path, "rtl fit results") if path.is_file() else {"rows": []}
     rows = {r["model"]: r for r in old["rows"]}
     if args.refit:   # the settings the points were made with
@@ -247,20 +243,20 @@ def main(argv=None) -> int:
                 if name in rows:
                     continue
                 rows[name] = run_point(grid[name], args.data, args.epochs, Path(tmp))
-                _write(list(rows.values()), args)
+                _write(list(rows.values()), args, echo=False)
     _write(list(rows.values()), args)
     return 0
 
 
-def _drawn_rows() -> list[dict]:
-    p = RESULTS / "rtl.json"
+def _drawn_rows(out: Path) -> list[dict]:
+    p = out / "rtl.json"
     return [r for r in read_json(p, "rtl results")["rows"] if isinstance(r.get("yosys_lut"), (int, float))] if p.is_file() else []
 
 
-def _write(rows: list[dict], args) -> None:
+def _write(rows: list[dict], args, echo: bool = True) -> None:
     rows = [r for r in rows if not r.get("from")] + MEASURED_ELSEWHERE
     fit = fit_netlist(rows)
-    drawn = _drawn_rows()
+    drawn = _drawn_rows(args.out)
     drawn_err = []
     if fit.get("n", 0) >= 3:
         a, b = fit["lut_power"]["a"], fit["lut_power"]["b"]
@@ -268,8 +264,8 @@ def _write(rows: list[dict], args) -> None:
             drawn_err.append({"model": r["model"], "yosys_lut": r["yosys_lut"], "da4ml_lut": r["da4ml_lut"],
                               "factor_err": round(fit["lut_factor"] * r["da4ml_lut"] / r["yosys_lut"] - 1, 3),
                               "power_err": round(float(np.exp(a) * r["da4ml_lut"] ** b) / r["yosys_lut"] - 1, 3)})
-    write_json(RESULTS / "rtl_fit.json", {"rows": rows, "fit": fit, "drawn_weights_under_fit": drawn_err,
-                                          "provenance": provenance({k: str(v) for k, v in vars(args).items()})})
+    result = {"rows": rows, "fit": fit, "drawn_weights_under_fit": drawn_err,
+              "provenance": provenance({k: str(v) for k, v in vars(args).items()})}
     loo_rows = [{"predictor": k, **v} for k, v in fit.get("lut_loo", {}).items() if v]
     ff_rows = [{"predictor": k, **v} for k, v in fit.get("ff_loo", {}).items() if v]
     md = [
@@ -312,7 +308,7 @@ def _write(rows: list[dict], args) -> None:
                "The fit on trained students applied to the drawn-weight models of bench/results/rtl.md (not used in the "
                "fit): a check on models of another weight distribution.", "",
                format_table(drawn_err, ["model", "yosys_lut", "da4ml_lut", "factor_err", "power_err"]), ""]
-    write_text(RESULTS / "rtl_fit.md", "\n".join(md))
+    C.write(args.out, "rtl_fit", result, md, echo=echo)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ Writes bench/results/teacher.json and .md (teacher-gpu.* with --gpu).
 
     python bench/bench_teacher.py --quick          # ~5 minutes of 2 CPU cores
     python bench/bench_teacher.py --gpu            # on a GPU machine
+    python bench/bench_teacher.py --render bench/results/teacher.json   # only rewrite teacher.md
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -36,18 +36,16 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+import _common as C   # the repository on sys.path
 
+HERE = Path(__file__).resolve().parent
 PEER_VENV = HERE / ".venv-peer"
 PEER_SCRIPT = HERE / "peer_weaver_particlenet.py"
 PEER_PACKAGES = (["torch==2.13.0"], ["weaver-core"])
-RESULTS = HERE / "results"
 DEFAULT_DATA = Path("/tmp/fpgatag-data/dev.h5")
-REFERENCE_MS_PER_JET = 3.6  # ParticleNet on an RTX 2080 Ti, from the background slides
+REFERENCE_MS_PER_JET = 3.6  # ms/jet/epoch quoted for ParticleNet trained on an RTX 2080 Ti
 
-log = logging.getLogger("bench_teacher")
+log = logging.getLogger("fpgatag.bench.teacher")
 
 
 def peer_python() -> Path:
@@ -250,7 +248,7 @@ def render(json_path: Path) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__, None)
     ap.add_argument("--quick", action="store_true", help="few steps (about 5 minutes on 2 CPU cores)")
     ap.add_argument("--gpu", action="store_true", help="measure ms/jet/epoch on the GPU instead")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.exists() else None,
@@ -262,24 +260,19 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="+", default=["particlenet-lite", "particlenet"],
                     choices=["particlenet-lite", "particlenet"], help="presets to measure")
     ap.add_argument("--jets", type=int, default=None, help="jets per epoch in --gpu mode (default 100k, 20k with --quick)")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--render", type=Path, default=None, metavar="JSON",
+                    help="only rewrite the Markdown from this teacher.json (or teacher-gpu.json)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    for name in ("tensorflow", "absl"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
+    C.start(args)
+    name = "teacher-gpu" if args.gpu else "teacher"
+    if args.render is not None:
+        C.write(args.out, args.render.stem, None, render(args.render))
+        return 0
     res = run_gpu(args) if args.gpu else run_cpu(args)
     res.update(host=platform.node(), cpus=os.cpu_count(), time_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                batch_size=args.batch_size, n_particles=args.n_particles, quick=args.quick)
-    name = "teacher-gpu" if args.gpu else "teacher"
-    args.out.mkdir(parents=True, exist_ok=True)
-    from fpgatag.core.io import write_json, write_text
-
-    write_json(args.out / f"{name}.json", res)
-    md = markdown(res)
-    write_text(args.out / f"{name}.md", md)
-    sys.stdout.write(md)
+    C.write(args.out, name, res, markdown(res))
     return 0
 
 

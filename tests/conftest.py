@@ -4,13 +4,22 @@
 * ``jets_file``: one small generated dataset (top vs QCD, both views) made once per session with
   the real Pythia 8 + FastJet generator and shared by every stage's tests. It is cached under
   ``tests/.cache`` keyed by the generator's source, so local re-runs skip generation; CI starts clean.
+* ``demo_run``: one tiny end-to-end demo run, made once per session.
+
+The suite runs in two pytest-xdist worker processes (``-n 2 --dist loadfile`` in pyproject.toml: a
+file's tests, and so its module fixtures, stay on one worker; ``-n 0`` runs it in one process). The
+session fixtures are made once for all workers: the first worker to need one makes it under a file
+lock, the others wait for it and read it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,17 +49,35 @@ def _source_key() -> str:
     return h.hexdigest()[:12]
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (created if missing), held by one process at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _shared_dir(tmp_path_factory) -> Path:
+    """This session's temporary folder that every xdist worker sees (one process: its own)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def jets_file() -> Path:
     """A generated top-vs-QCD file with JETS_PER_CLASS jets per class (seed 1234)."""
     from fpgatag.data.generate import generate
 
-    CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"jets-{JETS_PER_CLASS}-{_source_key()}.h5"
-    if not path.exists():
-        for old in CACHE.glob("jets-*.h5"):
-            old.unlink()
-        generate(path, processes=("qcd", "top"), jets_per_class=JETS_PER_CLASS, seed=1234, workers=2)
+    with _locked(CACHE / "jets.lock"):
+        if not path.exists():
+            for old in CACHE.glob("jets-*.h5"):
+                old.unlink()
+            generate(path, processes=("qcd", "top"), jets_per_class=JETS_PER_CLASS, seed=1234, workers=2)
     return path
 
 
@@ -59,8 +86,12 @@ def demo_run(jets_file, tmp_path_factory) -> Path:
     """A tiny end-to-end demo run (every stage) on the shared dataset."""
     from fpgatag.report.demo import DemoConfig, run_demo
 
-    out = tmp_path_factory.mktemp("demo")
-    cfg = DemoConfig(out=out, data=jets_file, teacher_epochs=3, teacher_particles=32, student_epochs=8, validate_n=300,
-                     student_seeds=(1, 2), yosys=False)
-    run_demo(cfg)
+    shared = _shared_dir(tmp_path_factory)
+    out = shared / "demo-run"
+    with _locked(shared / "demo-run.lock"):
+        if not (out / "demo.json").exists():   # demo.json is the run's last file: a finished run
+            shutil.rmtree(out, ignore_errors=True)   # what a failed run left
+            cfg = DemoConfig(out=out, data=jets_file, teacher_epochs=3, teacher_particles=32, student_epochs=8,
+                             validate_n=300, student_seeds=(1, 2), yosys=False)
+            run_demo(cfg)
     return out

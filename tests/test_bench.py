@@ -30,3 +30,34 @@ def test_every_quoted_result_has_a_recipe(tmp_path):
         for cmd in commands:
             scripts = [Path(c) for c in cmd if c.endswith(".py")]
             assert all(p.is_file() for p in scripts), (name, scripts)
+
+
+# results file: (script, arguments that re-render its Markdown from the stored JSON in --out, other JSON it reads)
+RENDERS = {
+    "fpga": ("bench_fpga.py", ["--render", "{out}/fpga.json"], []),
+    "estimator": ("bench_estimator.py", ["--render", "{out}/estimator.json"], []),
+    "teacher": ("bench_teacher.py", ["--render", "{out}/teacher.json"], []),
+    "rtl": ("bench_rtl.py", ["--merge", "--models"], []),
+    "rtl_fit": ("bench_rtl_fit.py", ["--refit"], ["rtl"]),
+}
+
+
+def test_results_re_render_from_their_json(tmp_path, monkeypatch, capsys):
+    """Each script's Markdown, rendered again from its committed JSON, is the committed Markdown."""
+    import shutil
+    import sys
+
+    results = ROOT / "bench" / "results"
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    for name, (script, args, also) in RENDERS.items():
+        out = tmp_path / name
+        out.mkdir()
+        for stem in (name, *also):
+            shutil.copy2(results / f"{stem}.json", out / f"{stem}.json")
+        spec = importlib.util.spec_from_file_location(f"render_{name}", ROOT / "bench" / script)
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)
+        spec.loader.exec_module(module)
+        assert module.main([*(a.format(out=out) for a in args), "--out", str(out)]) == 0, name
+        assert (out / f"{name}.md").read_text() == (results / f"{name}.md").read_text(), name
+    capsys.readouterr()

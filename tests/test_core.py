@@ -70,8 +70,10 @@ def test_parse_shard(text, expected):
 
 @pytest.mark.parametrize("text", ["3/2", "2/2", "a/b", "1", "0/0"])
 def test_parse_shard_rejects(text):
-    with pytest.raises(FpgatagError, match="--shard"):
+    with pytest.raises(FpgatagError, match="^shard "):   # the library names its argument; the CLI passes its flag
         parse_shard(text)
+    with pytest.raises(FpgatagError, match="^--shard "):
+        parse_shard(text, option="--shard")
 
 
 def test_quantize_fixed_grid_and_saturation():

@@ -236,3 +236,34 @@ def test_fast_preset_is_opt_in_recorded_and_refuses_contradictions(tmp_path):
     with open_jets(out) as src:
         g = src.attrs["generator"]
     assert g["physics"] == "fast" and g["mpi"] is False and g["pthat_min"] == pytest.approx(385.0)
+
+
+def test_hls4ml_lhc_preset_sets_the_dataset_physics_and_refuses_contradictions():
+    from fpgatag.core.errors import ArgumentError
+    from fpgatag.data.generate import check_job, preset_processes, pythia_settings
+    from fpgatag.data.processes import get_process as get_proc
+
+    g = GeneratorSettings(physics="hls4ml-lhc")
+    assert (g.ecm, g.jet_r, g.pt_min, g.pt_max, g.eta_max) == (13000.0, 0.8, 800.0, 1200.0, 2.5)
+    assert g.mpi is True and g.pthat_min == pytest.approx(480.0)
+    assert "Beams:eCM = 13000.0" in pythia_settings(get_proc("w"), g, 1)
+    assert GeneratorSettings(**g.to_dict()) == g                         # the recorded settings rebuild it
+    assert GeneratorSettings(physics="hls4ml-lhc", pthat_min=400.0).pthat_min == 400.0   # not a preset value
+    # the dataset's label order (one-hot j_g, j_q, j_w, j_z, j_t); the other presets keep qcd, top
+    assert preset_processes("hls4ml-lhc") == ("gluon", "quark", "w", "z", "top")
+    assert preset_processes("default") == preset_processes("fast") == ("qcd", "top")
+    d = GeneratorSettings()
+    assert (d.ecm, d.pt_min, d.pt_max, d.eta_max) == (14000.0, 550.0, 650.0, 2.0)
+    for bad, match in [({"physics": "hls4ml-lhc", "pt_min": 550.0}, "sets pt_min = 800"),
+                       ({"physics": "hls4ml-lhc", "ecm": 14000.0}, "sets ecm = 13000"),
+                       ({"physics": "hls4ml-lhc", "eta_max": 2.0}, "sets eta_max")]:
+        with pytest.raises(FpgatagError, match=match):
+            split_settings(bad)
+    # the library names its arguments (the command line renames them to its flags)
+    for args, name in [(((), 10, 1, 1, None), "processes"), ((("w",), 0, 1, 1, None), "jets_per_class"),
+                       ((("w",), 10, 1, 0, None), "workers"), ((("w",), 10, 1, 1, (2, 2)), "shard"),
+                       ((("w",), 10, 1, 1, (1, 2)), "shard"), ((("nope",), 10, 1, 1, None), "process"),
+                       ((("w",), 10, 1 << 24, 1, None), "seed")]:
+        with pytest.raises(ArgumentError, match=f"^{name}[ :]") as exc:
+            check_job(*args, settings=None)
+        assert exc.value.argument == name and "--" not in str(exc.value).split(":")[0]

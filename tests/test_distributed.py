@@ -101,7 +101,7 @@ def test_unreachable_scheduler_one_line_no_output(tmp_path):
         port = s.getsockname()[1]
     out = tmp_path / "never.h5"
     t0 = time.monotonic()
-    with pytest.raises(FpgatagError, match=rf"--scheduler tcp://127.0.0.1:{port}: no Dask scheduler answered"):
+    with pytest.raises(FpgatagError, match=rf"^scheduler tcp://127.0.0.1:{port}: no Dask scheduler answered"):
         generate(out, scheduler=f"tcp://127.0.0.1:{port}", **TINY)
     assert time.monotonic() - t0 < 30 and not out.exists()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -109,7 +109,7 @@ def test_unreachable_scheduler_one_line_no_output(tmp_path):
                            "4", "--scheduler", f"tcp://127.0.0.1:{port}"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "no Dask scheduler answered" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and f"error: --scheduler tcp://127.0.0.1:{port}: no Dask scheduler answered" in proc.stderr
     assert "Traceback" not in proc.stderr and not out.exists()
     # sweep and validate connect first too: nothing is read, trained or written
     from fpgatag.fpga.validate import validate

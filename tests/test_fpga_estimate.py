@@ -66,7 +66,7 @@ def test_clock_and_softmax_tables():
 
 
 @pytest.mark.parametrize("pooling", ["average", "max"])
-def test_brief_target_deep_sets_latency(pooling):
+def test_level1_reference_deep_sets_latency(pooling):
     """The Level-1 reference student: 16 objects x 8 features, phi 32-32, rho 32-16, 2 logits, 8 bits: <= 50 ns, II = 1.
     (Its LUT fraction is reported, not asserted: see bench/results/fpga.md.)"""
     est = _figures(deep_sets(16, 8, (32, 32), (32, 16), 2, bits=8, pooling=pooling, l1_like=True, sparsity=0.5))

@@ -48,13 +48,13 @@ def test_hls_config_merges_over_fpgatag_s_by_layer_name(tmp_path):
     from fpgatag.fpga.examples import mlp
 
     model = mlp(8, (8,), 2, bits=6, seed=1)
-    over = {"LayerName": {"dense0": {"Precision": {"result": "fixed<18,9>"}}}}
+    over = {"LayerName": {"dense1": {"Precision": {"result": "fixed<18,9>"}}}}
     hls_model, cfg, _ = convert_with(model, tmp_path / "a", FirmwareOptions.make(hls_config=over), input_precision=(8, 4))
     layers = {layer.name: layer for layer in hls_model.get_layers()}
-    assert str(layers["dense0"].get_output_variable().type.precision).startswith("fixed<18,9")
+    assert str(layers["dense1"].get_output_variable().type.precision).startswith("fixed<18,9")
     assert cfg["LayerName"]["inputs"]["Precision"]["result"] == "fixed<8,4>"   # fpgatag's setting kept
-    assert cfg["LayerName"]["dense0"]["ReuseFactor"] == 1
-    with pytest.raises(FpgatagError, match="LayerName 'dense7': the model has no such layer; its layers: inputs, dense0"):
+    assert cfg["LayerName"]["dense1"]["ReuseFactor"] == 1
+    with pytest.raises(FpgatagError, match="LayerName 'dense7': the model has no such layer; its layers: inputs, dense1"):
         convert_with(model, tmp_path / "b", FirmwareOptions.make(hls_config={"LayerName": {"dense7": {}}}))
 
 

@@ -199,3 +199,27 @@ def test_bad_rtl_dir_and_missing_tools(ds_dir, tmp_path, capsys, monkeypatch):
     cap = capsys.readouterr()
     assert (out2 / "src" / "model.v").is_file() and not (out2 / "synth.json").exists()
     assert "Yosys not run" in cap.out and sum("Yosys not found" in ln for ln in cap.err.splitlines()) == 1
+
+
+def test_rtl_flow_refuses_hls_options_and_unmapped_parts_by_flag(ds_dir, tmp_path, capsys):
+    """Before any work: an hls4ml configuration, and a part Yosys has no family for, are named by their flags;
+    the library names its arguments."""
+    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.rtl_flow import synth_rtl
+    from fpgatag.fpga.rtl_yosys import family_of
+
+    cfg = tmp_path / "hls.json"
+    cfg.write_text(json.dumps({"Model": {"ReuseFactor": 2}}))
+    out = tmp_path / "rtl"
+    for extra, named in ((["--hls-config", str(cfg)], "--hls-config"),
+                         (["--part", "xc7a100t-csg324-1"], "--part xc7a100t-csg324-1"),
+                         (["--reuse-factor", "2"], "--flow rtl")):
+        assert _run(["synth", str(ds_dir), "--flow", "rtl", "-o", str(out), *extra]) != 0
+        err = _errors(capsys)
+        assert len(err) == 1 and named in err[0], err
+        assert not out.exists()
+    with pytest.raises(FpgatagError, match=r"^part xc7a100t-csg324-1: no Yosys synth_xilinx family"):
+        family_of(resolve_part("xc7a100t-csg324-1"))
+    with pytest.raises(FpgatagError, match=r"^clock_period: must be > 0 ns"):
+        synth_rtl(ds_dir, output_dir=out, clock_period=0.0, yosys=False)
+    assert not out.exists()

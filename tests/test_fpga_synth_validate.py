@@ -107,7 +107,7 @@ def test_mlp_bit_exact_and_profile(tmp_path):
     res = validate(model, x, n=2000, profile=True, profile_n=200, input_precision=(12, 5))
     assert res["bit_exact_fraction"] == 1.0 and res["passed"]
     names = [r["layer"] for r in res["profile"]]
-    assert "dense0" in names and "logits" in names
+    assert "dense1" in names and "logits" in names
     assert all(r["status"] == "ok" for r in res["profile"])
 
 
@@ -244,3 +244,23 @@ def test_vitis_c_synthesis_when_the_tool_exists(tmp_path):
     assert (tmp_path / "p" / "vendor_build.log").is_file()
     # the estimate stays beside the real figures, and is within a factor of two for this tiny model
     assert 0.5 <= (est["lut"] + 1) / (est["estimate"]["lut"] + 1) <= 2.0
+
+
+def test_profile_with_an_engine_is_refused_by_argument_and_by_flag(tmp_path, capsys):
+    """Profiles run in this process: the library names its argument, the command line its flag, before any work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fpgatag.cli.main import main
+    from fpgatag.core.errors import ArgumentError
+    from fpgatag.fpga.validate import validate
+
+    with ThreadPoolExecutor(1) as pool, pytest.raises(ArgumentError, match="^profile: per-layer profiles"):
+        validate(tmp_path / "never-read", tmp_path / "never-read.h5", profile=True, executor=pool)
+    model = tmp_path / "m.json"
+    model.write_text("{}")
+    data = tmp_path / "jets.npy"
+    np.save(data, np.zeros((2, 3), dtype=np.float32))
+    assert main(["validate", str(model), "--data", str(data), "--profile", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err.strip() == ("fpgatag validate: error: --profile: per-layer profiles run in this "
+                                              "process, not with --scheduler")
+    assert not (tmp_path / "m_validate.json").exists()

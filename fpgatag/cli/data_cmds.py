@@ -15,13 +15,13 @@ log = logging.getLogger(__name__)
 # (fpgatag.data.generate.GeneratorSettings, fpgatag.data.views.ViewSettings); every other field is
 # named in _NOT_FLAGS, so a new setting cannot be forgotten (registration fails).
 _GEN_FLAGS = {
-    "ecm": (positive_float, "pp centre-of-mass energy (GeV)"),
+    "ecm": (positive_float, "pp centre-of-mass energy (GeV); default 14000, 13000 with --physics hls4ml-lhc"),
     "pthat_min": (nonnegative_float, "Pythia pTHat lower cut (GeV); default 0.6 x --pt-min"),
     "pthat_max": (finite_float, "Pythia pTHat upper cut (GeV); <= 0: none"),
-    "pt_min": (nonnegative_float, "jet pT window, lower edge (GeV)"),
-    "pt_max": (positive_float, "jet pT window, upper edge (GeV)"),
-    "eta_max": (positive_float, "jet |eta| below this"),
-    "jet_r": (positive_float, "anti-kt radius"),
+    "pt_min": (nonnegative_float, "jet pT window, lower edge (GeV); default 550, 800 with --physics hls4ml-lhc"),
+    "pt_max": (positive_float, "jet pT window, upper edge (GeV); default 650, 1200 with --physics hls4ml-lhc"),
+    "eta_max": (positive_float, "jet |eta| below this; default 2, 2.5 with --physics hls4ml-lhc"),
+    "jet_r": (positive_float, "anti-kt radius; default 0.8"),
     "match_dr": (positive_float, "truth partons within this dR of the jet axis"),
     "max_particles": (positive_int, "constituents stored per jet"),
     "chunk_jets": (positive_int, "jets per chunk (one Pythia seed each; part of the job's identity)"),
@@ -67,7 +67,7 @@ def _add_settings(p, cls, table: dict, keep_file_s: bool = False) -> None:
 
 
 def register(subparsers, formatter_class) -> None:
-    from fpgatag.data.generate import GeneratorSettings
+    from fpgatag.data.generate import PHYSICS, GeneratorSettings
     from fpgatag.data.processes import PROCESSES
     from fpgatag.data.views import ViewSettings
 
@@ -87,10 +87,12 @@ def register(subparsers, formatter_class) -> None:
                         "processes; same file content (docs/distributed.md)")
     p.add_argument("--process", action="append", dest="processes", metavar="NAME",
                    help=f"process to generate, repeat for several (label = position); known: {', '.join(PROCESSES)}; "
-                        "default: qcd and top")
-    p.add_argument("--physics", choices=("default", "fast"), default="default",
+                        "default: qcd and top (the --physics preset's where it names them)")
+    p.add_argument("--physics", choices=tuple(PHYSICS), default="default",
                    help="physics preset; 'fast' (opt-in): MPI off and pTHat >= 0.7 x --pt-min, 6-8x faster "
-                        "with a biased jet mass and multiplicity (docs/data.md)")
+                        "with a biased jet mass and multiplicity; 'hls4ml-lhc': the hls4ml LHC jet dataset's physics "
+                        "(13 TeV, pT in [800, 1200] GeV, |eta| < 2.5, R = 0.8; default processes gluon, quark, w, z, "
+                        "top in its label order) (docs/data.md)")
     p.add_argument("--no-mpi", action="store_true", help="switch off multiparton interactions")
     p.add_argument("--no-isr", action="store_true", help="switch off initial-state radiation")
     p.add_argument("--no-fsr", action="store_true", help="switch off final-state radiation")
@@ -122,6 +124,11 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--n-trigger", type=positive_int, default=None, help="set both --n-towers and --n-candidates")
     _add_settings(p, ViewSettings, _VIEW_FLAGS, keep_file_s=True)
     _add_lund_options(p)
+    p.add_argument("--hls4ml-inputs", action="store_true",
+                   help="also store the Level-1 benchmark's inputs in the hls4ml LHC jet dataset's terms: the N hardest "
+                        "constituents with its 3 and 16 features and its 16 jet features (group /hls4ml, docs/data.md)")
+    p.add_argument("--hls4ml-constituents", type=positive_int, default=150, metavar="N",
+                   help="constituents stored per jet for the benchmark inputs (it reads the first 8, 16, 32, 64 or all)")
     add_json(p, "the file written (path, jets, classes)")
 
     p = add_command(
@@ -164,17 +171,26 @@ def _settings(args: argparse.Namespace) -> dict:
     return settings
 
 
+# generate()'s arguments as the command line names them (its errors name the argument; ours the flag)
+_GENERATE_ARGS = {"processes": "--process", "process": "--process", "jets_per_class": "--jets-per-class",
+                  "seed": "--seed", "workers": "--workers", "shard": "--shard", "chunk_jets": "--chunk-jets"}
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from fpgatag.core.config import parse_shard
-    from fpgatag.data.generate import generate
+    from fpgatag.core.errors import ArgumentError
+    from fpgatag.data.generate import generate, preset_processes
 
-    shard = parse_shard(args.shard) if args.shard is not None else None
+    shard = parse_shard(args.shard, option="--shard") if args.shard is not None else None
     guard(args.output, "jets")
-    processes = tuple(args.processes) if args.processes else ("qcd", "top")
+    processes = tuple(args.processes) if args.processes else preset_processes(args.physics)
     # SIGTERM unwinds like Ctrl-C (cli.main and generate's own stop flag), so no partial output is left
-    path = generate(args.output, processes=processes, jets_per_class=args.jets_per_class, seed=args.seed,
-                    workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args),
-                    scheduler=args.scheduler)
+    try:
+        path = generate(args.output, processes=processes, jets_per_class=args.jets_per_class, seed=args.seed,
+                        workers=args.workers, shard=shard, settings=_settings(args), lund=_lund_settings(args),
+                        scheduler=args.scheduler)
+    except ArgumentError as exc:  # raised by its checks, before any work
+        raise exc.renamed(_GENERATE_ARGS.get(exc.argument, "--" + exc.argument.replace("_", "-"))) from None
     return _print_file(args, path)
 
 
@@ -206,10 +222,24 @@ def cmd_views(args: argparse.Namespace) -> int:
     if args.n_trigger is not None:
         settings["n_towers"] = settings["n_candidates"] = args.n_trigger
     lund = _lund_settings(args)
-    if not settings and lund is None:
-        raise FpgatagError("views: give at least one view setting to change (for example --n-candidates 32) or --lund")
+    bench = _hls4ml_settings(args)
+    if not settings and lund is None and bench is None:
+        raise FpgatagError("views: give at least one view setting to change (for example --n-candidates 32), --lund "
+                           "or --hls4ml-inputs")
     guard(args.output, "jets", inputs=data_inputs(args.file))
-    return _print_file(args, remake_views(args.file, args.output, settings, lund=lund))
+    return _print_file(args, remake_views(args.file, args.output, settings, lund=lund, hls4ml=bench))
+
+
+def _hls4ml_settings(args: argparse.Namespace):
+    if not args.hls4ml_inputs:
+        return None
+    from fpgatag.core.errors import FpgatagError
+    from fpgatag.data.hls4ml import Hls4mlSettings
+
+    try:
+        return Hls4mlSettings(n_constituents=args.hls4ml_constituents)
+    except ValueError as exc:
+        raise FpgatagError(f"--hls4ml-constituents: {exc}") from None
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -164,10 +164,18 @@ def _cmd_synth_rtl(args, out: str) -> int:
     from fpgatag.fpga.rtl_flow import synth_rtl
     from fpgatag.fpga.rtl_report import figures_rows
 
-    if (args.strategy != "Latency" or args.reuse_factor != 1 or args.io_type != "io_parallel" or args.run_synthesis
-            or args.hls_config):
-        raise FpgatagError("--flow rtl: --strategy/--reuse-factor/--io-type/--run-synthesis/--hls-config belong to the "
+    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.rtl_yosys import family_problem
+
+    if args.hls_config:
+        raise FpgatagError(f"--hls-config {args.hls_config}: an hls4ml configuration applies to the hls flow; "
+                           "--flow rtl writes da4ml's Verilog, which hls4ml does not configure")
+    if args.strategy != "Latency" or args.reuse_factor != 1 or args.io_type != "io_parallel" or args.run_synthesis:
+        raise FpgatagError("--flow rtl: --strategy/--reuse-factor/--io-type/--run-synthesis belong to the "
                            "hls flow (the RTL is fully parallel, II = 1)")
+    part = resolve_part(args.part)
+    if not args.no_yosys and family_problem(part) is not None:   # the flag is named here, the argument below
+        raise FpgatagError(f"--part {part.full}: {family_problem(part)}; --no-yosys writes the RTL only")
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml (the estimate beside the RTL) prints notes on stdout
         res = synth_rtl(args.model, part=args.part, output_dir=out, clock_period=args.clock_period, weights=args.weights,
                         input_precision=_precision(args.input_precision), yosys=not args.no_yosys)
@@ -198,6 +206,8 @@ def cmd_validate(args) -> int:
         output = m / "validate.json" if m.is_dir() else m.with_name(f"{m.stem}_validate.json")
     target = Path(output) if Path(output).suffix == ".json" else Path(output) / "validate.json"
     guard(target, "validate", inputs=[args.model, args.weights, *data_inputs(args.data)])
+    if args.profile and args.scheduler is not None:
+        raise FpgatagError("--profile: per-layer profiles run in this process, not with --scheduler")
     if args.rtl is not None:
         if args.profile:
             raise FpgatagError("--profile: per-layer profiles come from the C simulation, not with --rtl")

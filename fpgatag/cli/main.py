@@ -21,7 +21,7 @@ import sys
 from fpgatag import __version__
 from fpgatag.cli.common import HelpFormatter
 from fpgatag.core import io
-from fpgatag.core.errors import FpgatagError
+from fpgatag.core.errors import ArgumentError, FpgatagError
 from fpgatag.core.io import forcing, interrupt_on_sigterm
 from fpgatag.core.logs import setup_logging
 
@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "fpgatag.cli.ae_cmds",
     "fpgatag.cli.fpga_cmds",
     "fpgatag.cli.report_cmds",
+    "fpgatag.cli.bench_cmds",
 )
 
 log = logging.getLogger("fpgatag")
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         with forcing(getattr(args, "force", False)):
             code = args.func(args)
     except FpgatagError as exc:
+        if isinstance(exc, ArgumentError):   # a library argument, on the command line its flag (scheduler -> --scheduler)
+            exc = exc.renamed("--" + exc.argument.replace("_", "-"))
         print(f"fpgatag {args.command}: error: {exc}", file=sys.stderr)
         if io.WRITE_FAILED:   # a failed HDF5 write: end before its objects are freed (that crashes)
             _hard_exit(exc.exit_code)

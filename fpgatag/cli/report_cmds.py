@@ -86,6 +86,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     rows = report["runs"]
     print(table(rows, ["run", "kind", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% CI]", "n_test",
                               "latency_ns", "lut", "dsp", "bit_exact"]))
+    if report.get("multiclass"):   # more than two classes: accuracy, per-class AUC, per-background rejections
+        print("\n" + report["multiclass"])
     if report.get("gains"):
         print("\n" + gain_table(report["gains"]) + "\n")
     for name, what in report["missing"].items():
@@ -126,15 +128,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from fpgatag.core.labels import table
     from fpgatag.fpga.parts import resolve_part
     from fpgatag.nn.presets import load_preset
-    from fpgatag.report.sweep import SweepConfig, run_sweep
+    from fpgatag.core.config import parse_shard
+    from fpgatag.report.sweep import SweepConfig, grid, run_sweep
 
-    resolve_part(args.part)  # an unknown part or student fails now, not after the training
-    load_preset(args.student, role="student")
-    guard(args.output, "sweep", inputs=[*data_inputs(args.data), args.teacher], directory=True)
+    for b in args.bits:   # the library names its arguments; here the flags are named
+        if not 2 <= b <= 32:
+            raise FpgatagError(f"--bits {b}: outside 2..32")
+    parse_shard(args.shard, option="--shard")
     cfg = SweepConfig(data=args.data, out=args.output, teacher=args.teacher, student=args.student, bits=tuple(args.bits),
                       n_objects=tuple(args.n_objects), reuse_factors=tuple(args.reuse_factors), epochs=args.epochs,
                       batch_size=args.batch_size, seed=args.seed, part=args.part, workers=args.workers, shard=args.shard,
                       scheduler=args.scheduler)
+    if not grid(cfg):
+        raise FpgatagError(f"--shard {args.shard}: this shard of the sweep has no points "
+                           f"({len(args.bits) * len(args.n_objects)} in all); use fewer shards")
+    resolve_part(args.part)  # an unknown part or student fails now, not after the training
+    load_preset(args.student, role="student")
+    guard(args.output, "sweep", inputs=[*data_inputs(args.data), args.teacher], directory=True)
     summary = run_sweep(cfg)
     if args.json:
         print_json(summary)

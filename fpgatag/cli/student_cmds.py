@@ -28,6 +28,8 @@ def _student_args(p: argparse.ArgumentParser) -> None:
                         "ramped from 0 over the first epochs (default: the preset's training.sparsity; 0 = no pruning)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
     p.add_argument("--max-jets", type=positive_int, default=None, help="use a random subset of this many jets")
+    p.add_argument("--signal", default=None, metavar="NAME",
+                   help="the class the rejections are of (a process label of the file; default: the last class)")
     add_json(p, "the metrics")
 
 
@@ -70,7 +72,7 @@ def register(subparsers, formatter_class) -> None:
 
 
 def _train(args: argparse.Namespace, teacher, alpha: float, temperature: float, logits) -> int:
-    from fpgatag.core.labels import table as format_table   # headers in the shared vocabulary
+    from fpgatag.core.labels import multiclass_text, table as format_table   # headers in the shared vocabulary
     from fpgatag.train.distill import train_student
 
     if args.freeze and args.init_from is None:
@@ -83,12 +85,14 @@ def _train(args: argparse.Namespace, teacher, alpha: float, temperature: float, 
         teacher_dir=teacher, epochs=args.epochs, batch_size=args.batch_size, alpha=alpha,
         temperature=temperature, init_from=args.init_from, freeze=args.freeze, seed=args.seed,
         max_jets=args.max_jets, learning_rate=args.learning_rate, patience=args.patience, logits_file=logits,
-        command=" ".join(sys.argv), sparsity=args.sparsity)
+        command=" ".join(sys.argv), sparsity=args.sparsity, signal=args.signal)
     if args.json:
         print_json(metrics)
     else:
         print(format_table([metrics], ["name", "accuracy", "auc", "rejection_at_30", "rejection_at_50",
                                        "n_parameters", "bits", "sparsity", "n_test"]))
+        if multiclass_text([metrics]):
+            print("\n" + multiclass_text([metrics]))
     return 0
 
 

@@ -32,6 +32,8 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--schedule", choices=("one-cycle", "constant"), default=None, help="learning-rate schedule (default: the preset's)")
     p.add_argument("--mixed-precision", action="store_true", help="train in float16 (float32 logits); for GPUs")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (weights, shuffling, --max-jets subset)")
+    p.add_argument("--signal", default=None, metavar="NAME",
+                   help="the class the rejections are of (a process label of the file; default: the last class)")
     p.add_argument("--max-jets", type=positive_int, default=None, help="use a random subset of this many jets")
     p.add_argument("--n-particles", type=positive_int, default=None, help="particles per jet (default: the preset's)")
     p.add_argument("--fold", default=None, metavar="i/K",
@@ -104,11 +106,15 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
                             mixed_precision=args.mixed_precision, seed=args.seed, max_jets=args.max_jets,
                             n_particles=args.n_particles, schedule=args.schedule, stream=args.stream,
                             command=" ".join(["fpgatag"] + sys.argv[1:]), fold=fold, init_from=args.init_from,
-                            freeze=args.freeze, lr_factor=args.lr_factor)
+                            freeze=args.freeze, lr_factor=args.lr_factor, signal=args.signal)
     if args.json:
         print_json({**metrics, "run_dir": str(args.output)})
     else:
+        from fpgatag.core.labels import multiclass_text
+
         print(metrics_table([metrics]))
+        if multiclass_text([metrics]):
+            print("\n" + multiclass_text([metrics]) + "\n")
         print(f"run directory: {args.output}")
         for name in ("model.json", "model.h5", "inputs.json", "metrics.json", "roc.png", "history.json", "run.json"):
             print(f"  {args.output / name}")

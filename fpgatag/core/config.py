@@ -31,7 +31,7 @@ def to_dict(obj: Any) -> dict[str, Any]:
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
-def parse_shard(text: str | None, option: str = "--shard", what: str = "shards") -> tuple[int, int]:
+def parse_shard(text: str | None, option: str = "shard", what: str = "shards") -> tuple[int, int]:
     """Parse ``"i/N"`` (0 <= i < N) into ``(i, N)``; ``None`` means the whole job, ``(0, 1)``."""
     if text is None:
         return 0, 1

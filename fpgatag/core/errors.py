@@ -15,6 +15,22 @@ class FpgatagError(Exception):
         super().__init__(" ".join(str(message).split()))  # always one line
 
 
+class ArgumentError(FpgatagError):
+    """A bad value of a library function's argument ``argument``; the message is ``argument`` then ``detail``.
+
+    A library function names its own argument (``seed``, ``shard``, ``scheduler``); a front end that
+    exposes the argument under another name (the command line's ``--seed``) renames it with
+    :meth:`renamed`, so each caller's one-line message names what its user typed."""
+
+    def __init__(self, argument: str, detail: str):
+        self.argument, self.detail = argument, detail
+        super().__init__(f"{argument}{detail}")
+
+    def renamed(self, name: str) -> FpgatagError:
+        """The same error naming ``name`` (for example a command-line flag) instead of the argument."""
+        return FpgatagError(f"{name}{self.detail}")
+
+
 class ToolNotFoundError(FpgatagError):
     """A required external tool (g++, vitis_hls, ...) is not installed."""
 

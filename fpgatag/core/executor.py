@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from fpgatag.core.errors import FpgatagError
+from fpgatag.core.errors import ArgumentError, FpgatagError
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +62,17 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
     try:
         from distributed import Client
     except ImportError:
-        raise FpgatagError("--scheduler: dask.distributed is not installed (pip install 'dask[distributed]')") from None
+        raise ArgumentError("scheduler", ": dask.distributed is not installed (pip install 'dask[distributed]')") from None
     address = str(address).strip()
     if not address:
-        raise FpgatagError("--scheduler: empty address (give e.g. tcp://host:8786)")
+        raise ArgumentError("scheduler", ": empty address (give e.g. tcp://host:8786)")
     _check_address(address)
     logging.getLogger("distributed").setLevel(max(logging.getLogger("distributed").level, logging.ERROR))
     try:
         return Client(address, timeout=timeout_s, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise FpgatagError(f"--scheduler {address}: no Dask scheduler answered within {timeout_s:g} s "
+        raise ArgumentError("scheduler", f" {address}: no Dask scheduler answered within {timeout_s:g} s "
                            f"({reason})") from None
 
 
@@ -87,7 +87,7 @@ def _check_address(address: str) -> None:
             if not host or port is None:
                 raise ValueError("no host:port")
     except (ValueError, TypeError) as exc:
-        raise FpgatagError(f"--scheduler {address}: not a scheduler address ({exc}); give e.g. tcp://host:8786") from None
+        raise ArgumentError("scheduler", f" {address}: not a scheduler address ({exc}); give e.g. tcp://host:8786") from None
 
 
 def _dask_slots(client) -> int:
@@ -114,7 +114,7 @@ def open_engine(workers: int = 1, scheduler: str | None = None, executor: Execut
     unless ``serial`` is False). Pools and clients opened here are closed on exit; on an exception
     (Ctrl-C included) a local pool's processes are stopped first."""
     if executor is not None and scheduler is not None:
-        raise FpgatagError("--scheduler: give a scheduler address or an executor, not both")
+        raise ArgumentError("scheduler", ": give a scheduler address or an executor, not both")
     if executor is not None:
         slots, desc, client = _describe(executor)
         yield Engine(executor, slots, desc, client)

@@ -102,3 +102,67 @@ def table(rows: Iterable[dict[str, Any]], columns: list[str], floatfmt: str = ".
     if len(set(heads)) != len(heads):   # two keys of one meaning in one table: keep them apart
         heads = list(columns)
     return format_table([{h: r.get(c) for h, c in zip(heads, columns)} for r in rows], heads, floatfmt=floatfmt)
+
+
+def n_classes(metrics: dict[str, Any]) -> int:
+    """The number of classes of a metrics record (2 where it does not say)."""
+    classes = metrics.get("classes") or (metrics.get("confusion") or {}).get("classes") or []
+    return max(len(classes), 2)
+
+
+def _pm(value: float | None, err: float | None, scale: float = 1.0, fmt: str = ".4f") -> str:
+    if value is None:
+        return ""
+    return f"{scale * value:{fmt}}" + ("" if err is None else f" +- {scale * err:{fmt}}")
+
+
+def multiclass_rows(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of accuracy +- its binomial sd, N test and each class's one-vs-rest AUC +- DeLong sd, and
+    their columns, for metrics records (``name`` keys them) of more than two classes."""
+    rows, classes = [], []
+    for m in records:
+        if n_classes(m) <= 2 or not m.get("per_class"):
+            continue
+        row = {"name": m.get("name", ""), "accuracy": _pm(m.get("accuracy"), m.get("accuracy_err"), 100, ".1f") + " %",
+               "n_test": m.get("n_test")}
+        for cls, rec in m["per_class"].items():
+            classes += [cls] if cls not in classes else []
+            row[f"AUC {cls}"] = _pm(rec.get("auc"), rec.get("auc_err")) + f" (N {rec.get('n')})"
+        rows.append(row)
+    return rows, ["name", "accuracy", "n_test"] + [f"AUC {c}" for c in classes]
+
+
+def background_rows(records: Iterable[dict[str, Any]], tag: str = "50") -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of each background class's own rejection 1/eps_B at eps_S = 0.``tag`` (score p_signal), with its
+    68 % interval, for metrics records of more than two classes."""
+    from fpgatag.core.metrics import format_rejection
+
+    rows, classes = [], []
+    for m in records:
+        if n_classes(m) <= 2 or not m.get("per_background"):
+            continue
+        row = {"name": m.get("name", ""), "signal": m.get("signal_class", "")}
+        for cls, rec in m["per_background"].items():
+            classes += [cls] if cls not in classes else []
+            text = format_rejection({**rec, "n_background": rec.get("n")}, tag)
+            row[f"R{tag} {cls}"] = text if rec.get(f"rejection_at_{tag}_saturated") else f"{text} (N {rec.get('n')})"
+        rows.append(row)
+    return rows, ["name", "signal"] + [f"R{tag} {c}" for c in classes]
+
+
+def multiclass_text(records: Iterable[dict[str, Any]]) -> str:
+    """The multi-class tables (empty for two classes): accuracy and per-class AUC, then the rejection of
+    each background class at eps_S = 0.3 and 0.5 of the named signal class."""
+    records = list(records)
+    rows, cols = multiclass_rows(records)
+    if not rows:
+        return ""
+    text = ("Accuracy (+- binomial sd) and one-vs-rest AUC of each class (+- DeLong sd; N: test jets of the class)\n\n"
+            + format_table(rows, cols))
+    for tag in ("30", "50"):
+        brows, bcols = background_rows(records, tag)
+        if brows:
+            text += (f"\n\nRejection 1/eps_B of each background class at eps_S = 0.{tag[0]} of the signal class "
+                     f"(score p_signal; 68 % Clopper-Pearson interval; N: background jets of the class)\n\n"
+                     + format_table(brows, bcols))
+    return text

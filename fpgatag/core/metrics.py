@@ -14,6 +14,13 @@ Uncertainties (one standard deviation, or 68 % intervals), written beside every 
 * ``rejection_at_30/50_interval``: [low, high] on 1/eps_B from the 68 % central Clopper-Pearson
   interval on eps_B for that count. With no background jet passing, the interval is [low, None]: a
   lower bound only (``rejection_at_XX_saturated`` is then true).
+* ``accuracy_err``: the binomial standard error sqrt(a (1 - a) / N) of the accuracy.
+
+Every C: ``accuracy``, ``accuracy_err``, ``per_class`` {class: {auc, auc_err, n}} (one-vs-rest AUC of
+p_class with its DeLong error; n: test jets of that class) and ``confusion`` {classes, counts} (rows:
+true class, columns: the argmax). With C > 2 the binary keys (``auc``, ``rejection_at_30``, ...) are
+the signal class against all others, and ``per_background`` {class: {rejection_at_30, ...}} gives
+the rejection of each background class alone at the same signal efficiencies (score p_signal).
 * :func:`paired_gain`: distilled-vs-scratch differences with a paired bootstrap over the same test
   jets (stratified by class, fixed seed) and the spread over training seeds.
 """
@@ -143,11 +150,98 @@ def signal_score(probs: np.ndarray, signal: int = 1) -> np.ndarray:
     return probs[:, signal]
 
 
-def classification_metrics(labels: np.ndarray, probs: np.ndarray, signal: int = 1) -> dict[str, Any]:
+def signal_index(classes: Sequence[str], signal: str | int | None = None, where: str = "data") -> int:
+    """The index of the signal class: ``signal`` by name (or index), by default the last class (class 1
+    of two). FpgatagError naming ``where`` and the known classes for an unknown name."""
+    classes = list(classes)
+    if signal is None:
+        return max(len(classes) - 1, 1) if len(classes) != 1 else 0
+    if isinstance(signal, (int, np.integer)) and 0 <= int(signal) < len(classes):
+        return int(signal)
+    if str(signal) in classes:
+        return classes.index(str(signal))
+    from fpgatag.core.errors import FpgatagError
+
+    raise FpgatagError(f"{where}: signal class {signal!r} is not one of its classes ({', '.join(map(str, classes))})")
+
+
+def accuracy_with_error(labels: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    """(accuracy, binomial standard error sqrt(a (1 - a) / N))."""
+    hit = np.asarray(pred).ravel() == np.asarray(labels).ravel()
+    a = float(np.mean(hit))
+    return a, float(np.sqrt(a * (1.0 - a) / hit.size))
+
+
+def confusion_counts(labels: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """(C, C) counts: row = true class, column = predicted class."""
+    out = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(out, (np.asarray(labels).astype(int).ravel(), np.asarray(pred).astype(int).ravel()), 1)
+    return out
+
+
+def per_class_auc(labels: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """{class: {auc, auc_err, n}}: the one-vs-rest AUC of p_class with its DeLong standard error
+    (``auc`` None where the test split holds no jet of that class, or only such jets)."""
+    labels = np.asarray(labels).astype(int).ravel()
+    out = {}
+    for c, name in enumerate(classes):
+        is_c = labels == c
+        n = int(is_c.sum())
+        if 0 < n < labels.size:
+            a, err = auc_delong(is_c, probs[:, c])
+            out[str(name)] = {"auc": a, "auc_err": err, "n": n}
+        else:
+            out[str(name)] = {"auc": None, "auc_err": None, "n": n}
+    return out
+
+
+def per_background_rejection(labels: np.ndarray, score: np.ndarray, signal: int,
+                             classes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """{background class: rejection of its jets alone at eps_S = 0.3 and 0.5 (signal score ``score``),
+    with the interval, the jets passing, saturation and n} for every class but ``signal``."""
+    labels = np.asarray(labels).astype(int).ravel()
+    out: dict[str, dict[str, Any]] = {}
+    for c, name in enumerate(classes):
+        keep = (labels == c) | (labels == signal)
+        if c == signal or not (labels == c).any() or not (labels == signal).any():
+            continue
+        rec: dict[str, Any] = {"n": int((labels == c).sum())}
+        for eff, tag in ((0.3, "30"), (0.5, "50")):
+            r = rejection_with_interval(labels[keep] == signal, score[keep], eff)
+            rec.update({f"rejection_at_{tag}": r["rejection"], f"rejection_at_{tag}_saturated": r["saturated"],
+                        f"n_background_passing_{tag}": r["n_passing"], f"rejection_at_{tag}_interval": r["interval"]})
+        out[str(name)] = rec
+    return out
+
+
+def multiclass_metrics(labels: np.ndarray, probs: np.ndarray, signal: int,
+                       classes: Sequence[str] | None = None) -> dict[str, Any]:
+    """``accuracy_err``, ``per_class``, ``confusion`` (and for C > 2 ``per_background``) of (n, C) probabilities."""
+    labels = np.asarray(labels).astype(int).ravel()
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim == 1:
+        probs = np.stack([1.0 - probs, probs], axis=1)
+    n_classes = probs.shape[1]
+    names = [str(c) for c in classes] if classes is not None else [str(c) for c in range(n_classes)]
+    if len(names) != n_classes:
+        raise ValueError(f"{len(names)} class names for {n_classes} outputs")
+    pred = probs.argmax(axis=1)
+    out: dict[str, Any] = {"accuracy_err": accuracy_with_error(labels, pred)[1],
+                           "per_class": per_class_auc(labels, probs, names),
+                           "confusion": {"classes": names, "rows": "true class", "columns": "predicted class (argmax)",
+                                         "counts": confusion_counts(labels, pred, n_classes).tolist()}}
+    if n_classes > 2:
+        out["per_background"] = per_background_rejection(labels, probs[:, signal], signal, names)
+    return out
+
+
+def classification_metrics(labels: np.ndarray, probs: np.ndarray, signal: int = 1,
+                           classes: Sequence[str] | None = None) -> dict[str, Any]:
     """The standard metric set for a classifier's outputs on a test split, with uncertainties.
 
     ``probs`` is (n,) signal probability or (n, C) class probabilities; ``labels`` are class
-    indices. For C > 2 the ROC figures are signal-vs-rest.
+    indices; ``classes`` their names (the keys of ``per_class``). For C > 2 the ROC figures are
+    signal-vs-rest, and ``per_background`` holds each background class's own rejection.
     """
     labels = np.asarray(labels).ravel().astype(int)
     probs = check_finite(np.asarray(probs, dtype=np.float64), "probabilities")
@@ -173,6 +267,8 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, signal: int = 
         out[f"rejection_at_{tag}_saturated"] = r["saturated"]
         out[f"n_background_passing_{tag}"] = r["n_passing"]
         out[f"rejection_at_{tag}_interval"] = r["interval"]
+    if probs.ndim == 1 or probs.shape[1] >= 2:
+        out.update(multiclass_metrics(labels, probs, signal, classes))
     return out
 
 
@@ -204,7 +300,8 @@ def format_rejection(m: dict[str, Any], tag: str) -> str:
         return f"{bound} (68% lower bound; no bkg jet passes of {m.get('n_background', int(value))})"
     text = _g(value)
     if interval:
-        text += f" [{_g(interval[0])}, {_g(interval[1])}]"
+        # no upper bound where eps_B rounds to no background jet passing
+        text += f" [{_g(interval[0])}, {'inf' if interval[1] is None else _g(interval[1])}]"
     if k is not None and k < FEW_PASSING:
         text += f" ({k} bkg jet{'s' if k != 1 else ''} pass{'es' if k == 1 else ''}: <{FEW_PASSING})"
     return text

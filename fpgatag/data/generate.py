@@ -38,6 +38,7 @@ import numpy as np
 from fpgatag.core import schema
 from fpgatag.core.config import from_dict, to_dict
 from fpgatag.core.errors import FpgatagError
+from fpgatag.core.errors import ArgumentError
 from fpgatag.data.processes import PROCESSES, Process, get_process
 from fpgatag.data.views import NEUTRINOS, ViewSettings, compute_views
 
@@ -53,8 +54,22 @@ PTHAT_FRACTION = 0.6
 # Physics presets: "default" is the reference physics; "fast" (opt-in) switches MPI off and cuts pTHat at
 # 0.7 x pt_min, 6-8x the jets per CPU second, with the jet-distribution bias stated in docs/data.md and
 # measured in bench/results/generate_ks_fast.md. Per preset: the MPI switch and the pTHat fraction.
+# "hls4ml-lhc" is the physics of the hls4ml LHC jet dataset (Zenodo 3602260: pp at 13 TeV, anti-kt R = 0.8 jets
+# of about 1 TeV) with the default physics otherwise; its window and |eta| cut are fpgatag's choice (docs/data.md).
+# "fixed": the settings a preset sets (None in GeneratorSettings means "the preset's, else KINEMATICS'"), and
+# "processes": its classes in its own label order.
+KINEMATICS = {"ecm": 14000.0, "jet_r": 0.8, "pt_min": 550.0, "pt_max": 650.0, "eta_max": 2.0}
 PHYSICS = {"default": {"mpi": True, "pthat_fraction": PTHAT_FRACTION},
-           "fast": {"mpi": False, "pthat_fraction": 0.7}}
+           "fast": {"mpi": False, "pthat_fraction": 0.7},
+           "hls4ml-lhc": {"mpi": True, "pthat_fraction": PTHAT_FRACTION,
+                          "fixed": {"ecm": 13000.0, "jet_r": 0.8, "pt_min": 800.0, "pt_max": 1200.0, "eta_max": 2.5},
+                          "processes": ("gluon", "quark", "w", "z", "top")}}
+DEFAULT_PROCESSES = ("qcd", "top")
+
+
+def preset_processes(physics: str) -> tuple[str, ...]:
+    """The processes (label order) a physics preset generates when none are given."""
+    return tuple(PHYSICS.get(physics, {}).get("processes", DEFAULT_PROCESSES))
 
 # Parton-level veto: an event is stopped before hadronization when no anti-kt jet of its final partons
 # (|eta| < eta_max + 2 R) reaches PARTON_VETO x pt_min. Hadronization moves an R = 0.8 jet's pT by a few
@@ -64,22 +79,22 @@ PARTON_VETO = 0.75
 
 @dataclass
 class GeneratorSettings:
-    ecm: float = 14000.0          # pp centre-of-mass energy (GeV)
+    ecm: float | None = None      # pp centre-of-mass energy (GeV); None = the preset's (14000, hls4ml-lhc 13000)
     pthat_min: float | None = None  # PhaseSpace:pTHatMin; None = the preset's fraction of pt_min (docs/data.md)
     pthat_max: float = -1.0       # PhaseSpace:pTHatMax; <= 0 means no upper cut
     mpi: bool | None = None       # PartonLevel:MPI; None = the preset's (on for "default")
     isr: bool = True              # PartonLevel:ISR
     fsr: bool = True              # PartonLevel:FSR
-    jet_r: float = 0.8            # anti-kt radius
-    pt_min: float = 550.0         # jet pT window (GeV)
-    pt_max: float = 650.0
-    eta_max: float = 2.0          # |eta| < eta_max
+    jet_r: float | None = None    # anti-kt radius (0.8)
+    pt_min: float | None = None   # jet pT window (GeV): [550, 650], hls4ml-lhc [800, 1200]
+    pt_max: float | None = None
+    eta_max: float | None = None  # |eta| < eta_max: 2, hls4ml-lhc 2.5
     match_dr: float = 0.8         # truth partons within this dR of the jet axis
     max_particles: int = 200      # constituents stored per jet (pT ordered, zero padded)
     chunk_jets: int = 1000        # jets per chunk (one Pythia seed per chunk)
     events_per_batch: int = 200   # events per Pythia.nextBatch call
     max_events_without_jet: int = 5000  # give up (error) if this many events give no jet at all
-    physics: str = "default"      # preset: "default" or the opt-in "fast" (PHYSICS)
+    physics: str = "default"      # preset: "default", the opt-in "fast" or "hls4ml-lhc" (PHYSICS)
     parton_veto: float = PARTON_VETO  # stop events with no parton-level jet above this x pt_min; 0 = off
 
     def __post_init__(self) -> None:
@@ -102,14 +117,21 @@ class GeneratorSettings:
             raise ValueError("ecm must be > 0")
 
     def _apply_preset(self) -> None:
-        """Fill ``mpi`` and ``pthat_min`` from the preset; refuse values that contradict it."""
+        """Fill the kinematics, ``mpi`` and ``pthat_min`` from the preset; refuse values that contradict it."""
         if self.physics not in PHYSICS:
             raise ValueError(f"physics {self.physics!r}: unknown preset; known: {', '.join(PHYSICS)}")
         preset = PHYSICS[self.physics]
+        for name, value in {**KINEMATICS, **preset.get("fixed", {})}.items():
+            given = getattr(self, name)
+            if given is not None and name in preset.get("fixed", {}) and float(given) != value:
+                raise ValueError(f"physics {self.physics!r} sets {name} = {value:g}; do not also give {name} ({given:g})")
+            setattr(self, name, float(value if given is None else given))
         pthat = round(preset["pthat_fraction"] * self.pt_min, 1)
-        if self.physics != "default":
+        base = PHYSICS["default"]
+        if preset["mpi"] != base["mpi"]:   # a preset that changes the default physics' MPI or pTHat cut owns them
             if self.mpi is not None and bool(self.mpi) != preset["mpi"]:
                 raise ValueError(f"physics {self.physics!r} sets mpi = {preset['mpi']}; do not also give mpi")
+        if preset["pthat_fraction"] != base["pthat_fraction"]:
             if self.pthat_min is not None and self.pthat_min != pthat:
                 raise ValueError(f"physics {self.physics!r} sets pthat_min = {preset['pthat_fraction']} x pt_min "
                                  f"= {pthat} GeV; do not also give pthat_min ({self.pthat_min})")
@@ -172,16 +194,16 @@ def uid_base(seed: int, proc: Process, chunk: int) -> int:
 
 
 def check_uid_fields(seed: int, jets_per_class: int, chunk_jets: int) -> None:
-    """FpgatagError naming the option whose value does not fit the uid layout."""
+    """ArgumentError naming the argument whose value does not fit the uid layout."""
     b = schema.UID_BITS
     if not 0 <= int(seed) < 1 << b["seed"]:
-        raise FpgatagError(f"--seed {seed}: must be in 0..{(1 << b['seed']) - 1} (it is part of every jet uid)")
+        raise ArgumentError("seed", f" {seed}: must be in 0..{(1 << b['seed']) - 1} (it is part of every jet uid)")
     if not 1 <= int(chunk_jets) <= 1 << b["jet"]:
-        raise FpgatagError(f"--chunk-jets {chunk_jets}: must be in 1..{1 << b['jet']}")
+        raise ArgumentError("chunk_jets", f" {chunk_jets}: must be in 1..{1 << b['jet']}")
     n_chunks = math.ceil(int(jets_per_class) / int(chunk_jets))
     if n_chunks > 1 << b["chunk"]:
-        raise FpgatagError(f"--jets-per-class {jets_per_class}: at most {(1 << b['chunk']) * int(chunk_jets)} "
-                           f"with --chunk-jets {chunk_jets} (the chunk number is part of every jet uid)")
+        raise ArgumentError("jets_per_class", f" {jets_per_class}: at most {(1 << b['chunk']) * int(chunk_jets)} "
+                            f"in chunks of {chunk_jets} jets (the chunk number is part of every jet uid)")
 
 
 def make_pythia(settings: Iterable[str], hooks=None):
@@ -633,6 +655,35 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def check_job(processes, jets_per_class, seed, workers, shard, settings):
+    """Check a job's arguments (ArgumentError naming the argument) before any work; returns the processes,
+    jets per class and shard normalised, the generator and view settings and the shard's chunks."""
+    processes = tuple(processes)
+    if not processes:
+        raise ArgumentError("processes", ": give at least one process")
+    for name in processes:
+        get_process(name)
+    if len(set(processes)) != len(processes):
+        raise ArgumentError("processes", f": a process is listed twice: {', '.join(processes)}")
+    if int(jets_per_class) < 1:
+        raise ArgumentError("jets_per_class", f": must be >= 1, got {jets_per_class}")
+    if int(workers) < 1:
+        raise ArgumentError("workers", f": must be >= 1, got {workers}")
+    if shard is not None:
+        si, sn = (int(v) for v in shard)
+        if sn < 1 or not 0 <= si < sn:
+            raise ArgumentError("shard", f" {si}/{sn}: need 0 <= i < N (shards are numbered 0..N-1)")
+        shard = (si, sn)
+    gen, views = split_settings(settings)
+    check_uid_fields(seed, int(jets_per_class), gen.chunk_jets)
+    n_chunks = math.ceil(int(jets_per_class) / gen.chunk_jets)
+    chunks = shard_chunks(n_chunks, shard)
+    if not chunks:
+        raise ArgumentError("shard", f" {shard[0]}/{shard[1]}: this shard is empty (the job has only "
+                            f"{n_chunks} chunk(s) of {gen.chunk_jets} jets per class); use fewer shards")
+    return processes, int(jets_per_class), shard, gen, views, chunks
+
+
 def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, workers=1, shard=None,
              settings=None, lund=None, scheduler=None, executor=None) -> Path:
     """Generate ``jets_per_class`` jets of each process into the native file ``output`` (atomically).
@@ -650,30 +701,8 @@ def generate(output, processes=("qcd", "top"), jets_per_class=1000, seed=1, work
     from fpgatag.data.io import NativeWriter
 
     output = Path(output)
-    processes = tuple(processes)
-    if not processes:
-        raise FpgatagError("--process: give at least one process")
-    for name in processes:
-        get_process(name)
-    if len(set(processes)) != len(processes):
-        raise FpgatagError(f"--process: a process is listed twice: {', '.join(processes)}")
-    if int(jets_per_class) < 1:
-        raise FpgatagError(f"--jets-per-class: must be >= 1, got {jets_per_class}")
-    jets_per_class = int(jets_per_class)
-    if int(workers) < 1:
-        raise FpgatagError(f"--workers: must be >= 1, got {workers}")
-    if shard is not None:
-        si, sn = (int(v) for v in shard)
-        if sn < 1 or not 0 <= si < sn:
-            raise FpgatagError(f"--shard {si}/{sn}: need 0 <= i < N (shards are numbered 0..N-1)")
-        shard = (si, sn)
-    gen, views = split_settings(settings)
-    check_uid_fields(seed, jets_per_class, gen.chunk_jets)
-    chunks = shard_chunks(math.ceil(jets_per_class / gen.chunk_jets), shard)
-    if not chunks:
-        n_chunks = math.ceil(jets_per_class / gen.chunk_jets)
-        raise FpgatagError(f"--shard {shard[0]}/{shard[1]}: this shard is empty (the job has only "
-                           f"{n_chunks} chunk(s) of {gen.chunk_jets} jets per class); use fewer shards")
+    processes, jets_per_class, shard, gen, views, chunks = check_job(processes, jets_per_class, seed, workers,
+                                                                     shard, settings)
     n_tasks = len(chunks) * len(processes)
     n_chunks = math.ceil(jets_per_class / gen.chunk_jets)
     short = n_chunks * gen.chunk_jets - jets_per_class if chunks[-1] == n_chunks - 1 else 0  # the last chunk's

@@ -18,6 +18,7 @@ import numpy as np
 
 from fpgatag.core import schema
 from fpgatag.core.errors import FpgatagError
+from fpgatag.data import hls4ml
 from fpgatag.data.lund import HOW_TO_ADD, LUND_COLUMNS, LUND_DTYPES, LUND_EDGE_COLUMNS, LUND_KEYS, LundSettings, lund_trees
 from fpgatag.data.views import ViewSettings, compute_views
 
@@ -42,7 +43,8 @@ class NativeWriter:
     """Appends schema batches to a new native file (write it under ``atomic_path``)."""
 
     def __init__(self, path, attrs: dict[str, Any], n_particles: int = schema.MAX_PARTICLES,
-                 n_towers: int = 16, n_candidates: int = 16, n_lund: int | None = None):
+                 n_towers: int = 16, n_candidates: int = 16, n_lund: int | None = None,
+                 n_hls4ml: int | None = None):
         import h5py
 
         self.path = Path(path)
@@ -76,7 +78,20 @@ class NativeWriter:
                 if cols:
                     d.attrs["columns"] = json.dumps(list(cols))
                 self.ds[key] = d
+        if n_hls4ml is not None:  # optional group /hls4ml (fpgatag.data.hls4ml)
+            self._add_hls4ml(int(n_hls4ml))
         self.n = 0
+
+    def _add_hls4ml(self, n_const: int) -> None:
+        for key, path_ in hls4ml.HLS4ML_KEYS.items():
+            names = hls4ml.HLS4ML_NAMES.get(key)
+            shape = () if names is None else (len(names),) if key == "jet_features" else (n_const, len(names))
+            d = self.f.create_dataset(path_, shape=(0, *shape), maxshape=(None, *shape),
+                                      dtype=hls4ml.HLS4ML_DTYPES[key], chunks=(_ROWS_PER_CHUNK, *shape),
+                                      compression="lzf", shuffle=len(shape) > 0)
+            if names:
+                d.attrs["names"] = json.dumps(list(names))
+            self.ds[key] = d
 
     def set_attr(self, key: str, value: Any) -> None:
         if isinstance(value, (dict, list, tuple)) or value is None:
@@ -108,7 +123,8 @@ def write_jets(path, batch: dict[str, np.ndarray], attrs: dict[str, Any]) -> Pat
     with atomic_path(path) as tmp:
         with NativeWriter(tmp, attrs, n_particles=batch["particles"].shape[1],
                           n_towers=batch["towers"].shape[1], n_candidates=batch["candidates"].shape[1],
-                          n_lund=batch["lund"].shape[1] if "lund" in batch else None) as w:
+                          n_lund=batch["lund"].shape[1] if "lund" in batch else None,
+                          n_hls4ml=batch["constituents_16"].shape[1] if "constituents_16" in batch else None) as w:
             w.append(batch)
     return Path(path)
 
@@ -193,10 +209,10 @@ class JetSource:
         if keys is None:
             return list(schema.BATCH_KEYS)
         keys = [keys] if isinstance(keys, str) else list(keys)
-        bad = [k for k in keys if k not in schema.BATCH_KEYS and k not in LUND_KEYS]
+        known = [*schema.BATCH_KEYS, *LUND_KEYS, *hls4ml.HLS4ML_KEYS]
+        bad = [k for k in keys if k not in known]
         if bad:
-            raise FpgatagError(f"{self.path}: unknown batch key(s) {', '.join(bad)}; known: "
-                               f"{', '.join([*schema.BATCH_KEYS, *LUND_KEYS])}")
+            raise FpgatagError(f"{self.path}: unknown batch key(s) {', '.join(bad)}; known: {', '.join(known)}")
         return keys
 
     def _bounds(self, start: int, stop: int | None) -> tuple[int, int]:
@@ -258,6 +274,8 @@ class JetSource:
         if any(k in LUND_KEYS for k in keys):
             batch.update(lund_trees(batch["particles"], batch["n_particles"], LundSettings(
                 max_nodes=max(int(batch["particles"].shape[1]) - 1, 1))))
+        if any(k in hls4ml.HLS4ML_KEYS and k not in batch for k in keys):
+            batch.update(hls4ml.hls4ml_inputs(batch))
         return {k: batch[k] for k in keys}
 
 
@@ -290,6 +308,7 @@ class NativeSource(JetSource):
                     raise FpgatagError(f"{path}: dataset /{p} has shape {d.shape}, expected one value per jet")
                 self.ds[key] = d
             self._open_lund()
+            self._open_hls4ml()
             self._check_virtual_sources()
             n = {d.shape[0] for d in self.ds.values()}
             if len(n) != 1:
@@ -330,14 +349,35 @@ class NativeSource(JetSource):
                 raise FpgatagError(f"{self.path}: dataset /{p} has columns {cols}, expected {list(want)}")
             self.ds[key] = d
 
+    def _open_hls4ml(self) -> None:
+        """Add the optional benchmark-input group /hls4ml (fpgatag.data.hls4ml) when the file has one."""
+        if hls4ml.HLS4ML_GROUP not in self.f:
+            return
+        for key, p in hls4ml.HLS4ML_KEYS.items():
+            if p not in self.f:
+                raise FpgatagError(f"{self.path}: dataset /{p} ({key}) of the benchmark-input group is missing")
+            d = self.f[p]
+            want = hls4ml.HLS4ML_NAMES.get(key)
+            names = _json_attr(d.attrs.get("names", "null"))
+            if want and (list(names or []) != list(want) or d.shape[-1] != len(want)):
+                raise FpgatagError(f"{self.path}: dataset /{p} has names {names}, expected {list(want)}")
+            self.ds[key] = d
+
     @property
     def has_lund(self) -> bool:
         return "lund" in self.ds
+
+    @property
+    def has_hls4ml(self) -> bool:
+        return "constituents_16" in self.ds
 
     def _read(self, sel: slice, keys):
         if not self.has_lund and any(k in LUND_KEYS for k in keys):
             raise FpgatagError(f"{self.path}: no Lund trees (group /lund is missing); add them with "
                                f"`{HOW_TO_ADD.replace('FILE', str(self.path))}`")
+        if not self.has_hls4ml and any(k in hls4ml.HLS4ML_KEYS for k in keys):
+            raise FpgatagError(f"{self.path}: no benchmark inputs (group /{hls4ml.HLS4ML_GROUP} is missing); add them "
+                               f"with `{hls4ml.HOW_TO_ADD.replace('FILE', str(self.path))}`")
         return {k: self.ds[k][sel] for k in keys}
 
     def close(self) -> None:

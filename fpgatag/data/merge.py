@@ -18,6 +18,7 @@ import numpy as np
 from fpgatag.core import schema
 from fpgatag.core.errors import FpgatagError
 from fpgatag.data.io import NativeSource, NativeWriter, open_jets
+from fpgatag.data import hls4ml
 from fpgatag.data.lund import HOW_TO_ADD, LUND_COLUMNS, LUND_DTYPES, LUND_EDGE_COLUMNS, LUND_KEYS
 
 log = logging.getLogger(__name__)
@@ -109,17 +110,20 @@ def merge(output, shards: Sequence, copy: bool = False, allow_partial: bool = Fa
         attrs["provenance"] = provenance({"shards": [str(p) for p in paths], "copy": bool(copy)})
         total = sum(s.n_jets for s in sources)
         lund = _lund_nodes(sources)
-        keys = [*schema.BATCH_KEYS, *(LUND_KEYS if lund is not None else ())]
+        bench = _hls4ml_size(sources)
+        if bench is None:
+            attrs.pop("hls4ml", None)
+        keys = [*schema.BATCH_KEYS, *(LUND_KEYS if lund is not None else ()), *(hls4ml.HLS4ML_KEYS if bench else ())]
         with atomic_path(output) as tmp:
             if copy:
                 with NativeWriter(tmp, attrs, n_particles=first.ds["particles"].shape[1],
                                   n_towers=first.ds["towers"].shape[1],
-                                  n_candidates=first.ds["candidates"].shape[1], n_lund=lund) as w:
+                                  n_candidates=first.ds["candidates"].shape[1], n_lund=lund, n_hls4ml=bench) as w:
                     for s in sources:
                         for b in s.iter_batches(4096, keys=keys):
                             w.append(b)
             else:
-                _write_virtual(tmp, output.parent, sources, attrs, total, lund is not None)
+                _write_virtual(tmp, output.parent, sources, attrs, total, lund is not None, bench is not None)
             os.chmod(tmp, 0o644)
     finally:
         for s in sources:
@@ -147,8 +151,26 @@ def _lund_nodes(sources: list[NativeSource]) -> int | None:
     return sizes.pop()
 
 
+def _hls4ml_size(sources: list[NativeSource]) -> int | None:
+    """The benchmark inputs' constituent count shared by every shard (the merged file keeps /hls4ml), or None
+    when no shard has them; a mix, or different counts, is refused (the merged file would lose some)."""
+    have = [s for s in sources if s.has_hls4ml]
+    if not have:
+        return None
+    if len(have) != len(sources):
+        bare = next(s for s in sources if not s.has_hls4ml)
+        raise FpgatagError(f"{bare.path}: this shard has no benchmark inputs (group /{hls4ml.HLS4ML_GROUP}) but others "
+                           f"have; add them with `{hls4ml.HOW_TO_ADD.replace('FILE', str(bare.path))}` or merge files "
+                           "without them")
+    sizes = {s.ds["constituents_16"].shape[1] for s in have}
+    if len(sizes) > 1:
+        raise FpgatagError(f"{sources[0].path}: shards hold benchmark inputs of different sizes ({sorted(sizes)} "
+                           "constituents); rebuild them with the same --hls4ml-constituents")
+    return sizes.pop()
+
+
 def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs: dict, total: int,
-                   lund: bool = False) -> None:
+                   lund: bool = False, bench: bool = False) -> None:
     import h5py
 
     with h5py.File(tmp, "w") as f:
@@ -157,10 +179,11 @@ def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs:
         for k, v in attrs.items():
             f.attrs[k] = json.dumps(v) if isinstance(v, (dict, list, tuple)) or v is None else v
         f.attrs["n_jets"] = total
-        datasets = dict(schema.BATCH_KEYS, **(LUND_KEYS if lund else {}))
+        datasets = dict(schema.BATCH_KEYS, **(LUND_KEYS if lund else {}), **(hls4ml.HLS4ML_KEYS if bench else {}))
         for key, dpath in datasets.items():
             inner = sources[0].ds[key].shape[1:]
-            layout = h5py.VirtualLayout(shape=(total, *inner), dtype={**schema.DTYPES, **LUND_DTYPES}[key])
+            layout = h5py.VirtualLayout(shape=(total, *inner),
+                                        dtype={**schema.DTYPES, **LUND_DTYPES, **hls4ml.HLS4ML_DTYPES}[key])
             off = 0
             for s in sources:
                 rel = os.path.relpath(s.path.resolve(), out_dir.resolve())
@@ -172,3 +195,5 @@ def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs:
             cols = {**schema.COLUMNS, "lund": LUND_COLUMNS, "lund_edges": LUND_EDGE_COLUMNS}.get(key)
             if cols is not None:
                 d.attrs["columns"] = json.dumps(list(cols))
+            if key in hls4ml.HLS4ML_NAMES:
+                d.attrs["names"] = json.dumps(list(hls4ml.HLS4ML_NAMES[key]))

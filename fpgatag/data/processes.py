@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from fpgatag.core.errors import FpgatagError
+from fpgatag.core.errors import ArgumentError
 
 # Hadronic decays of W and Z: d, u, s, c, b.
 _W_HADRONIC = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
@@ -51,7 +51,7 @@ def get_process(name: str) -> Process:
     try:
         return PROCESSES[name]
     except KeyError:
-        raise FpgatagError(f"--process {name!r}: unknown process; known: {', '.join(PROCESSES)}") from None
+        raise ArgumentError("process", f" {name!r}: unknown process; known: {', '.join(PROCESSES)}") from None
 
 
 @register_process

@@ -24,6 +24,7 @@ import numpy as np
 
 from fpgatag.core import schema
 from fpgatag.core.errors import FpgatagError
+from fpgatag.data import hls4ml
 from fpgatag.data.io import JetSource
 
 _ANY = ("particles", "n_particles", "jet")
@@ -173,6 +174,11 @@ class Hls4mlSource(_H5Source):
             self._fail(f"'jetConstituentList' has {self.parts.shape[0]} jets but 'jets' has {self.jets.shape[0]}")
         self.pcol = {n: pnames.index(n) for n in ("j1_px", "j1_py", "j1_pz", "j1_e")}
         self.lcols = [jnames.index(n) for n in HLS4ML_LABELS]
+        # the benchmark inputs come from the file's own columns (None: the name that is missing)
+        self.c16 = [pnames.index(n) for n in hls4ml.CONSTITUENT_16] if set(hls4ml.CONSTITUENT_16) <= set(pnames) \
+            else next(n for n in hls4ml.CONSTITUENT_16 if n not in pnames)
+        self.jcols = [jnames.index(n) for n in hls4ml.JET_FEATURES] if set(hls4ml.JET_FEATURES) <= set(jnames) \
+            else next(n for n in hls4ml.JET_FEATURES if n not in jnames)
         self.n_jets = int(self.jets.shape[0])
         self.classes = list(HLS4ML_LABELS.values())
         self.attrs = {"dataset": "hls4ml LHC jet dataset (Zenodo 3602260)"}
@@ -185,7 +191,31 @@ class Hls4mlSource(_H5Source):
             p = self.parts[sel]
             batch["particles"], batch["n_particles"], batch["jet"] = from_four_vectors(
                 p[..., self.pcol["j1_e"]], p[..., self.pcol["j1_px"]], p[..., self.pcol["j1_py"]], p[..., self.pcol["j1_pz"]])
+            if any(k in hls4ml.HLS4ML_KEYS for k in keys):
+                batch.update(self._benchmark_inputs(p, jets, keys))
         return self._with_views(batch, keys)
+
+    def _benchmark_inputs(self, p: np.ndarray, jets: np.ndarray, keys) -> dict[str, np.ndarray]:
+        """The benchmark inputs as the file stores them: its constituent columns (re-sorted by pT, padding
+        last) and its jet-feature columns."""
+        out = {}
+        if any(k in ("constituents_3", "constituents_16", "n_constituents") for k in keys):
+            if isinstance(self.c16, str):
+                raise FpgatagError(f"{self.path}: particle feature '{self.c16}' is missing from particleFeatureNames "
+                                   "(needed for the benchmark's constituent features)")
+            real = p[..., self.pcol["j1_e"]] > 0
+            pt = p[..., self.c16[hls4ml.CONSTITUENT_16.index("j1_pt")]]
+            order = np.argsort(np.where(real, -pt, np.inf), axis=1, kind="stable")
+            c16 = np.where(real[..., None], p[..., self.c16], 0.0)
+            c16 = np.take_along_axis(c16, order[..., None], axis=1).astype(np.float32)
+            out.update(constituents_16=c16, constituents_3=hls4ml.three_features(c16),
+                       n_constituents=real.sum(axis=1).astype(np.int16))
+        if "jet_features" in keys:
+            if isinstance(self.jcols, str):
+                raise FpgatagError(f"{self.path}: jet feature '{self.jcols}' is missing from jetFeatureNames "
+                                   "(needed for the benchmark's jet features)")
+            out["jet_features"] = np.asarray(jets[:, self.jcols], dtype=np.float32)
+        return out
 
 
 JETCLASS_NAMES = {"QCD": "qcd", "Tbqq": "top", "Wqq": "w", "Zqq": "z"}

@@ -6,7 +6,9 @@ needs no new simulation: read the particles, rebuild both views, write a new nat
 readable format works as input (the public datasets too), so this also converts a public file into a
 native one with the trigger view of your choice. Settings not given keep the input file's values.
 ``lund=True`` adds each jet's Lund tree (``fpgatag.data.lund``, group ``/lund``); an input that already
-has Lund trees keeps them (copied, not rebuilt).
+has Lund trees keeps them (copied, not rebuilt). ``hls4ml`` (a ``fpgatag.data.hls4ml.Hls4mlSettings``) adds
+the Level-1 benchmark's inputs in the hls4ml dataset's terms (group ``/hls4ml``), rebuilt from the
+particles whatever the input holds.
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ from fpgatag.core.errors import FpgatagError
 from fpgatag.data.views import ViewSettings, compute_views
 
 if TYPE_CHECKING:
+    from fpgatag.data.hls4ml import Hls4mlSettings
     from fpgatag.data.lund import LundSettings
 
 log = logging.getLogger(__name__)
 
 
 def remake_views(source_path, output, settings: dict[str, Any], batch_size: int = 4096,
-                 lund: "LundSettings | None" = None) -> Path:
+                 lund: "LundSettings | None" = None, hls4ml: "Hls4mlSettings | None" = None) -> Path:
     """Write ``output``: the jets of ``source_path`` with both trigger views rebuilt under ``settings``
-    (a dict of ``ViewSettings`` fields overriding the input's) and, with ``lund``, their Lund trees.
+    (a dict of ``ViewSettings`` fields overriding the input's), with ``lund`` their Lund trees and with
+    ``hls4ml`` the benchmark inputs.
     Returns the output path."""
+    from fpgatag.data.hls4ml import HLS4ML_KEYS, hls4ml_inputs
     from fpgatag.data.lund import LUND_KEYS, lund_trees
 
     from fpgatag.core.io import atomic_path
@@ -68,15 +73,27 @@ def remake_views(source_path, output, settings: dict[str, Any], batch_size: int 
             attrs["lund"] = lund.to_dict()
         else:
             n_lund = None
+        keep_bench = hls4ml is None and bool(getattr(src, "has_hls4ml", False))
+        if keep_bench:  # the input's benchmark inputs are a function of its particles: copied as they are
+            n_bench = src.ds["constituents_16"].shape[1]
+            keys += list(HLS4ML_KEYS)
+        else:
+            n_bench = hls4ml.n_constituents if hls4ml is not None else None
+            attrs.pop("hls4ml", None)
+        if hls4ml is not None:
+            attrs["hls4ml"] = hls4ml.to_dict()
         with atomic_path(output) as tmp:
             with NativeWriter(tmp, attrs, n_particles=first.shape[1], n_towers=new.n_towers,
-                              n_candidates=new.n_candidates, n_lund=n_lund) as w:
+                              n_candidates=new.n_candidates, n_lund=n_lund,
+                              n_hls4ml=n_bench) as w:
                 bar = progress(total=src.n_jets, unit="jet", desc="views")
                 for batch in src.iter_batches(batch_size, keys=keys):
                     batch = dict(batch)
                     batch.update(compute_views(batch["particles"], batch["n_particles"], batch["uid"], new))
                     if n_lund is not None and not keep_lund:
                         batch.update(lund_trees(batch["particles"], batch["n_particles"], lund))
+                    if hls4ml is not None:
+                        batch.update(hls4ml_inputs(batch, hls4ml))
                     w.append(batch)
                     bar.update(int(np.asarray(batch["label"]).shape[0]))
                 bar.close()

@@ -38,7 +38,7 @@ def synth_rtl(model, part: str = DEFAULT_PART, output_dir: str | os.PathLike = "
     from fpgatag.fpga.rtl_yosys import family_of
 
     if not float(clock_period) > 0:
-        raise FpgatagError(f"--clock-period: must be > 0 ns, got {clock_period}")
+        raise FpgatagError(f"clock_period: must be > 0 ns, got {clock_period}")
     p = resolve_part(part)
     if yosys:
         family_of(p)

@@ -66,12 +66,19 @@ def _venv_script(name: str) -> str | None:
     return str(p) if p.is_file() and os.access(p, os.X_OK) else None
 
 
+def family_problem(part) -> str | None:
+    """Why Yosys cannot synthesize for ``part`` (a resolved Part), or None when it can."""
+    if part.family in FAMILIES:
+        return None
+    return f"no Yosys synth_xilinx family for {part.family} parts (known: {', '.join(sorted(set(FAMILIES)))})"
+
+
 def family_of(part) -> str:
-    fam = FAMILIES.get(part.family)
-    if fam is None:
-        raise FpgatagError(f"--part {part.full}: no Yosys synth_xilinx family for {part.family} parts "
-                           f"(known: {', '.join(sorted(set(FAMILIES)))})")
-    return fam
+    """The ``synth_xilinx -family`` of a resolved Part; refuses a part family Yosys does not map."""
+    problem = family_problem(part)
+    if problem is not None:
+        raise FpgatagError(f"part {part.full}: {problem}")
+    return FAMILIES[part.family]
 
 
 def script(work: Path, top: str, family: str) -> str:

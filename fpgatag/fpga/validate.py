@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fpgatag.core.errors import FpgatagError
+from fpgatag.core.errors import ArgumentError, FpgatagError
 from fpgatag.core.io import write_json
 from fpgatag.core.metrics import classification_metrics, format_table
 from fpgatag.core.provenance import provenance
@@ -63,7 +63,9 @@ def load_data(data: str | os.PathLike | np.ndarray, loaded, n: int) -> tuple[np.
                 idx = split_indices(src.uids())["test"][:n]
                 if idx.size == 0:
                     raise FpgatagError(f"{path}: test split is empty")
-                batch = src.read(indices=idx)
+                from fpgatag.train.data import input_keys
+
+                batch = src.read(indices=idx, keys=input_keys(loaded.inputs))
             x = loaded.inputs.transform(batch)
             labels = np.asarray(batch["label"])
     x = np.asarray(x, dtype=np.float32)[:n]
@@ -82,10 +84,26 @@ def _default_precision():
     return DEFAULT_INPUT_PRECISION
 
 
+def class_info(loaded) -> dict[str, Any]:
+    """``signal`` and ``classes`` of a model from its run directory's metrics.json ({} without one)."""
+    path = Path(loaded.source) / "metrics.json"
+    if not path.is_file():
+        return {}
+    from fpgatag.core.io import read_json
+
+    m = read_json(path, "metrics file")
+    classes = m.get("classes")
+    if not classes or m.get("signal_class") not in classes:
+        return {}
+    return {"signal": classes.index(m["signal_class"]), "classes": list(classes)}
+
+
 def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = None,
-            outputs: str = "logits") -> dict[str, Any]:
+            outputs: str = "logits", signal: int | None = None, classes: list[str] | None = None) -> dict[str, Any]:
     """Bit-exactness and agreement figures of two output arrays (n, k) of ``outputs`` kind
-    (``logits`` or ``probabilities``, see :func:`fpgatag.train.runs.model_outputs`)."""
+    (``logits`` or ``probabilities``, see :func:`fpgatag.train.runs.model_outputs`). ``signal`` (index)
+    and ``classes`` (names) of the model, as :func:`class_info` reads them; default class 1 of two,
+    the last of more."""
     from fpgatag.train.runs import probabilities
 
     yk = np.asarray(y_keras, dtype=np.float32).reshape(len(y_keras), -1)
@@ -100,9 +118,13 @@ def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = 
         "auc_keras": None, "auc_hls": None,
     }
     if labels is not None and len(np.unique(labels)) > 1:
-        mk = classification_metrics(labels, probabilities(yk, outputs))
-        mh = classification_metrics(labels, probabilities(yh, outputs))
-        out.update(auc_keras=mk["auc"], auc_hls=mh["auc"], metrics_keras=mk, metrics_hls=mh)
+        pk, ph = probabilities(yk, outputs), probabilities(yh, outputs)
+        if signal is None:
+            signal = 1 if pk.ndim == 1 else max(pk.shape[1] - 1, 1)
+        mk = classification_metrics(labels, pk, signal=signal, classes=classes)
+        mh = classification_metrics(labels, ph, signal=signal, classes=classes)
+        out.update(auc_keras=mk["auc"], auc_hls=mh["auc"], accuracy_keras=mk["accuracy"], accuracy_hls=mh["accuracy"],
+                   metrics_keras=mk, metrics_hls=mh)
     return out
 
 
@@ -144,7 +166,7 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
     """
     if scheduler is not None or executor is not None:
         if profile:
-            raise FpgatagError("--profile: per-layer profiles run in this process, not with --scheduler")
+            raise ArgumentError("profile", ": per-layer profiles run in this process, not with a scheduler or an executor")
         return validate_distributed(model, data, n=n, output=output, min_bit_exact=min_bit_exact,
                                     min_argmax=min_argmax, weights=weights,
                                     options=FirmwareOptions.make(options, **option_overrides),
@@ -177,7 +199,7 @@ def validate(model, data, n: int = 10000, output=None, min_bit_exact: float = 0.
         y_hls = csim.run_batch(shim, x, n_out, workers=workers)
         t_sim = time.perf_counter() - t0
         y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-        result = compare(y_keras, y_hls, labels, loaded.outputs or "logits")
+        result = compare(y_keras, y_hls, labels, loaded.outputs or "logits", **class_info(loaded))
         result.update(output_lsb_diff(hls_model, result["max_abs_diff"]))
         result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=t_compile, csim_s=t_sim,
                       workers=int(workers), min_bit_exact=min_bit_exact, min_argmax=min_argmax,
@@ -273,7 +295,7 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
         t_sim = time.perf_counter() - t0
     y_hls = np.concatenate([o["y"] for o in outs])
     y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-    result = compare(y_keras, y_hls, labels, loaded.outputs or "logits")
+    result = compare(y_keras, y_hls, labels, loaded.outputs or "logits", **class_info(loaded))
     facts = {k: v for k, v in outs[0].items() if k not in ("y", "compile_s")}
     result.update(facts, max_diff_lsb=result["max_abs_diff"] / facts["output_lsb"] if facts["output_lsb"] else None)
     result.update(jets_per_s=len(x) / t_sim if t_sim > 0 else None, compile_s=max(o["compile_s"] for o in outs),
@@ -316,7 +338,7 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
         t_sim = time.perf_counter() - t0
         info = rtlsim.info(sim)
     y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-    result = compare(y_keras, y_rtl, labels, loaded.outputs or "logits")
+    result = compare(y_keras, y_rtl, labels, loaded.outputs or "logits", **class_info(loaded))
     result.update(n_jets=result["n"], simulator="verilator", rtl=str(rtl_dir), jets_per_s=len(x) / t_sim if t_sim > 0 else None,
                   compile_s=info["build_s"], rtlsim_s=t_sim, workers=int(workers), verilator=info["verilator"],
                   min_bit_exact=min_bit_exact, min_argmax=min_argmax, input_precision=list(loaded.input_precision),
@@ -342,7 +364,8 @@ def _finish(result: dict[str, Any], output, settings: dict[str, Any]) -> dict[st
 
 
 def summary_table(result: dict[str, Any]) -> str:
-    text = format_table([result], SUMMARY_COLUMNS)
+    classes = ((result.get("metrics_keras") or {}).get("confusion") or {}).get("classes") or []
+    text = format_table([result], SUMMARY_COLUMNS + (["accuracy_keras", "accuracy_hls"] if len(classes) > 2 else []))
     if result.get("profile"):
         text += "\n\n" + format_table(result["profile"], PROFILE_COLUMNS)
     return text

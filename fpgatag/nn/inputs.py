@@ -10,6 +10,16 @@ powers of two (a shift in firmware) and the result is rounded and saturated to t
 the names keep the inputs' precision apart from the network's own weight width): the Keras
 model and the HLS model then receive bit-identical inputs. Padded objects are all-zero rows after
 preprocessing (offset is applied to real objects only).
+
+Two kinds read the Level-1 benchmark's inputs in the hls4ml LHC jet dataset's own terms (batch keys
+of ``fpgatag.data.hls4ml``, stored in group ``/hls4ml`` of a native file or read from a public
+hls4ml file): ``hls4ml_constituents`` takes the first ``n_objects`` (pT ordered) constituents with
+features named as the dataset names them (``j1_pt, j1_etarel, j1_phirel`` from ``constituents_3``;
+any other of the 16 from ``constituents_16``), ``hls4ml_jet`` the 16 jet-level features
+(``jet_features``). They are scaled and quantized as every other kind; for quantized inputs the
+power-of-two scale is further halved until the 99.9th percentile of ``|x|`` on the training jets
+fits the input range, so a heavy tail (constituent pT in GeV, the multiplicity, D2) saturates on at
+most 0.1 % of the training values.
 """
 
 from __future__ import annotations
@@ -24,7 +34,10 @@ from fpgatag.core.config import from_dict
 from fpgatag.core.errors import FpgatagError
 
 OLD_NAMES = {"bits": "input_bits", "integer_bits": "input_integer_bits"}  # the names in older inputs.json files
-KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger", "lund", "jet_kin")  # jet_kin: stored jet four-vector
+KINDS = ("particles", "trigger", "jet", "flat_particles", "flat_trigger", "lund", "jet_kin",  # jet_kin: stored jet four-vector
+         "hls4ml_constituents", "hls4ml_jet")   # the hls4ml LHC jet dataset's own inputs (group /hls4ml)
+HLS4ML_KINDS = ("hls4ml_constituents", "hls4ml_jet")
+TAIL_QUANTILE = 99.9   # hls4ml kinds, quantized: this percentile of |x| fits the input range after scaling
 
 
 def quantize_fixed(x: np.ndarray, bits: int, integer_bits: int) -> np.ndarray:
@@ -58,6 +71,47 @@ class InputSpec:
         if self.input_bits is not None and not (1 <= self.input_integer_bits <= self.input_bits <= 32):
             raise FpgatagError(f"inputs: precision ap_fixed<{self.input_bits},{self.input_integer_bits}> is not valid")
         self.features = list(self.features)
+        if self.kind in HLS4ML_KINDS:
+            self._check_hls4ml_features()
+
+    def _check_hls4ml_features(self) -> None:
+        from fpgatag.data.hls4ml import CONSTITUENT_16, JET_FEATURES
+
+        known = JET_FEATURES if self.kind == "hls4ml_jet" else CONSTITUENT_16
+        bad = [f for f in self.features if f not in known]
+        if bad or not self.features:
+            raise FpgatagError(f"inputs: kind {self.kind!r} has no feature(s) {', '.join(map(repr, bad)) or '(none given)'}; "
+                               f"known: {', '.join(known)}")
+
+    def source_keys(self) -> list[str]:
+        """The batch keys of ``fpgatag.data.hls4ml`` this spec reads ([] for the other kinds)."""
+        from fpgatag.data.hls4ml import CONSTITUENT_3
+
+        if self.kind == "hls4ml_jet":
+            return ["jet_features"]
+        if self.kind == "hls4ml_constituents":
+            three = all(f in CONSTITUENT_3 for f in self.features)
+            return ["constituents_3" if three else "constituents_16", "n_constituents"]
+        return []
+
+    def _hls4ml_raw(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        from fpgatag.data.hls4ml import HLS4ML_NAMES
+
+        key = self.source_keys()[0]
+        if key not in batch:
+            raise FpgatagError(f"inputs: kind {self.kind!r} needs batch key {key!r} (group /hls4ml)")
+        names = list(HLS4ML_NAMES[key])
+        data = np.asarray(batch[key], dtype=np.float32)
+        cols = [names.index(f) for f in self.features]
+        if self.kind == "hls4ml_jet":
+            return data[:, cols], None
+        if data.shape[1] < self.n_objects:
+            raise FpgatagError(f"inputs: {self.n_objects} constituents asked for, the file's {key} holds "
+                               f"{data.shape[1]} per jet")
+        x = data[:, : self.n_objects][..., cols]
+        n = np.asarray(batch["n_constituents"]).astype(np.int64)
+        mask = np.arange(self.n_objects)[None, :] < n[:, None]
+        return np.where(mask[..., None], x, 0.0).astype(np.float32), mask
 
     # ---- raw features (physics units), from fpgatag.data.features ----
     def raw(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -71,6 +125,8 @@ class InputSpec:
             return F.trigger_features(batch, view=self.view, n_objects=self.n_objects, features=self.features)
         if self.kind == "jet_kin":
             return F.jet_kinematics(batch, features=self.features), None
+        if self.kind in HLS4ML_KINDS:
+            return self._hls4ml_raw(batch)
         if self.kind == "lund":  # Lund-tree nodes; the graph columns are neighbour indices (never scaled)
             from fpgatag.data.lund import lund_features
 
@@ -94,6 +150,8 @@ class InputSpec:
             scale = 2.0 ** np.floor(np.log2(scale))
             # offsets on the input grid too, so (x - offset) * scale stays exact
             offset = np.zeros_like(med) if self.input_bits is not None else med
+        if self.kind in HLS4ML_KINDS and self.input_bits is not None:
+            scale = self._fit_tail(rows, scale)
         if self.kind == "lund":
             from fpgatag.data.lund import LUND_GRAPH_FEATURES
 
@@ -102,6 +160,13 @@ class InputSpec:
         self.offset = [float(v) for v in offset]
         self.scale = [float(v) for v in scale]
         return self
+
+    def _fit_tail(self, rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Power-of-two scales halved until the TAIL_QUANTILE of |x| is inside the input range."""
+        top = 2.0 ** (self.input_integer_bits - 1) - 2.0 ** (self.input_integer_bits - self.input_bits)
+        tail = np.percentile(np.abs(rows), TAIL_QUANTILE, axis=0)
+        need = np.where(tail > 0, np.ceil(np.log2(np.maximum(tail * scale, 1e-30) / top)), 0.0)
+        return scale * 2.0 ** -np.maximum(need, 0.0)
 
     def transform(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """The model's input array (float32), scaled, padded objects zero, quantized if ``input_bits``."""
@@ -124,7 +189,7 @@ class InputSpec:
     def shape(self) -> tuple[int, ...]:
         """Per-jet input shape."""
         nf = len(self.features)
-        if self.kind in ("jet", "jet_kin"):
+        if self.kind in ("jet", "jet_kin", "hls4ml_jet"):
             return (nf,)
         if self.kind.startswith("flat_"):
             return (self.n_objects * nf,)

@@ -32,6 +32,7 @@ COLUMNS = ["name", "accuracy", "auc +- err", "rej@0.3 [68% CI]", "rej@0.5 [68% C
 UNCERTAINTY_KEYS = ("auc_err", "n_background", "n_background_passing_30", "n_background_passing_50",
                     "rejection_at_30_interval", "rejection_at_50_interval",
                     "rejection_at_30_saturated", "rejection_at_50_saturated")
+MULTICLASS_KEYS = ("accuracy_err", "classes", "signal_class", "per_class", "per_background", "confusion")
 GAIN_COLUMNS = ["student", "teacher", "seeds", "n_test", "auc distilled", "auc scratch", "auc gain",
                 "rej@0.5 distilled", "rej@0.5 scratch", "rej@0.5 gain", "gap closed", "significant"]
 
@@ -59,6 +60,8 @@ def run_row(run_dir: str | Path) -> dict[str, Any]:
     for key in ("distilled", "alpha", "temperature", "n_objects", "student", "freeze", "seed", "teacher_dir", "role"):
         if key in metrics:
             row[key] = metrics[key]
+    if labels.n_classes(metrics) > 2:   # the multi-class figures (compare_table prints them below the runs)
+        row.update({k: metrics[k] for k in MULTICLASS_KEYS if k in metrics})
     return row
 
 
@@ -77,6 +80,9 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
 def compare_table(rows: Sequence[dict[str, Any]]) -> str:
     """The runs' table and, where distilled and scratch students are paired, the gain table."""
     text = labels.table([dict(r) for r in rows], COLUMNS)
+    multiclass = labels.multiclass_text(rows)
+    if multiclass:
+        text += "\n\n" + multiclass
     gains = {id(r["gain"]): r["gain"] for r in rows if r.get("gain")}
     if gains:
         text += "\n\n" + gain_table(list(gains.values()))

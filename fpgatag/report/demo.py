@@ -21,6 +21,7 @@ minutes on two free cores (README); scale it with ``--jets-per-class`` and ``--s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -61,11 +62,18 @@ class DemoConfig:
     data: Path | None = None   # an existing dataset instead of generating one
 
 
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], name: str):
+    """Log the step, and record its wall time (s) in ``timings[name]``."""
+    log.info("demo: %s", name)
+    t0 = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - t0, 1)
+
+
 def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     """Run every stage; return the final summary (also written to ``<out>/demo.json``)."""
     from fpgatag.data.generate import generate
-    from fpgatag.fpga.synth import synth
-    from fpgatag.fpga.validate import validate, validate_rtl
     from fpgatag.report.report import build_report
     from fpgatag.train.distill import train_student
     from fpgatag.train.soft_targets import teacher_predict
@@ -76,75 +84,65 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
 
-    def step(name: str):
-        log.info("demo: %s", name)
-        timings[name] = time.perf_counter()
-
-    def done(name: str) -> None:
-        timings[name] = round(time.perf_counter() - timings[name], 1)
-
     data = Path(cfg.data) if cfg.data else out / "jets.h5"
     if cfg.data is None:
-        step("generate")
-        generate(data, processes=("qcd", "top"), jets_per_class=cfg.jets_per_class, seed=cfg.seed, workers=cfg.workers)
-        done("generate")
+        with _timed(timings, "generate"):
+            generate(data, processes=("qcd", "top"), jets_per_class=cfg.jets_per_class, seed=cfg.seed, workers=cfg.workers)
 
     teachers = {"teacher": (cfg.teacher, cfg.teacher_particles), "teacher-trigger": (cfg.distill_teacher, None)}
     for name, (preset, n_particles) in teachers.items():
-        step(f"train-teacher ({preset})")
-        train_teacher(data, model=preset, epochs=cfg.teacher_epochs, batch_size=cfg.batch_size, out_dir=out / name,
-                      seed=cfg.seed, n_particles=n_particles)
-        done(f"train-teacher ({preset})")
+        with _timed(timings, f"train-teacher ({preset})"):
+            train_teacher(data, model=preset, epochs=cfg.teacher_epochs, batch_size=cfg.batch_size, out_dir=out / name,
+                          seed=cfg.seed, n_particles=n_particles)
 
-    step("teacher-predict")
-    teacher_predict(out / "teacher-trigger", data)
-    done("teacher-predict")
+    with _timed(timings, "teacher-predict"):
+        teacher_predict(out / "teacher-trigger", data)
 
     students, yosys_job = [], None
     for i, seed in enumerate(cfg.student_seeds):
         for kind, teacher_dir in (("distilled", out / "teacher-trigger"), ("scratch", None)):
             name = kind if i == 0 else f"{kind}-s{seed}"
-            step(f"{'distill' if teacher_dir else 'train-student (scratch)'} seed {seed}")
-            train_student(data, student=cfg.student, n_objects=cfg.n_objects, bits=cfg.bits, out_dir=out / name,
-                          teacher_dir=teacher_dir, epochs=cfg.student_epochs, seed=seed)
-            done(f"{'distill' if teacher_dir else 'train-student (scratch)'} seed {seed}")
+            with _timed(timings, f"{'distill' if teacher_dir else 'train-student (scratch)'} seed {seed}"):
+                train_student(data, student=cfg.student, n_objects=cfg.n_objects, bits=cfg.bits, out_dir=out / name,
+                              teacher_dir=teacher_dir, epochs=cfg.student_epochs, seed=seed)
             students.append(out / name)
             if name == "distilled":   # its RTL now, its Yosys run beside the other students' training
-                step("rtl-generate")
-                yosys_job = _start_rtl(cfg, out / name)
-                done("rtl-generate")
+                with _timed(timings, "rtl-generate"):
+                    yosys_job = _start_rtl(cfg, out / name)
 
-    step("synth")
-    synth(out / "distilled", part=cfg.part, output_dir=out / "distilled" / "hls")
-    done("synth")
+    validation, rtl_summary = _firmware(cfg, out / "distilled", data, yosys_job, timings)
 
-    step("validate")
-    validation = validate(out / "distilled", data, n=cfg.validate_n, output=out / "distilled" / "validate.json")
-    done("validate")
-
-    step("validate-rtl (Verilator)")
-    rtl_validation = validate_rtl(out / "distilled", data, out / "distilled" / "rtl", n=cfg.rtl_validate_n,
-                                  output=out / "distilled" / "rtl" / "validate.json")
-    done("validate-rtl (Verilator)")
-    step("yosys (wait for the background run)")
-    synth_rtl_result = yosys_job.join() if yosys_job is not None else None
-    done("yosys (wait for the background run)")
-    if synth_rtl_result is not None:
-        timings["yosys (its own wall time, in the background)"] = synth_rtl_result["wall_seconds"]
-
-    step("report")
-    runs = [out / name for name in teachers] + students
-    report = build_report(runs, out / "report")
-    done("report")
+    with _timed(timings, "report"):
+        runs = [out / name for name in teachers] + students
+        report = build_report(runs, out / "report")
 
     summary = _summary(cfg, data, out, runs, report, validation, timings)
-    summary["rtl"] = {"dir": str(out / "distilled" / "rtl"), "verilator_n_jets": rtl_validation["n_jets"],
-                      "verilator_bit_exact_fraction": rtl_validation["bit_exact_fraction"],
-                      "yosys": None if synth_rtl_result is None else {
-                          k: synth_rtl_result.get(k) for k in ("lut", "ff", "dsp", "lut_pct", "wall_seconds", "tool")}}
+    summary["rtl"] = rtl_summary
     summary["wall_s"] = round(time.perf_counter() - t_start, 1)
     write_json(out / "demo.json", summary)
     return summary
+
+
+def _firmware(cfg: DemoConfig, run: Path, data: Path, yosys_job, timings: dict[str, float]):
+    """The distilled student's firmware: hls4ml project, C simulation, Verilator on its RTL, and the
+    background Yosys run joined; returns (the C simulation's validate dict, the summary's "rtl" entry)."""
+    from fpgatag.fpga.synth import synth
+    from fpgatag.fpga.validate import validate, validate_rtl
+
+    with _timed(timings, "synth"):
+        synth(run, part=cfg.part, output_dir=run / "hls")
+    with _timed(timings, "validate"):
+        validation = validate(run, data, n=cfg.validate_n, output=run / "validate.json")
+    with _timed(timings, "validate-rtl (Verilator)"):
+        rtl_validation = validate_rtl(run, data, run / "rtl", n=cfg.rtl_validate_n, output=run / "rtl" / "validate.json")
+    with _timed(timings, "yosys (wait for the background run)"):
+        synth_rtl_result = yosys_job.join() if yosys_job is not None else None
+    if synth_rtl_result is not None:
+        timings["yosys (its own wall time, in the background)"] = synth_rtl_result["wall_seconds"]
+    return validation, {"dir": str(run / "rtl"), "verilator_n_jets": rtl_validation["n_jets"],
+                        "verilator_bit_exact_fraction": rtl_validation["bit_exact_fraction"],
+                        "yosys": None if synth_rtl_result is None else {
+                            k: synth_rtl_result.get(k) for k in ("lut", "ff", "dsp", "lut_pct", "wall_seconds", "tool")}}
 
 
 def _start_rtl(cfg: DemoConfig, run: Path):

@@ -284,3 +284,33 @@ def distributions_plot(panels: Sequence[tuple[str, dict[str, dict[str, np.ndarra
             ax.legend(fontsize=9, title=(sample.selection if sample else None) or None, title_fontsize=8, frameon=False)
             _label(ax, sample)
         return _save(fig, Path(path))
+
+
+def confusion_plot(counts: Sequence[Sequence[int]], classes: Sequence[str], path: str | Path, name: str = "",
+                   sample: Sample | None = None) -> Path:
+    """The confusion matrix, row-normalised (each true class sums to 1), with each cell's count and its
+    binomial sd; the title gives the test jets of every class (N)."""
+    plt = _plt()
+    counts = np.asarray(counts, dtype=np.int64)
+    n_row = counts.sum(axis=1, keepdims=True)
+    frac = np.divide(counts, n_row, out=np.zeros(counts.shape), where=n_row > 0)
+    err = np.sqrt(np.divide(frac * (1 - frac), n_row, out=np.zeros(counts.shape), where=n_row > 0))
+    with _style():
+        fig, ax = plt.subplots(figsize=(8, 7))
+        im = ax.imshow(frac, cmap="Blues", vmin=0.0, vmax=1.0)
+        for i in range(counts.shape[0]):
+            for j in range(counts.shape[1]):
+                ax.text(j, i, f"{frac[i, j]:.2f}\n$\\pm${err[i, j]:.2f}\n({counts[i, j]})", ha="center", va="center",
+                        fontsize=9, color="white" if frac[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(classes)), labels=list(classes))
+        ax.set_yticks(range(len(classes)), labels=[f"{c} (N {int(n)})" for c, n in zip(classes, n_row.ravel())])
+        ax.set_xlabel("predicted class (argmax)")
+        ax.set_ylabel("true class")
+        ax.minorticks_off()
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+        acc = np.trace(counts) / max(counts.sum(), 1)
+        acc_err = np.sqrt(acc * (1 - acc) / max(counts.sum(), 1))
+        ax.set_title(f"{name}: accuracy {100 * acc:.1f} $\\pm$ {100 * acc_err:.1f} %, N = {int(counts.sum())}",
+                     fontsize=11, pad=28)
+        _label(ax, sample)
+        return _save(fig, Path(path))

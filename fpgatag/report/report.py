@@ -217,9 +217,18 @@ def _figures(records: list[RunRecord], rows: list[dict[str, Any]], tmp: Path, la
     """The report's plots (PNG, with a PDF beside each), keyed by the caption a reader sees."""
     figures: dict[str, Path] = {}
     curves = [(r.name, *pred) for r in records if (pred := r.predictions()) is not None]
+    signal, signal_name = _signal(records)
     if curves:
         figures["ROC curves of the test split (legend: AUC +- DeLong sd, N test jets; bands, drawn for up to "
-                "4 curves: 68 % Clopper-Pearson interval on eps_B)"] = plots.roc_plot(curves, tmp / "roc.png", sample=sample)
+                "4 curves: 68 % Clopper-Pearson interval on eps_B)"
+                + (f"; signal {signal_name} against all other classes" if signal_name else "")] = \
+            plots.roc_plot(curves, tmp / "roc.png", sample=sample, signal=signal)
+    for i, r in enumerate(rec for rec in records if labels.n_classes(rec.metrics or {}) > 2):
+        conf = (r.metrics or {}).get("confusion") or {}
+        if conf.get("counts"):
+            figures[f"Confusion matrix of {r.name} on its test split (row-normalised; +- binomial sd; counts in "
+                    "brackets)"] = plots.confusion_plot(conf["counts"], conf["classes"], tmp / f"confusion_{i}.png",
+                                                        name=r.name, sample=sample)
     points = [
         {"name": row["run"], "lut%": row["lut%"], "dsp%": row["dsp%"], "latency_ns": row["latency_ns"],
          "rejection_at_50": row["rej@0.5"], "interval": row.get("rej@0.5_interval"), "n_test": row.get("n_test"),
@@ -249,8 +258,25 @@ def _figures(records: list[RunRecord], rows: list[dict[str, Any]], tmp: Path, la
     return figures
 
 
+def _signal(records: list[RunRecord]) -> tuple[int, str | None]:
+    """The signal class index of the runs' ROC curves (their metrics' ``signal_class``) and, for more than
+    two classes, its name; class 1 where no run records one."""
+    for r in records:
+        m = r.metrics or {}
+        classes = m.get("classes") or []
+        if m.get("signal_class") in classes:
+            return classes.index(m["signal_class"]), (m["signal_class"] if len(classes) > 2 else None)
+    return 1, None
+
+
+def _multiclass_section(records: list[RunRecord]) -> list[str]:
+    """The multi-class tables of the runs of more than two classes (none for binary runs)."""
+    text = labels.multiclass_text([{**(r.metrics or {}), "name": r.name} for r in records])
+    return ["## Multi-class performance (test split)", "", text, ""] if text else []
+
+
 def _markdown(rows: list[dict[str, Any]], gains: list[dict[str, Any]], pubs: list[dict[str, Any]],
-              figures: dict[str, Path], run_dirs: list[str | Path]) -> list[str]:
+              figures: dict[str, Path], run_dirs: list[str | Path], multiclass: list[str] = ()) -> list[str]:
     from fpgatag.report.compare import gain_table
 
     phys_cols = _columns(rows, PHYS_COLUMNS)
@@ -261,6 +287,7 @@ def _markdown(rows: list[dict[str, Any]], gains: list[dict[str, Any]], pubs: lis
     md += ["## Physics performance (test split)", "", labels.table(rows, phys_cols) if rows else "_no runs found_", ""]
     if rows:
         md += [labels.DEFINITIONS, ""]
+    md += multiclass
     if gains:
         md += ["## Distillation gain (distilled vs scratch)", "", gain_table(gains), ""]
     if pubs:
@@ -295,9 +322,11 @@ def build_report(run_dirs: list[str | Path], out_dir: str | Path, layers_of: str
     sample = run_sample(records)
     with atomic_dir(out_dir) as tmp:
         figures = _figures(records, rows, tmp, layers_of, sample)
-        md = _markdown(rows, gains, pubs, figures, run_dirs)
+        multiclass = _multiclass_section(records)
+        md = _markdown(rows, gains, pubs, figures, run_dirs, multiclass)
         missing = {row["run"]: row["missing"] for row in rows if row["missing"]}
-        report = {"runs": rows, "gains": gains, "published": pubs, "figures": {t: p.name for t, p in figures.items()},
+        report = {"runs": rows, "gains": gains, "multiclass": multiclass[2] if multiclass else "",
+                  "published": pubs, "figures": {t: p.name for t, p in figures.items()},
                   "missing": missing, "provenance": provenance({"runs": [str(p) for p in run_dirs]})}
         (tmp / "report.md").write_text("\n".join(md))
         (tmp / "report.json").write_text(to_json(report))

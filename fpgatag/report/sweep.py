@@ -129,10 +129,10 @@ def run_sweep(cfg: SweepConfig, executor=None) -> dict[str, Any]:
         raise FpgatagError(f"{cfg.teacher}: teacher run directory not found")
     for b in cfg.bits:
         if not 2 <= b <= 32:
-            raise FpgatagError(f"--bits {b}: outside 2..32")
+            raise FpgatagError(f"bits {b}: outside 2..32")
     points = grid(cfg)
     if not points:
-        raise FpgatagError(f"--shard {cfg.shard}: this shard of the sweep has no points "
+        raise FpgatagError(f"shard {cfg.shard}: this shard of the sweep has no points "
                            f"({len(cfg.bits) * len(cfg.n_objects)} in all); use fewer shards")
     from fpgatag.core.executor import open_engine, result
     from fpgatag.core.io import write_marker

@@ -51,6 +51,8 @@ def input_keys(spec: InputSpec) -> list[str]:
         keys += ["particles", "n_particles"]
     elif spec.kind == "lund":
         keys += ["lund", "lund_edges", "n_lund"]
+    elif spec.source_keys():  # the hls4ml LHC jet dataset's own inputs
+        keys += spec.source_keys()
     else:  # trigger kinds, and jet-level features of a trigger view
         view = spec.view
         keys += [view, f"n_{view}"]

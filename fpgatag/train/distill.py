@@ -52,7 +52,7 @@ MAX_PRUNING_EPOCHS = 30
 DEFAULT_ALPHA = 0.1
 DEFAULT_TEMPERATURE = 2.0
 PREDICTIONS = "predictions.npz"  # test split: uid, label, probs, logits (read by fpgatag.report)
-PER_OBJECT_KINDS = ("particles", "trigger", "flat_particles", "flat_trigger")
+PER_OBJECT_KINDS = ("particles", "trigger", "flat_particles", "flat_trigger", "hls4ml_constituents")
 
 
 def logits_path(teacher_dir: str | Path, data: str | Path) -> Path:
@@ -287,7 +287,7 @@ def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/s
                   bits: int | None = None, teacher_dir: str | Path | None = None, alpha: float = DEFAULT_ALPHA,
                   temperature: float = DEFAULT_TEMPERATURE, init_from: str | Path | None = None, freeze: bool = False,
                   seed: int = 0, max_jets: int | None = None, logits_file: str | Path | None = None,
-                  command: str | None = None, **training: Any) -> dict[str, Any]:
+                  command: str | None = None, signal: str | None = None, **training: Any) -> dict[str, Any]:
     """Train a student and write its run directory ``out_dir``; return the test metrics.
 
     ``teacher_dir=None`` trains from the labels alone (``alpha`` is then 1). ``n_objects`` and
@@ -297,9 +297,11 @@ def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/s
     the preset's training settings by their :class:`TrainingConfig` names (``epochs``, ``batch_size``,
     ``learning_rate``, ``patience``, ``sparsity``, ...); ``sparsity`` (default the preset's, else 0)
     prunes the dense/conv kernels by magnitude to that fraction of zeros (see the module docstring).
+    ``signal`` names the class the test split's rejections are of (default: the last class).
     """
     import tensorflow as tf
 
+    from fpgatag.core.metrics import signal_index
     from fpgatag.nn.students import check_sparsity, softmax
     from fpgatag.train.data import as_source
     from fpgatag.train.loop import check_splits, make_splits
@@ -316,6 +318,7 @@ def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/s
     source = as_source(data)
     data_path = Path(data) if isinstance(data, (str, Path)) else getattr(source, "path", None)
     n_classes = len(source.classes)
+    signal_index(source.classes, signal, where=str(data_path or "data"))   # a bad --signal fails before training
     teacher_logits, logits_source, out_of_fold = _teacher_targets(teacher_dir, source, data_path, logits_file, n_classes)
 
     # ---- splits: uid-keyed, with the teacher's salt and fractions ----
@@ -353,7 +356,7 @@ def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/s
                             inputs=spec, history=hist, settings=settings,
                             splits=split_record(splits, fractions, salt, labels),
                             data=data_record(source, data_path), extra_metrics=extra, command=command,
-                            uids=uids[splits["test"]])
+                            uids=uids[splits["test"]], signal=signal)
         # the same file as write_run's, plus the logits (what the firmware computes)
         np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, probs=probs.astype(np.float32),
                             logits=logits)

@@ -23,7 +23,7 @@ import numpy as np
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import read_json, write_json
-from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics, roc_curve, signal_score
+from fpgatag.core.metrics import REQUIRED_KEYS, classification_metrics, roc_curve, signal_index, signal_score
 from fpgatag.core.provenance import provenance
 from fpgatag.core.splits import DEFAULT_FRACTIONS, SPLIT_NAMES
 
@@ -153,7 +153,7 @@ def check_converged(name: str, probs: np.ndarray, history: Any = None) -> None:
 
 
 def write_run(run_dir: str | Path, *, name: str, labels: np.ndarray, probs: np.ndarray,
-              classes: Sequence[str] | None = None, signal: int = 1, model=None, inputs=None,
+              classes: Sequence[str] | None = None, signal: int | str | None = None, model=None, inputs=None,
               history: Any = None, settings: Mapping[str, Any] | None = None,
               splits: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None,
               extra_metrics: Mapping[str, Any] | None = None, extra_run: Mapping[str, Any] | None = None,
@@ -164,9 +164,12 @@ def write_run(run_dir: str | Path, *, name: str, labels: np.ndarray, probs: np.n
     signal probabilities (n,). ``model`` and ``inputs`` (an InputSpec) are saved with
     ``fpgatag.nn.io.save_model`` when given. ``splits`` is a :func:`split_record`, ``data`` a
     :func:`data_record`; ``extra_metrics`` are merged into metrics.json, ``extra_run`` into run.json.
-    ``uids`` (the test jets' uids, in the order of ``labels``) go into predictions.npz.
+    ``uids`` (the test jets' uids, in the order of ``labels``) go into predictions.npz. ``signal`` (a
+    class name or index) is the class the rejections are of; default the last class (class 1 of two).
     """
     check_converged(name, probs, history)
+    n_out = np.asarray(probs).shape[1] if np.ndim(probs) > 1 else 2
+    signal = signal_index(list(classes) if classes is not None else [str(i) for i in range(n_out)], signal, where=name)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if model is not None:
@@ -174,7 +177,7 @@ def write_run(run_dir: str | Path, *, name: str, labels: np.ndarray, probs: np.n
 
         save_model(model, run_dir, inputs=inputs)
     labels = np.asarray(labels).astype(int).ravel()
-    metrics = classification_metrics(labels, probs, signal=signal)
+    metrics = classification_metrics(labels, probs, signal=signal, classes=classes)
     metrics = {**{k: metrics[k] for k in REQUIRED_KEYS}, **metrics, "name": name}
     if classes is not None:
         metrics["classes"] = list(classes)

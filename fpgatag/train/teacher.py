@@ -27,6 +27,7 @@ from typing import Any
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_dir
+from fpgatag.core.metrics import signal_index
 from fpgatag.core.splits import DEFAULT_FRACTIONS, assign_folds
 from fpgatag.nn.inputs import InputSpec
 from fpgatag.nn.presets import get_builder, load_preset
@@ -224,8 +225,9 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
                   n_particles: int | None = None, stream: bool | None = None, split_salt: int = 0,
                   fractions=DEFAULT_FRACTIONS, command: str | None = None, fold: tuple[int, int] | None = None,
                   init_from: str | Path | None = None, freeze: bool = False, lr_factor: float | None = None,
-                  distill_from: str | Path | None = None, logits_file: str | Path | None = None,
-                  alpha: float = 0.1, temperature: float = 2.0, **training: Any) -> dict[str, Any]:
+                  signal: str | None = None, distill_from: str | Path | None = None,
+                  logits_file: str | Path | None = None, alpha: float = 0.1, temperature: float = 2.0,
+                  **training: Any) -> dict[str, Any]:
     """Train a teacher preset on ``data`` and write its run directory ``out_dir``; return the test metrics.
 
     ``training`` overrides the preset's training settings by their :class:`TrainingConfig` names
@@ -239,7 +241,8 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
     directories). ``init_from`` starts from another teacher's run directory (transfer learning,
     ``fpgatag.train.transfer``): its preset (``model=None``) and input spec, all weights fine-tuned at
     ``lr_factor`` x the learning rate (default 0.1), or with ``freeze`` the EdgeConv blocks kept and the
-    layers after them retrained (``lr_factor`` default 1). ``distill_from`` (another teacher's run
+    layers after them retrained (``lr_factor`` default 1). ``signal`` names the class the test split's
+    rejections are of (default: the last class). ``distill_from`` (another teacher's run
     directory, its logits stored by ``teacher-predict``, or ``logits_file``) trains on its soft targets
     with the students' distillation loss (``alpha``, ``temperature``; :mod:`fpgatag.train.losses`): a
     chain, e.g. full view -> trigger view -> student; the splits are then the source teacher's.
@@ -252,6 +255,7 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
     preset, transfer, config, spec = _setup(model, init_from, freeze, lr_factor, n_particles, training)
     source = as_source(data)
     n_classes = len(source.classes)
+    signal_index(source.classes, signal, where=str(getattr(source, "path", "data")))   # a bad name fails first
     soft, soft_record = _soft_targets(distill_from, logits_file, alpha, temperature, source, data)
     if soft is not None:
         fractions, split_salt = soft_record.pop("splits")
@@ -284,7 +288,7 @@ def train_teacher(data, model: str | None = None, out_dir: str | Path = "runs/te
     metrics = _write(out_dir, strategy, name=preset["name"], labels=labels[splits["test"]], probs=probs,
                      classes=source.classes, model=final, inputs=spec, history=hist, settings=settings,
                      splits=split_record(splits, fractions, split_salt, labels), data=data_record(source),
-                     uids=uids[splits["test"]], extra_metrics=extra, command=command)
+                     uids=uids[splits["test"]], extra_metrics=extra, command=command, signal=signal)
     log.info("%s: test AUC %.4f +- %.4f, accuracy %.4f, %d test jets -> %s", preset["name"], metrics["auc"],
              metrics["auc_err"], metrics["accuracy"], metrics["n_test"], out_dir)
     return metrics

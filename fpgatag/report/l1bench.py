@@ -1,0 +1,420 @@
+"""``fpgatag bench-l1``: the Level-1 community benchmark (hls4ml LHC jet protocol, five classes) on one file.
+
+For each N of ``n_objects`` (default 8, 16, 32) the benchmark trains Deep Sets students on the N
+hardest trigger-view objects, from scratch and distilled from one teacher (ParticleNet-Lite on all
+constituents), for several seeds; the MLP on jet-level features once; the first seed of every
+student goes through ``synth --part xcvu9p`` (hls4ml project, fpgatag's estimate), the RTL flow
+(da4ml Verilog; netlist LUTs predicted from da4ml's cost) where it accepts the model, and C-simulation
+``validate``. One table (Markdown and JSON) puts fpgatag's rows beside the published taggers:
+
+* published rows are marked ``published, other sample``;
+* fpgatag's rows say ``same sample: comparable`` on the public hls4ml file (the reader's format
+  ``hls4ml``) and ``generated sample: not comparable`` otherwise.
+
+Inputs: on a file that holds the dataset's own inputs (a public hls4ml file, or a native file with
+the group ``/hls4ml`` that ``fpgatag views --hls4ml-inputs`` adds) the default presets are replaced
+by their hls4ml-input versions (``HLS4ML_PRESETS``: the Deep Sets students read the N hardest of
+``constituents_3``, the MLP the 16 ``jet_features``), as the published taggers do; on other files
+they read the trigger view. Every row records the inputs it was trained on.
+
+Figures carry their sample size and uncertainty: accuracy is the seed mean with the binomial sd on
+the N test jets (and the sd over seeds where there are several); resources and latency carry the
+estimator's out-of-sample error (``fpgatag.report.plots.ESTIMATE_REL_ERROR``; for the RTL netlist
+prediction, the fit's leave-one-out error). Every step writes its own directory under ``out``
+atomically; with ``reuse`` a finished step (its directory holds its result file) is not redone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from functools import partial
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from fpgatag.core.errors import FpgatagError
+from fpgatag.core.io import atomic_path, read_json, to_json
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_NOTE = "published, other sample"
+COMPARABLE = "same sample: comparable"
+NOT_COMPARABLE = "generated sample: not comparable"
+
+# The published Level-1 taggers on the hls4ml LHC jet dataset, as quoted side by side with fpgatag's rows.
+PUBLISHED = [
+    {"tagger": "Deep Sets, QKeras 8-bit (arXiv:2402.01876)", "N": "8 / 16 / 32", "accuracy": "64.0 / 69.4 / 75.9 %",
+     "latency": "95 / 115 / 130 ns", "II": "3 / 3 / 2", "LUT": "HLS synthesis estimates", "DSP": ""},
+    {"tagger": "JEDI-linear (post-route, 0 DSP)", "N": "16 / 32 / 64", "accuracy": "72.0 / 78.0 / 80.9 %",
+     "latency": "54 / 63 / 61 ns", "II": "1", "LUT": "44k / 45k / 71k", "DSP": "0"},
+    {"tagger": "MLP on 16 jet features (hls4ml baseline)", "N": "-", "accuracy": "about 75 %",
+     "latency": "45-55 ns", "II": "1", "LUT": "", "DSP": ""},
+]
+RTL_REFUSED = "rtl_refused.json"
+KIND = "bench-l1"   # the output marker of a benchmark directory
+COLUMNS = ["tagger", "N", "inputs", "accuracy", "latency", "II", "LUT", "DSP", "firmware", "bit-exact", "sample"]
+# default preset -> its version on the hls4ml LHC jet dataset's own inputs (files that hold them)
+HLS4ML_PRESETS = {"deepsets-l1": "deepsets-hls4ml", "mlp": "mlp-hls4ml"}
+
+
+@dataclasses.dataclass
+class L1BenchConfig:
+    data: Path
+    out: Path = Path("runs/bench-l1")
+    n_objects: tuple[int, ...] = (8, 16, 32)
+    seeds: tuple[int, ...] = (1, 2, 3)
+    teacher: str = "particlenet-lite"
+    teacher_epochs: int | None = None   # None: the preset's
+    teacher_particles: int | None = None
+    student: str = "deepsets-l1"
+    student_epochs: int | None = None
+    mlp: str | None = "mlp"             # None: no MLP baseline
+    part: str = "xcvu9p"
+    rtl: bool = True
+    validate_n: int = 1000
+    signal: str | None = None
+    reuse: bool = False
+    inputs: str = "auto"   # "auto": HLS4ML_PRESETS on files with the hls4ml inputs; "as-given": the presets named
+
+
+@dataclasses.dataclass
+class Step:
+    name: str
+    done: Path                       # the file a finished step leaves
+    run: Callable[[], Any]
+    done_else: Path | None = None    # or this one (a step that may end in a recorded refusal)
+
+    def finished(self) -> bool:
+        return self.done.is_file() or (self.done_else is not None and self.done_else.is_file())
+
+
+def plan(cfg: L1BenchConfig) -> list[Step]:
+    """Every step of the benchmark, in order (teacher, its logits, students, firmware, validation)."""
+    from fpgatag.train.distill import train_student
+    from fpgatag.train.soft_targets import teacher_predict
+    from fpgatag.train.teacher import train_teacher
+
+    out, data = Path(cfg.out), Path(cfg.data)
+    teacher, logits = out / "teacher", out / "teacher_logits.h5"
+    steps = [Step("teacher", teacher / "metrics.json", lambda: train_teacher(
+                 data, model=cfg.teacher, out_dir=teacher, epochs=cfg.teacher_epochs, seed=cfg.seeds[0],
+                 n_particles=cfg.teacher_particles, signal=cfg.signal)),
+             Step("teacher logits", logits, lambda: teacher_predict(teacher, data, output=logits))]
+    for n in cfg.n_objects:
+        for seed in cfg.seeds:
+            for kind in ("scratch", "distilled"):
+                run = student_dir(out, n, kind, seed)
+                tdir = teacher if kind == "distilled" else None
+                steps.append(Step(f"N={n} {kind} seed {seed}", run / "metrics.json", partial(
+                    train_student, data, student=cfg.student, n_objects=n, out_dir=run, teacher_dir=tdir,
+                    logits_file=logits if tdir else None, epochs=cfg.student_epochs, seed=seed, signal=cfg.signal)))
+            if seed == cfg.seeds[0]:
+                steps += firmware_steps(cfg, [student_dir(out, n, k, seed) for k in ("scratch", "distilled")])
+    if cfg.mlp is None:
+        return steps
+    mlp = out / "mlp"
+    steps.append(Step("MLP", mlp / "metrics.json", partial(
+        train_student, data, student=cfg.mlp, n_objects=None, out_dir=mlp, teacher_dir=None,
+        epochs=cfg.student_epochs, seed=cfg.seeds[0], signal=cfg.signal)))
+    return steps + firmware_steps(cfg, [mlp])
+
+
+def student_dir(out: Path, n: int, kind: str, seed: int) -> Path:
+    return Path(out) / f"n{n}" / f"{kind}-s{seed}"
+
+
+def firmware_steps(cfg: L1BenchConfig, runs: list[Path]) -> list[Step]:
+    """synth (hls4ml, estimate), the RTL flow (da4ml, no Yosys) and C-simulation validate of each run."""
+    from fpgatag.fpga.synth import synth
+    from fpgatag.fpga.validate import validate
+
+    steps = []
+    for run in runs:
+        label = f"{run.parent.name}/{run.name}" if run.parent != Path(cfg.out) else run.name
+        steps.append(Step(f"{label} synth", run / "hls" / "estimate.json",
+                          partial(synth, run, part=cfg.part, output_dir=run / "hls")))
+        if cfg.rtl:
+            steps.append(Step(f"{label} rtl", run / "rtl" / "manifest.json", partial(_rtl, cfg, run),
+                              run / RTL_REFUSED))
+        steps.append(Step(f"{label} validate", run / "validate.json", partial(
+            validate, run, cfg.data, n=cfg.validate_n, output=run / "validate.json", part=cfg.part)))
+    return steps
+
+
+def _rtl(cfg: L1BenchConfig, run: Path) -> None:
+    """da4ml RTL of ``run`` (estimate and netlist prediction only), or a note where the flow refuses it."""
+    from fpgatag.core.io import write_json
+    from fpgatag.fpga.rtl_flow import synth_rtl
+
+    try:
+        synth_rtl(run, part=cfg.part, output_dir=run / "rtl", yosys=False, hls_estimate=False)
+    except FpgatagError as exc:   # a layer the RTL flow does not build: the row keeps its hls4ml figures
+        log.warning("%s: RTL flow not applicable: %s", run, exc)
+        write_json(run / RTL_REFUSED, {"reason": str(exc)})
+
+
+def has_hls4ml_inputs(src) -> bool:
+    """Whether a jet source holds the hls4ml dataset's own inputs (public hls4ml file, or group /hls4ml).
+    Other public formats compute them on the fly per read, far too slow to train on: they count as not."""
+    return getattr(src, "format", None) == "hls4ml" or bool(getattr(src, "has_hls4ml", False))
+
+
+def resolve_presets(cfg: L1BenchConfig, has_inputs: bool) -> L1BenchConfig:
+    """``cfg`` with the student and MLP presets the file's inputs call for; a preset on the hls4ml inputs
+    asked for on a file without them is refused in one line naming /hls4ml and the command that adds it."""
+    from fpgatag.data.hls4ml import HLS4ML_GROUP, HOW_TO_ADD
+    from fpgatag.nn.inputs import HLS4ML_KINDS
+    from fpgatag.nn.presets import load_preset
+
+    if cfg.inputs not in ("auto", "as-given"):
+        raise FpgatagError(f"bench-l1: inputs must be 'auto' or 'as-given', got {cfg.inputs!r}")
+    if cfg.inputs == "auto" and has_inputs:
+        cfg = dataclasses.replace(cfg, student=HLS4ML_PRESETS.get(cfg.student, cfg.student),
+                                  mlp=None if cfg.mlp is None else HLS4ML_PRESETS.get(cfg.mlp, cfg.mlp))
+    for name in (cfg.student, cfg.mlp):
+        if name is not None and not has_inputs and load_preset(name, role="student")["inputs"].get("kind") in HLS4ML_KINDS:
+            raise FpgatagError(f"{cfg.data}: preset {name} reads the hls4ml inputs, the file has none (group "
+                               f"/{HLS4ML_GROUP} is missing); add them with `{HOW_TO_ADD.replace('FILE', str(cfg.data))}`")
+    return cfg
+
+
+def run_bench(cfg: L1BenchConfig) -> dict[str, Any]:
+    """Run (or, with ``reuse``, continue) the benchmark; write ``bench.md`` and ``bench.json``; return the JSON."""
+    from fpgatag.core.logs import progress
+    from fpgatag.data.io import open_jets
+
+    with open_jets(cfg.data) as src:     # cheap checks first: the file, its classes, the signal name
+        classes, fmt, attrs = list(src.classes), getattr(src, "format", "?"), dict(src.attrs or {})
+        labels = np.asarray(src.labels()).astype(int)
+        has_inputs = has_hls4ml_inputs(src)
+    from fpgatag.core.metrics import signal_index
+
+    signal_index(classes, cfg.signal, where=str(cfg.data))
+    cfg = resolve_presets(cfg, has_inputs)
+    from fpgatag.core.io import write_marker
+
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    write_marker(cfg.out, KIND)
+    steps = plan(cfg)
+    t0 = time.perf_counter()
+    bar = progress(total=len(steps), desc="bench-l1", unit="step")
+    ran = []
+    for step in steps:
+        bar.set_postfix_str(step.name)
+        if cfg.reuse and step.finished():
+            log.info("bench-l1: %s: reused (%s)", step.name, step.done)
+        else:
+            step.run()
+            ran.append(step.name)
+        bar.update(1)
+    bar.close()
+    result = collect_results(cfg, classes, fmt, attrs, labels, has_inputs)
+    result["steps_run"], result["steps_reused"] = ran, [s.name for s in steps if s.name not in ran]
+    result["wall_s"] = round(time.perf_counter() - t0, 1)   # of this invocation (reused steps cost nothing)
+    out = Path(cfg.out)
+    with atomic_path(out / "bench.json") as tmp:
+        tmp.write_text(to_json(result))
+    with atomic_path(out / "bench.md") as tmp:
+        tmp.write_text(format_bench(result))
+    return result
+
+
+def comparability(fmt: str) -> str:
+    """What fpgatag's rows say about the published rows: the same public sample, or generated jets."""
+    return COMPARABLE if fmt == "hls4ml" else NOT_COMPARABLE
+
+
+def _accuracy(metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seed mean of the accuracy with the binomial sd (mean over seeds) and the sd over seeds."""
+    acc = np.array([m["accuracy"] for m in metrics], float)
+    binom = float(np.mean([m.get("accuracy_err", np.sqrt(m["accuracy"] * (1 - m["accuracy"]) / m["n_test"]))
+                           for m in metrics]))
+    return {"accuracy": float(acc.mean()), "accuracy_err_jets": binom,
+            "accuracy_sd_seeds": float(acc.std(ddof=1)) if acc.size > 1 else None,
+            "accuracy_per_seed": acc.tolist(), "n_seeds": int(acc.size), "n_test": int(metrics[0]["n_test"]),
+            "per_class_auc": {c: r.get("auc") for c, r in (metrics[0].get("per_class") or {}).items()},
+            "per_class_auc_err": {c: r.get("auc_err") for c, r in (metrics[0].get("per_class") or {}).items()}}
+
+
+def _firmware(run: Path) -> dict[str, Any]:
+    """hls4ml estimate, RTL (da4ml) prediction and validation of a run's first-seed firmware."""
+    fw: dict[str, Any] = {}
+    est = run / "hls" / "estimate.json"
+    if est.is_file():
+        e = read_json(est, "estimate.json")
+        fw["hls"] = {k: e.get(k) for k in ("latency_cycles", "latency_ns", "ii", "lut", "dsp", "ff", "clock_ns", "part")}
+    man = run / "rtl" / "manifest.json"
+    if man.is_file():
+        m = read_json(man, "RTL manifest")
+        pred = (m.get("da4ml_estimate") or {}).get("netlist_predicted") or {}
+        fw["rtl"] = {"latency_cycles": m["latency_cycles"], "latency_ns": m["latency_ns"], "ii": m["ii"],
+                     "lut": pred.get("lut"), "dsp": 0, "da4ml_lut": m["da4ml_estimate"]["lut"]}
+    elif (run / RTL_REFUSED).is_file():
+        fw["rtl"] = {"reason": read_json(run / RTL_REFUSED, "RTL refusal").get("reason")}
+    val = run / "validate.json"
+    if val.is_file():
+        v = read_json(val, "validate.json")
+        fw["validate"] = {k: v.get(k) for k in ("n", "bit_exact_fraction", "argmax_agreement", "accuracy_keras",
+                                                "accuracy_hls", "passed")}
+    return fw
+
+
+def inputs_of(run: Path) -> dict[str, Any] | None:
+    """What a run was trained on, from its ``inputs.json``: kind, source, objects and features."""
+    path = Path(run) / "inputs.json"
+    if not path.is_file():
+        return None
+    from fpgatag.nn.inputs import InputSpec
+
+    spec = InputSpec.from_dict(read_json(path, "inputs"), where=str(path))
+    per_object = spec.kind not in ("jet", "jet_kin", "hls4ml_jet")
+    source = (spec.source_keys()[0] if spec.source_keys() else
+              "particles" if spec.kind.endswith("particles") else spec.kind if spec.kind in ("lund", "jet_kin")
+              else f"trigger view {spec.view}")
+    return {"kind": spec.kind, "source": source, "n_objects": spec.n_objects if per_object else None,
+            "features": list(spec.features)}
+
+
+def _inputs_cell(inputs: dict[str, Any] | None) -> str:
+    if not inputs:
+        return ""
+    f = inputs["features"]
+    where = inputs["source"] + (f", first {inputs['n_objects']}" if inputs["n_objects"] is not None else "")
+    return f"{where}: " + (", ".join(f) if len(f) <= 8 else f"{len(f)} features ({f[0]}, ..., {f[-1]})")
+
+
+def collect_results(cfg: L1BenchConfig, classes: list[str], fmt: str, attrs: dict[str, Any],
+                    labels: np.ndarray, has_inputs: bool = False) -> dict[str, Any]:
+    """bench.json: the sample, the published rows and one record per fpgatag tagger."""
+    from fpgatag.train.runs import read_metrics
+
+    out = Path(cfg.out)
+    sample = comparability(fmt)
+    rows: list[dict[str, Any]] = []
+    teacher = read_metrics(out / "teacher")
+    rows.append({"tagger": f"teacher: {teacher.get('model', cfg.teacher)}, constituents (float)", "kind": "teacher",
+                 "n_objects": (read_json(out / "teacher" / "inputs.json", "inputs").get("n_objects")
+                               if (out / "teacher" / "inputs.json").is_file() else None),
+                 "inputs": inputs_of(out / "teacher"), **_accuracy([teacher]), "firmware": {}, "sample": sample})
+    for n in cfg.n_objects:
+        for kind in ("scratch", "distilled"):
+            runs = [student_dir(out, n, kind, s) for s in cfg.seeds]
+            rows.append({"tagger": f"Deep Sets ({cfg.student}), {kind}", "kind": kind, "n_objects": n,
+                         "inputs": inputs_of(runs[0]),
+                         **_accuracy([read_metrics(r) for r in runs]), "firmware": _firmware(runs[0]),
+                         "bits": read_metrics(runs[0]).get("bits"), "sample": sample})
+    if cfg.mlp is not None:
+        mlp = read_metrics(out / "mlp")
+        features = read_json(out / "mlp" / "inputs.json", "inputs").get("features")
+        rows.append({"tagger": f"MLP ({cfg.mlp}) on {len(features or [])} jet features",   # named in column inputs
+                     "kind": "mlp", "n_objects": None, "features": features, "inputs": inputs_of(out / "mlp"),
+                     **_accuracy([mlp]),
+                     "bits": mlp.get("bits"), "firmware": _firmware(out / "mlp"), "sample": sample})
+    return {"data": str(cfg.data), "format": fmt, "classes": classes, "sample": sample,
+            "jets_per_class": np.bincount(labels, minlength=len(classes)).tolist(), "n_jets": int(labels.size),
+            "generator": attrs.get("generator") if isinstance(attrs.get("generator"), dict) else None,
+            "config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()},
+            "published": [dict(p, sample=PUBLISHED_NOTE) for p in PUBLISHED], "fpgatag": rows,
+            "hls4ml_inputs": has_inputs, "inputs_note": _inputs_note(cfg, has_inputs)}
+
+
+def _inputs_note(cfg: L1BenchConfig, has_inputs: bool) -> str:
+    """Which inputs the students and the MLP read, and why."""
+    from fpgatag.data.hls4ml import HLS4ML_GROUP, HOW_TO_ADD
+
+    used = f"students {cfg.student}" + ("" if cfg.mlp is None else f", MLP {cfg.mlp}")
+    if has_inputs:
+        return (f"the file holds the hls4ml dataset's own inputs (constituents_3, jet_features); {used} "
+                "(column inputs of each row)")
+    return (f"the file holds no hls4ml inputs (group /{HLS4ML_GROUP}); {used} on the trigger view; "
+            f"`{HOW_TO_ADD.replace('FILE', str(cfg.data))}` adds them, and the benchmark then uses "
+            f"{', '.join(HLS4ML_PRESETS.values())}")
+
+
+def _pct(value: float | None, rel: float) -> str:
+    return "" if value is None else f"{value:.0f} +- {rel * value:.0f}"
+
+
+def _fw_cells(fw: dict[str, Any], source: str) -> dict[str, str]:
+    """latency, II, LUT, DSP cells of one firmware source (``hls`` or ``rtl``), each with its error."""
+    from fpgatag.fpga.rtl import NETLIST_FIT
+    from fpgatag.report.plots import ESTIMATE_REL_ERROR
+
+    f = fw.get(source) or {}
+    if f.get("latency_ns") is None:
+        return {}
+    if source == "hls":
+        return {"latency": f"{_pct(f['latency_ns'], ESTIMATE_REL_ERROR['latency_ns'])} ns", "II": str(f.get("ii")),
+                "LUT": _pct(f.get("lut"), ESTIMATE_REL_ERROR["lut%"]), "DSP": str(f.get("dsp")),
+                "firmware": "hls4ml, fpgatag estimate"}
+    return {"latency": f"{f['latency_ns']:.0f} ns", "II": str(f.get("ii")),
+            "LUT": _pct(f.get("lut"), NETLIST_FIT["lut_loo_median_abs_err"]), "DSP": "0",
+            "firmware": "da4ml RTL, netlist LUTs predicted"}
+
+
+def _acc_cell(r: dict[str, Any]) -> str:
+    text = f"{100 * r['accuracy']:.1f} +- {100 * r['accuracy_err_jets']:.1f} %"
+    if r.get("accuracy_sd_seeds") is not None:
+        text += f", sd over {r['n_seeds']} seeds {100 * r['accuracy_sd_seeds']:.1f}"
+    return text + f", N test {r['n_test']}"
+
+
+def table_rows(result: dict[str, Any]) -> list[dict[str, str]]:
+    """The printed table: the published rows, then one row per fpgatag tagger and firmware source."""
+    rows = [dict(p) for p in result["published"]]
+    for r in result["fpgatag"]:
+        fw = r.get("firmware") or {}
+        v = fw.get("validate") or {}
+        base = {"tagger": f"fpgatag {r['tagger']}" + (f" {r['bits']}-bit" if r.get("bits") else ""),
+                "N": "-" if r["n_objects"] is None else str(r["n_objects"]),
+                "inputs": _inputs_cell(r.get("inputs")), "accuracy": _acc_cell(r), "sample": r["sample"],
+                "bit-exact": "" if not v else f"{100 * v['bit_exact_fraction']:.1f} % of {v['n']} jets (C sim)"}
+        sources = [s for s in ("hls", "rtl") if _fw_cells(fw, s)]
+        if not sources:
+            rows.append({**base, "firmware": "not built (teacher)" if r["kind"] == "teacher" else ""})
+        for s in sources:
+            row = {**base, **_fw_cells(fw, s)}
+            if s == "rtl":
+                row["bit-exact"] = ""
+            rows.append(row)
+    return rows
+
+
+def auc_rows(result: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
+    """Per-class AUC rows of fpgatag's taggers, and their columns."""
+    rows = []
+    for r in result["fpgatag"]:
+        row = {"tagger": r["tagger"], "N": "-" if r["n_objects"] is None else str(r["n_objects"])}
+        for c in result["classes"]:
+            a, e = r["per_class_auc"].get(c), (r.get("per_class_auc_err") or {}).get(c)
+            row[f"AUC {c}"] = "" if a is None else f"{a:.3f}" + ("" if e is None else f" +- {e:.3f}")
+        rows.append(row)
+    return rows, ["tagger", "N"] + [f"AUC {c}" for c in result["classes"]]
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    """bench.md: what was run on which sample, the table, and how its uncertainties were made."""
+    from fpgatag.core.metrics import format_table
+
+    per_class = ", ".join(f"{c} {n}" for c, n in zip(result["classes"], result["jets_per_class"]))
+    cfg = result["config"]
+    n_test = result["fpgatag"][0]["n_test"] if result["fpgatag"] else 0
+    return "\n".join([
+        "# Level-1 jet-tagging benchmark (hls4ml LHC jet protocol)", "",
+        f"Data: `{result['data']}` (format {result['format']}): {result['n_jets']} jets ({per_class}); "
+        f"{n_test} test jets (uid-keyed split). fpgatag rows: {result['sample']}.", "",
+        format_table(table_rows(result), COLUMNS), "",
+        "One-vs-rest AUC of each class (first seed; +- DeLong sd; test jets per class as in the split):", "",
+        format_table(*auc_rows(result)), "",
+        "accuracy: five-class argmax accuracy on the test split, the mean over training seeds +- the binomial sd "
+        "on the N test jets (and the sd over seeds); the teacher and the MLP are one seed. Firmware: the first "
+        f"seed of each student, `synth --part {cfg['part']}` (clock 5 ns): hls4ml project with fpgatag's estimator "
+        "(+- its out-of-sample median error against Vitis HLS) and, where the RTL flow builds the model, da4ml RTL "
+        "(II = 1, 0 DSP; LUTs: the Yosys netlist predicted from da4ml's cost, +- the fit's leave-one-out median "
+        "error). bit-exact: C simulation of the hls4ml firmware against QKeras on the test jets. Published rows "
+        "are quoted, not measured here.", "",
+        f"Inputs: {result.get('inputs_note') or result.get('jet_features_note', '')}.", "",
+    ])
