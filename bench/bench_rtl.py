@@ -81,14 +81,10 @@ def csim_rate(model, x, prec) -> float | None:
 @contextlib.contextmanager
 def yosys_slot():
     """Hold the bench's Yosys lock (Yosys is single-threaded and memory-hungry: one run at a time)."""
-    import fcntl
+    from fpgatag.core.io import exclusive_lock
 
-    with open(YOSYS_LOCK, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with exclusive_lock(YOSYS_LOCK):
+        yield
 
 
 def profile_top(fn, n: int = 8) -> tuple[object, list[dict]]:

@@ -14,8 +14,6 @@ lock, the others wait for it and read it.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -23,6 +21,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from fpgatag.core.io import exclusive_lock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1") if os.environ.get("CI") else None
@@ -49,16 +49,9 @@ def _source_key() -> str:
     return h.hexdigest()[:12]
 
 
-@contextlib.contextmanager
 def _locked(path: Path):
-    """An exclusive lock on ``path`` (created if missing), held by one process at a time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    """An exclusive lock on ``path``, held by one process (one xdist worker) at a time."""
+    return exclusive_lock(path)
 
 
 def _shared_dir(tmp_path_factory) -> Path:

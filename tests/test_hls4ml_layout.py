@@ -218,3 +218,10 @@ def test_merge_keeps_the_benchmark_inputs_and_refuses_a_mix(tmp_path):
         f["jets/uid"][...] = f["jets/uid"][...] + 1000
     with pytest.raises(FpgatagError, match=r"bare.h5: .*no benchmark inputs"):
         merge(tmp_path / "mix.h5", [shards[0], bare])
+    short = remake_views(tmp_path / "p1.h5", tmp_path / "short.h5", {}, hls4ml=H.Hls4mlSettings(n_constituents=16))
+    with h5py.File(short, "r+") as f:
+        f["jets/uid"][...] = f["jets/uid"][...] + 2000
+    with pytest.raises(FpgatagError, match=r"benchmark inputs of different sizes \(\[16, 32\] constituents\); "
+                                           r"rebuild them with the same --hls4ml-constituents"):
+        merge(tmp_path / "sizes.h5", [shards[0], short])
+    assert not (tmp_path / "sizes.h5").exists() and not (tmp_path / "mix.h5").exists()

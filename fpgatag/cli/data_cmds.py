@@ -146,16 +146,23 @@ def _add_lund_options(p) -> None:
                    help="Lund-tree nodes stored per jet (a jet of n constituents has n - 1)")
 
 
-def _lund_settings(args: argparse.Namespace):
-    if not args.lund:
+def _optional_settings(on: bool, make, flag: str):
+    """``make()`` (the settings of an optional group) when its switch is ``on``, else None; a ValueError
+    becomes one line naming ``flag``."""
+    if not on:
         return None
     from fpgatag.core.errors import FpgatagError
-    from fpgatag.data.lund import LundSettings
 
     try:
-        return LundSettings(max_nodes=args.lund_max_nodes)
+        return make()
     except ValueError as exc:
-        raise FpgatagError(f"--lund-max-nodes: {exc}") from None
+        raise FpgatagError(f"{flag}: {exc}") from None
+
+
+def _lund_settings(args: argparse.Namespace):
+    from fpgatag.data.lund import LundSettings
+
+    return _optional_settings(args.lund, lambda: LundSettings(max_nodes=args.lund_max_nodes), "--lund-max-nodes")
 
 
 def _settings(args: argparse.Namespace) -> dict:
@@ -231,15 +238,10 @@ def cmd_views(args: argparse.Namespace) -> int:
 
 
 def _hls4ml_settings(args: argparse.Namespace):
-    if not args.hls4ml_inputs:
-        return None
-    from fpgatag.core.errors import FpgatagError
     from fpgatag.data.hls4ml import Hls4mlSettings
 
-    try:
-        return Hls4mlSettings(n_constituents=args.hls4ml_constituents)
-    except ValueError as exc:
-        raise FpgatagError(f"--hls4ml-constituents: {exc}") from None
+    return _optional_settings(args.hls4ml_inputs, lambda: Hls4mlSettings(n_constituents=args.hls4ml_constituents),
+                              "--hls4ml-constituents")
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -36,6 +36,22 @@ _FORCE = contextvars.ContextVar("fpgatag_force_output", default=False)
 TERMINATED = threading.Event()
 
 
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created, with its folder, if missing): one process at a
+    time runs the block (a shared cache filled once, a tool that must not run twice at once). POSIX only."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _check_terminated() -> None:
     if TERMINATED.is_set():
         raise KeyboardInterrupt("terminated")

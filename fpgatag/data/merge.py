@@ -132,41 +132,34 @@ def merge(output, shards: Sequence, copy: bool = False, allow_partial: bool = Fa
     return output
 
 
-def _lund_nodes(sources: list[NativeSource]) -> int | None:
-    """The Lund-tree size shared by every shard (the merged file keeps /lund), or None when no shard has trees.
-
-    Shards with and without trees, or with trees of different sizes, are refused: the merged file
-    would silently lose the trees of some jets."""
-    have = [s for s in sources if s.has_lund]
+def _group_size(sources: list[NativeSource], flag: str, what: str, group: str, how: str, dataset: str,
+                unit: str, option: str) -> int | None:
+    """The size (``dataset``'s second axis) of optional group ``group`` shared by every shard, or None
+    when no shard has it. Shards with and without it, or with different sizes, are refused: the merged
+    file would silently lose it for some jets."""
+    have = [s for s in sources if getattr(s, flag)]
     if not have:
         return None
     if len(have) != len(sources):
-        bare = next(s for s in sources if not s.has_lund)
-        raise FpgatagError(f"{bare.path}: this shard has no Lund trees (group /lund) but others have; "
-                           f"add them with `{HOW_TO_ADD.replace('FILE', str(bare.path))}` or merge files without them")
-    sizes = {s.ds["lund"].shape[1] for s in have}
+        bare = next(s for s in sources if not getattr(s, flag))
+        raise FpgatagError(f"{bare.path}: this shard has no {what} (group /{group}) but others have; "
+                           f"add them with `{how.replace('FILE', str(bare.path))}` or merge files without them")
+    sizes = {s.ds[dataset].shape[1] for s in have}
     if len(sizes) > 1:
-        raise FpgatagError(f"{sources[0].path}: shards hold Lund trees of different sizes ({sorted(sizes)} nodes); "
-                           "rebuild them with the same --lund-max-nodes")
+        raise FpgatagError(f"{sources[0].path}: shards hold {what} of different sizes ({sorted(sizes)} {unit}); "
+                           f"rebuild them with the same {option}")
     return sizes.pop()
+
+
+def _lund_nodes(sources: list[NativeSource]) -> int | None:
+    """The Lund-tree size shared by every shard (the merged file keeps /lund), or None when no shard has trees."""
+    return _group_size(sources, "has_lund", "Lund trees", "lund", HOW_TO_ADD, "lund", "nodes", "--lund-max-nodes")
 
 
 def _hls4ml_size(sources: list[NativeSource]) -> int | None:
-    """The benchmark inputs' constituent count shared by every shard (the merged file keeps /hls4ml), or None
-    when no shard has them; a mix, or different counts, is refused (the merged file would lose some)."""
-    have = [s for s in sources if s.has_hls4ml]
-    if not have:
-        return None
-    if len(have) != len(sources):
-        bare = next(s for s in sources if not s.has_hls4ml)
-        raise FpgatagError(f"{bare.path}: this shard has no benchmark inputs (group /{hls4ml.HLS4ML_GROUP}) but others "
-                           f"have; add them with `{hls4ml.HOW_TO_ADD.replace('FILE', str(bare.path))}` or merge files "
-                           "without them")
-    sizes = {s.ds["constituents_16"].shape[1] for s in have}
-    if len(sizes) > 1:
-        raise FpgatagError(f"{sources[0].path}: shards hold benchmark inputs of different sizes ({sorted(sizes)} "
-                           "constituents); rebuild them with the same --hls4ml-constituents")
-    return sizes.pop()
+    """The benchmark inputs' constituent count shared by every shard (the merged file keeps /hls4ml), or None."""
+    return _group_size(sources, "has_hls4ml", "benchmark inputs", hls4ml.HLS4ML_GROUP, hls4ml.HOW_TO_ADD,
+                       "constituents_16", "constituents", "--hls4ml-constituents")
 
 
 def _write_virtual(tmp: Path, out_dir: Path, sources: list[NativeSource], attrs: dict, total: int,
