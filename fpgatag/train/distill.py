@@ -360,7 +360,11 @@ def train_student(data, student: str = "deepsets", out_dir: str | Path = "runs/s
         # the same file as write_run's, plus the logits (what the firmware computes)
         np.savez_compressed(tmp / PREDICTIONS, uid=uids[splits["test"]], label=y_test, probs=probs.astype(np.float32),
                             logits=logits)
+    _log_result(name, metrics, out_dir)
+    return metrics
+
+
+def _log_result(name: str, metrics: dict[str, Any], out_dir: Path) -> None:
     log.info("%s: test AUC %.4f +- %.4f, accuracy %.4f, R50 %.1f (%d background jets pass), %d test jets -> %s",
              name, metrics["auc"], metrics["auc_err"], metrics["accuracy"], metrics["rejection_at_50"],
              metrics["n_background_passing_50"], metrics["n_test"], out_dir)
-    return metrics
