@@ -117,7 +117,7 @@ def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = 
         else float(np.mean((yk[:, 0] > 0) == (yh[:, 0] > 0))),
         "auc_keras": None, "auc_hls": None,
     }
-    if labels is not None and len(np.unique(labels)) > 1:
+    if _is_classifier_of(yk.shape[1], labels, classes):
         pk, ph = probabilities(yk, outputs), probabilities(yh, outputs)
         if signal is None:
             signal = 1 if pk.ndim == 1 else max(pk.shape[1] - 1, 1)
@@ -126,6 +126,15 @@ def compare(y_keras: np.ndarray, y_hls: np.ndarray, labels: np.ndarray | None = 
         out.update(auc_keras=mk["auc"], auc_hls=mh["auc"], accuracy_keras=mk["accuracy"], accuracy_hls=mh["accuracy"],
                    metrics_keras=mk, metrics_hls=mh)
     return out
+
+
+def _is_classifier_of(k: int, labels: np.ndarray | None, classes: list[str] | None) -> bool:
+    """Whether ``k`` outputs score the classes of ``labels`` (one output per class, or one for two):
+    classification figures are made only then (an encoder's latents, for example, get none)."""
+    if labels is None or len(np.unique(labels)) < 2:
+        return False
+    n_classes = len(classes) if classes else int(np.max(labels)) + 1
+    return k == n_classes or (k == 1 and n_classes == 2)
 
 
 def output_lsb_diff(hls_model, max_abs_diff: float) -> dict[str, Any]:
