@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .errors import FpgatagError
 
@@ -26,6 +26,28 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str) -> T:
 
 def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
+
+
+class Settings:
+    """Mixin of a settings dataclass: ``from_dict`` (errors naming ``WHERE`` or ``where`` and the key) and
+    ``to_dict``."""
+
+    WHERE: ClassVar[str] = "settings"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, where: str | None = None):
+        return from_dict(cls, data, where or cls.WHERE)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+def check_int_in(name: str, value: Any, low: int, high: int) -> None:
+    """ValueError unless ``value`` is an integer in ``low..high``."""
+    import numpy as np
+
+    if not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
 
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")

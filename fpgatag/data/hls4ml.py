@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from fpgatag.core import schema
-from fpgatag.core.config import from_dict, to_dict
+from fpgatag.core.config import Settings, check_int_in
 
 CONSTITUENT_16 = ("j1_px", "j1_py", "j1_pz", "j1_e", "j1_erel", "j1_pt", "j1_ptrel", "j1_eta", "j1_etarel",
                   "j1_etarot", "j1_phi", "j1_phirel", "j1_phirot", "j1_deltaR", "j1_costheta", "j1_costhetarel")
@@ -61,25 +62,20 @@ _TINY = 1e-12
 
 
 @dataclass
-class Hls4mlSettings:
+class Hls4mlSettings(Settings):
+    WHERE: ClassVar[str] = "hls4ml"
+
     n_constituents: int = MAX_CONSTITUENTS  # hardest constituents stored (the benchmark reads the first N)
     z_cut: float = 0.1                      # mMDT symmetry cut
     recluster_r: float = 1000.0             # C/A radius of the reclustering (large: one jet)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n_constituents, (int, np.integer)) or not 1 <= self.n_constituents <= schema.MAX_PARTICLES:
-            raise ValueError(f"n_constituents must be an integer in 1..{schema.MAX_PARTICLES}, got {self.n_constituents!r}")
+        check_int_in("n_constituents", self.n_constituents, 1, schema.MAX_PARTICLES)
         if not 0 < self.z_cut < 0.5:
             raise ValueError(f"z_cut must be in (0, 0.5), got {self.z_cut}")
         if self.recluster_r <= 0:
             raise ValueError(f"recluster_r must be > 0, got {self.recluster_r}")
 
-    @classmethod
-    def from_dict(cls, data: dict | None, where: str = "hls4ml") -> "Hls4mlSettings":
-        return from_dict(cls, data, where)
-
-    def to_dict(self) -> dict:
-        return to_dict(self)
 
 
 def _wrap(x: np.ndarray) -> np.ndarray:

@@ -34,12 +34,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from fpgatag.core import schema
-from fpgatag.core.config import from_dict, to_dict
+from fpgatag.core.config import Settings, check_int_in
 from fpgatag.core.errors import FpgatagError
 
 log = logging.getLogger(__name__)
@@ -60,22 +60,17 @@ _TINY = 1e-12
 
 
 @dataclass
-class LundSettings:
+class LundSettings(Settings):
+    WHERE: ClassVar[str] = "lund"
+
     max_nodes: int = 199            # nodes stored per jet (a jet of n constituents has n - 1)
     recluster_r: float = 1000.0     # C/A radius of the reclustering (large: one jet)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_nodes, (int, np.integer)) or not 1 <= self.max_nodes <= 4096:
-            raise ValueError(f"max_nodes must be an integer in 1..4096, got {self.max_nodes!r}")
+        check_int_in("max_nodes", self.max_nodes, 1, 4096)
         if self.recluster_r <= 0:
             raise ValueError(f"recluster_r must be > 0, got {self.recluster_r}")
 
-    @classmethod
-    def from_dict(cls, data: dict | None, where: str = "lund") -> "LundSettings":
-        return from_dict(cls, data, where)
-
-    def to_dict(self) -> dict:
-        return to_dict(self)
 
 
 def _declusterings(four: np.ndarray, recluster_r: float):

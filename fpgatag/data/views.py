@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from fpgatag.core import schema
-from fpgatag.core.config import from_dict, to_dict
+from fpgatag.core.config import Settings, check_int_in
 
 _P = {name: i for i, name in enumerate(schema.PARTICLE_COLUMNS)}
 NEUTRINOS = (12, 14, 16)
 
 
 @dataclass
-class ViewSettings:
+class ViewSettings(Settings):
+    WHERE: ClassVar[str] = "views"
+
     tower_eta_size: float = 0.087       # tower size in eta
     tower_phi_bins: int = 72            # phi cells over 2pi (2pi/72 = 0.0873)
     em_stochastic: float = 0.10         # EM resolution a/sqrt(E) with E in GeV
@@ -50,9 +53,7 @@ class ViewSettings:
 
     def __post_init__(self) -> None:
         for name in ("n_towers", "n_candidates"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1 or v > 256:
-                raise ValueError(f"{name} must be an integer in 1..256, got {v!r}")
+            check_int_in(name, getattr(self, name), 1, 256)
         if self.tower_eta_size <= 0 or self.tower_phi_bins < 1:
             raise ValueError("tower_eta_size must be > 0 and tower_phi_bins >= 1")
         if self.pt_lsb <= 0 or self.angle_lsb <= 0 or not 1 <= self.pt_bits <= 32:
@@ -61,12 +62,6 @@ class ViewSettings:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
 
-    @classmethod
-    def from_dict(cls, data: dict | None, where: str = "views") -> "ViewSettings":
-        return from_dict(cls, data, where)
-
-    def to_dict(self) -> dict:
-        return to_dict(self)
 
 
 def candidate_type(pdgid: np.ndarray, charge: np.ndarray) -> np.ndarray:
