@@ -38,7 +38,7 @@ from fpgatag.core.provenance import provenance  # noqa: E402
 
 log = logging.getLogger("fpgatag.bench.rtl")
 PRESETS = ("deepsets-l1", "deepsets", "deepsets-max", "deepsets-logpt", "deepsets-towers", "dense-student", "mlp",
-           "gru", "lstm")
+           "deepsets-hls4ml", "mlp-hls4ml", "gru", "lstm")
 YOSYS_LOCK = Path(tempfile.gettempdir()) / "fpgatag-bench-yosys.lock"   # one Yosys at a time across bench scripts
 WIDTHS = (8, 16)
 COLUMNS = ["model", "n_params", "sparsity", "gen_s", "verilator_build_s", "rtl_jets_per_s", "csim_jets_per_s",
@@ -59,8 +59,8 @@ def build(name: str):
         pre = load_preset(name)
     inputs = pre["inputs"]
     nf = len(inputs["features"])
-    shape = {"trigger": (inputs.get("n_objects"), nf), "flat_trigger": (inputs.get("n_objects", 16) * nf,),
-             "jet": (nf,)}[inputs["kind"]]
+    shape = {"trigger": (inputs.get("n_objects"), nf), "hls4ml_constituents": (inputs.get("n_objects"), nf),
+             "flat_trigger": (inputs.get("n_objects", 16) * nf,), "jet": (nf,), "hls4ml_jet": (nf,)}[inputs["kind"]]
     model = get_builder(pre["builder"])(shape, 2, **pre["params"])
     sparsity = float(pre.get("training", {}).get("sparsity") or 0.0)
     _draw(model, seed=1, sparsity=sparsity, l1_like=True)
@@ -101,7 +101,7 @@ def profile_top(fn, n: int = 8) -> tuple[object, list[dict]]:
 
 
 def run_one(name: str, n_jets: int, yosys_max_lut: float, csim: bool, work: Path, yosys: bool = True,
-            profile: bool = False) -> dict:
+            profile: bool = False, yosys_jobs: int = 1) -> dict:
     from fpgatag.fpga.examples import inputs_for
     from fpgatag.fpga.parts import resolve_part
     from fpgatag.fpga.rtl_flow import synth_rtl
@@ -148,8 +148,8 @@ def run_one(name: str, n_jets: int, yosys_max_lut: float, csim: bool, work: Path
         row["yosys_s"] = "not run (--no-yosys-for)"
     elif row["da4ml_lut"] <= yosys_max_lut:
         with yosys_slot():
-            s = run_yosys(out, man, part)
-        row.update(yosys_s=s["wall_seconds"], yosys_lut=s["lut"], yosys_ff=s["ff"], yosys_dsp=s["dsp"],
+            s = run_yosys(out, man, part, jobs=yosys_jobs)
+        row.update(yosys_s=s["wall_seconds"], yosys_cpu_s=s["cpu_seconds"], yosys_mode=s["mode"], yosys_lut=s["lut"], yosys_ff=s["ff"], yosys_dsp=s["dsp"],
                    yosys_carry=s["carry"], yosys_bram18=s["bram18"], logic_depth=s["logic_depth"],
                    yosys_lut_pct=s["lut_pct"], yosys_tool=f"{s['tool']} {s['tool_version']}")
     else:
@@ -193,6 +193,8 @@ def main(argv=None) -> int:
                     help="add to OUT/rtl.json instead of replacing it (with --models and no name: only rewrite rtl.md from it)")
     ap.add_argument("--no-yosys-for", nargs="*", default=[], metavar="MODEL", help="models whose Yosys run is skipped")
     ap.add_argument("--profile", action="store_true", help="cProfile the RTL generation (top functions by own time)")
+    ap.add_argument("--yosys-jobs", type=int, default=1,
+                    help="Yosys processes: > 1 synthesizes the pipeline stages in parallel (yosys_mode in the rows)")
     args = ap.parse_args(argv)
     C.start(args)
     stored = args.out / "rtl.json"
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="fpgatag-bench-rtl-") as tmp:
         for name in args.models:
             rows[name] = run_one(name, args.n_jets, args.yosys_max_lut, not args.no_csim, Path(tmp),
-                                 yosys=name not in args.no_yosys_for, profile=args.profile)
+                                 yosys=name not in args.no_yosys_for, profile=args.profile, yosys_jobs=args.yosys_jobs)
             _write(list(rows.values()), args, echo=False)
     _write(list(rows.values()), args)
     return 0

@@ -7,6 +7,7 @@ Real QKeras models, real da4ml tracing, real Verilator builds and a real Yosys r
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -136,7 +137,22 @@ def test_yosys_counts_small_model(tmp_path):
         assert k in on_disk, k
     assert on_disk["lut"] > 0 and on_disk["ff"] > 0 and on_disk["dsp"] == 0 and on_disk["bram18"] == 0
     assert on_disk["logic_depth"] > 0 and on_disk["source"] == "yosys" and "not Vivado" in on_disk["note"]
-    assert 0 < on_disk["lut_pct"] < 1
+    assert 0 < on_disk["lut_pct"] < 1 and on_disk["mode"] == "whole design" and "stages" not in on_disk
+    # the same RTL, its pipeline stages in parallel processes: the stages' cells and the design's registers
+    from fpgatag.fpga.rtl_yosys import run_yosys
+
+    split_dir = tmp_path / "split"
+    shutil.copytree(out, split_dir)
+    split = run_yosys(split_dir, res["manifest"], resolve_part("xcvu9p"), jobs=2)
+    stages = split["stages"]
+    assert split["mode"].startswith("per pipeline stage") and split["jobs"] == 2
+    assert [s["module"] for s in stages] == [f"model_stage{k}" for k in range(res["manifest"]["pipeline_stages"])]
+    assert split["lut"] == sum(s["lut"] for s in stages) and split["carry"] == sum(s["carry"] for s in stages)
+    assert split["logic_depth"] == max(s["logic_depth"] for s in stages) and split["dsp"] == 0
+    # the longest path stops at the registers: the whole design's is its longest stage's, not their sum
+    assert abs(on_disk["logic_depth"] - split["logic_depth"]) <= 2 < sum(s["logic_depth"] for s in stages) - split["logic_depth"]
+    assert abs(split["lut"] / on_disk["lut"] - 1) < 0.1 and abs(split["ff"] / on_disk["ff"] - 1) < 0.05, (split, on_disk)
+    assert "===== model_stage0 =====" in (split_dir / "yosys.log").read_text()
     # report and demo: the sources side by side, the Level-1 line judged on the netlist
     from fpgatag.report.firmware_sources import level1_line, markdown_section
 
@@ -222,4 +238,12 @@ def test_rtl_flow_refuses_hls_options_and_unmapped_parts_by_flag(ds_dir, tmp_pat
         family_of(resolve_part("xc7a100t-csg324-1"))
     with pytest.raises(FpgatagError, match=r"^clock_period: must be > 0 ns"):
         synth_rtl(ds_dir, output_dir=out, clock_period=0.0, yosys=False)
+    with pytest.raises(FpgatagError, match=r"^yosys_jobs 0: must be an integer >= 1"):
+        synth_rtl(ds_dir, output_dir=out, yosys_jobs=0)
     assert not out.exists()
+    for extra, named in ((["--flow", "hls", "--yosys-jobs", "2"], "--yosys-jobs: applies to --flow rtl"),
+                         (["--flow", "hls", "--no-yosys"], "--no-yosys: applies to --flow rtl")):
+        assert _run(["synth", str(ds_dir), "-o", str(out), *extra]) != 0
+        err = _errors(capsys)
+        assert len(err) == 1 and named in err[0], err
+        assert not out.exists()

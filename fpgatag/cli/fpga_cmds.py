@@ -98,6 +98,10 @@ def register(subparsers, formatter_class) -> None:
                    help="hls: an hls4ml HLS project (default); rtl: Verilog with da4ml (distributed arithmetic, "
                         "pipelined for --clock-period), the hls4ml estimate beside it and Yosys counts in synth.json")
     p.add_argument("--no-yosys", action="store_true", help="--flow rtl: write the RTL only, skip Yosys synthesis")
+    p.add_argument("--yosys-jobs", type=positive_int, default=1, metavar="N",
+                   help="--flow rtl: synthesize the pipeline stages in N Yosys processes at once (faster on N cores; "
+                        "the stages are mapped separately, so the counts differ slightly from the default "
+                        "whole-design run; synth.json's mode says which ran)")
     add_json(p, "estimate.json (synth.json with --flow rtl)")
 
     v = add_command(
@@ -132,6 +136,9 @@ def cmd_synth(args) -> int:
     if args.flow == "rtl":
         guard(out, "rtl", inputs=[args.model, args.weights], directory=True)
         return _cmd_synth_rtl(args, out)
+    if args.no_yosys or args.yosys_jobs != 1:
+        raise FpgatagError(f"{'--no-yosys' if args.no_yosys else '--yosys-jobs'}: applies to --flow rtl "
+                           "(the hls flow runs no Yosys)")
     guard(out, "hls", inputs=[args.model, args.weights, args.hls_config], directory=True)
     options = _options(args)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results
@@ -178,7 +185,8 @@ def _cmd_synth_rtl(args, out: str) -> int:
         raise FpgatagError(f"--part {part.full}: {family_problem(part)}; --no-yosys writes the RTL only")
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml (the estimate beside the RTL) prints notes on stdout
         res = synth_rtl(args.model, part=args.part, output_dir=out, clock_period=args.clock_period, weights=args.weights,
-                        input_precision=_precision(args.input_precision), yosys=not args.no_yosys)
+                        input_precision=_precision(args.input_precision), yosys=not args.no_yosys,
+                        yosys_jobs=args.yosys_jobs)
     if args.json:
         body = res["synth"] or {k: v for k, v in res["manifest"].items() if k != "provenance"}
         print_json(body)
@@ -191,7 +199,8 @@ def _cmd_synth_rtl(args, out: str) -> int:
     if res["synth"] is None:
         print("synthesis: Yosys not run (--no-yosys or not installed); the RTL is written")
     else:
-        print(f"synthesis: {res['synth']['tool']} {res['synth']['tool_version']} in {res['synth']['wall_seconds']} s; {res['synth']['note']}")
+        s = res["synth"]
+        print(f"synthesis: {s['tool']} {s['tool_version']} in {s['wall_seconds']} s ({s['mode']}); {s['note']}")
     return 0
 
 

@@ -28,15 +28,20 @@ log = logging.getLogger(__name__)
 
 def synth_rtl(model, part: str = DEFAULT_PART, output_dir: str | os.PathLike = "hls_projects/model",
               clock_period: float = 5.0, weights=None, input_precision: tuple[int, int] | None = None,
-              yosys: bool = True, hls_estimate: bool = True, yosys_timeout_s: float | None = None) -> dict[str, Any]:
-    """Write MODEL's RTL to ``output_dir``; returns {"manifest", "estimate", "synth"} (synth None when not run)."""
+              yosys: bool = True, hls_estimate: bool = True, yosys_timeout_s: float | None = None,
+              yosys_jobs: int = 1) -> dict[str, Any]:
+    """Write MODEL's RTL to ``output_dir``; returns {"manifest", "estimate", "synth"} (synth None when not run).
+
+    ``yosys_jobs`` > 1 synthesizes the pipeline stages in parallel Yosys processes
+    (:func:`fpgatag.fpga.rtl_yosys.run_yosys`)."""
     from fpgatag.core.io import atomic_dir, write_json
     from fpgatag.core.provenance import provenance
     from fpgatag.fpga.convert import LoadedModel, load_any_model
     from fpgatag.fpga.parts import resolve_part
     from fpgatag.fpga.rtl import check_rtl_supported, generate_rtl, require_da4ml
-    from fpgatag.fpga.rtl_yosys import family_of
+    from fpgatag.fpga.rtl_yosys import check_jobs, family_of
 
+    check_jobs(yosys_jobs, "yosys_jobs")
     if not float(clock_period) > 0:
         raise FpgatagError(f"clock_period: must be > 0 ns, got {clock_period}")
     p = resolve_part(part)
@@ -60,15 +65,15 @@ def synth_rtl(model, part: str = DEFAULT_PART, output_dir: str | os.PathLike = "
         write_json(tmp / "manifest.json", manifest)
     synth = None
     if yosys:
-        synth = _yosys(output_dir, manifest, p, yosys_timeout_s)
+        synth = _yosys(output_dir, manifest, p, yosys_timeout_s, yosys_jobs)
     return {"manifest": manifest, "estimate": est, "synth": synth}
 
 
-def _yosys(output_dir: Path, manifest: dict[str, Any], part, timeout_s) -> dict[str, Any] | None:
+def _yosys(output_dir: Path, manifest: dict[str, Any], part, timeout_s, jobs: int = 1) -> dict[str, Any] | None:
     from fpgatag.fpga.rtl_yosys import run_yosys
 
     try:
-        return run_yosys(output_dir, manifest, part, timeout_s)
+        return run_yosys(output_dir, manifest, part, timeout_s, jobs)
     except ToolNotFoundError as exc:
         log.warning("%s", exc)
         return None
@@ -100,7 +105,8 @@ class BackgroundYosys:
     returns synth.json's content, or None (one warning line) when Yosys is not installed.
     """
 
-    def __init__(self, rtl_dir: str | os.PathLike, manifest: dict[str, Any], part, timeout_s: float | None = None):
+    def __init__(self, rtl_dir: str | os.PathLike, manifest: dict[str, Any], part, timeout_s: float | None = None,
+                 jobs: int = 1):
         from concurrent.futures import ThreadPoolExecutor
 
         from fpgatag.fpga.rtl_yosys import run_yosys
@@ -108,7 +114,7 @@ class BackgroundYosys:
         self.rtl_dir = Path(rtl_dir)
         self.started = time.perf_counter()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fpgatag-yosys")
-        self._future = self._pool.submit(run_yosys, self.rtl_dir, manifest, part, timeout_s)
+        self._future = self._pool.submit(run_yosys, self.rtl_dir, manifest, part, timeout_s, jobs)
 
     def done(self) -> bool:
         return self._future.done()
