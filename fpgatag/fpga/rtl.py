@@ -406,10 +406,10 @@ def generate_rtl(loaded, out_dir: Path, part, clock_period: float = 5.0,
     return the manifest (also written as manifest.json)."""
     from da4ml.codegen import VerilogModel
     from da4ml.trace import comb_trace
-    from da4ml.trace.pipeline import to_pipeline
 
     from fpgatag.core.io import write_json
     from fpgatag.fpga.convert import DEFAULT_INPUT_PRECISION
+    from fpgatag.fpga.rtl_pipeline import pipeline
 
     prec = tuple(input_precision or loaded.input_precision or DEFAULT_INPUT_PRECISION)
     t0 = time.perf_counter()
@@ -417,7 +417,7 @@ def generate_rtl(loaded, out_dir: Path, part, clock_period: float = 5.0,
     comb = comb_trace(inp, out)
     t_trace = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pipe = to_pipeline(comb, latency_cutoff(clock_period), verbose=False)
+    pipe = pipeline(comb, latency_cutoff(clock_period))   # da4ml's to_pipeline, its retiming probes answered fast
     rtl = VerilogModel(pipe, TOP, out_dir, part_name=part.full, clock_period=clock_period)
     rtl.write()
     t_write = time.perf_counter() - t0
