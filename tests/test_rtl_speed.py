@@ -1,9 +1,11 @@
-"""fpgatag's pipelining of da4ml circuits (fpgatag.fpga.rtl_pipeline) gives exactly da4ml's pipeline.
+"""The RTL generation's shortcuts give exactly da4ml's results.
 
-The retiming bisection is answered from the circuit's latencies instead of da4ml's symbolic re-runs;
-these tests hold it to da4ml's own ``to_pipeline`` on real QKeras models (average and max pooling,
-an MLP), at clock periods where the retiming keeps the first split and where it moves to a smaller
-cutoff, probe by probe, and byte for byte on the written Verilog.
+fpgatag.fpga.rtl_pipeline answers da4ml's retiming bisection from the circuit's latencies instead
+of da4ml's symbolic re-runs: held to da4ml's own ``to_pipeline`` on real QKeras models (average and
+max pooling, an MLP), at clock periods where the retiming keeps the first split and where it moves
+to a smaller cutoff, probe by probe, and byte for byte on the written Verilog.
+fpgatag.fpga.rtl_cache keeps da4ml's constant-matrix solutions on disk: the Verilog from cached
+solutions is byte for byte the Verilog from fresh ones.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ def _comb(model, period: float):
 
     inp, out, _ = trace(model, IN_PREC, period)
     return comb_trace(inp, out), latency_cutoff(period)
+
+
+@pytest.fixture(autouse=True)
+def _own_solution_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FPGATAG_CMVM_CACHE", str(tmp_path / "cmvm"))
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +148,39 @@ def test_verilog_is_byte_identical_to_da4ml(models, name, period, tmp_path):
     assert sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file() and p.parts[len(ours.parts)] in ("src", "model")) == files
     for f in files:
         assert (ours / f).read_bytes() == (ref / f).read_bytes(), f
+
+
+def _files(d):
+    return {p.relative_to(d): p.read_bytes() for p in sorted(d.rglob("*"))
+            if p.is_file() and p.parts[len(d.parts)] in ("src", "model", "sim")}
+
+
+def test_cached_solutions_give_the_same_verilog(models, tmp_path, monkeypatch, caplog):
+    """Cold cache, warm cache, a corrupt entry and no cache: the same bytes; one entry per distinct matrix."""
+    from fpgatag.fpga.convert import LoadedModel
+    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.rtl import generate_rtl
+
+    part, cache = resolve_part("xcvu9p"), tmp_path / "solutions"
+    lm = LoadedModel(models["deepsets-avg"], tmp_path / "m.h5", IN_PREC)
+
+    def gen(name):
+        (tmp_path / name).mkdir()
+        man = generate_rtl(lm, tmp_path / name, part, 5.0)
+        return man, _files(tmp_path / name)
+
+    monkeypatch.setenv("FPGATAG_CMVM_CACHE", "off")
+    _, fresh = gen("fresh")
+    monkeypatch.setenv("FPGATAG_CMVM_CACHE", str(cache))
+    man, cold = gen("cold")
+    entries = sorted(cache.glob("*.json"))
+    assert len(entries) == man["distinct_solved_matrices"] >= 2
+    stamps = [p.stat().st_mtime_ns for p in entries]
+    _, warm = gen("warm")
+    assert [p.stat().st_mtime_ns for p in sorted(cache.glob("*.json"))] == stamps   # read, not rewritten
+    entries[0].write_text("{")
+    with caplog.at_level(logging.WARNING, logger="fpgatag.fpga.rtl_cache"):
+        _, repaired = gen("repaired")
+    assert any("unreadable cached solution" in r.getMessage() for r in caplog.records)
+    assert len(fresh) >= 5 and fresh == cold == warm == repaired
+    assert entries[0].read_text().startswith("[")   # solved again and rewritten

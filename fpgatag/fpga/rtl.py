@@ -285,11 +285,12 @@ def _apply_activation(x, act):
 
 def _matmul_rows(x, w: np.ndarray, cache: dict):
     """``x (..., F) @ w (F, U)`` with da4ml's constant-matrix solver; rows with the same input
-    types share one solution (a Deep Sets' phi is solved once, not once per object)."""
-    from da4ml.cmvm.api import solve
+    types share one solution (a Deep Sets' phi is solved once, not once per object), and a
+    solution is kept on disk across runs (:mod:`fpgatag.fpga.rtl_cache`)."""
     from da4ml.cmvm.types import QInterval
     from da4ml.trace import FixedVariableArray
-    from numba.typed import List as NumbaList
+
+    from fpgatag.fpga.rtl_cache import solve_cached
 
     shape = x.shape[:-1] + (w.shape[1],)
     rows = x._vars.reshape(-1, w.shape[0])
@@ -302,7 +303,7 @@ def _matmul_rows(x, w: np.ndarray, cache: dict):
         lat = [float(v.latency) for v in row]
         key = (w.tobytes(), w.shape, tuple(qi), tuple(lat))
         if key not in cache:
-            cache[key] = solve(mat, qintervals=NumbaList(qi), latencies=NumbaList(lat), **opts)
+            cache[key] = solve_cached(mat, qi, lat, opts)   # da4ml's solve, kept on disk by weight hash
         out.append(cache[key](row))
     return FixedVariableArray(np.array(out, dtype=object).reshape(shape), x.solver_options)
 
