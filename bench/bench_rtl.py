@@ -242,6 +242,14 @@ def _write(rows: list[dict], args, echo: bool = True) -> None:
         f"Drawn-weight ratio (median Yosys / da4ml over these {fit.get('n', 0)} models, in-sample; the netlist model "
         f"used by fpgatag is fitted on trained students in bench/results/rtl_fit.md): {json.dumps(fit)}",
         "",
+        *(["Yosys runs (`yosys_s` is the wall time; per pipeline stage: `fpgatag synth --flow rtl --yosys-jobs N`, "
+           "bench/results/yosys_split.md measures how its counts differ from the whole design's):", ""]
+          + [f"* {r['model']}: {r['yosys_mode']}, wall {r['yosys_s']} s, CPU {r.get('yosys_cpu_s')} s" for r in rows
+             if r.get("yosys_mode")] + [""] if any(r.get("yosys_mode") for r in rows) else []),
+        *([f"No `logic_depth` for {', '.join(r['model'] for r in through)}: synthesized when the depth was counted "
+           "through the pipeline registers (the sum over the stages, kept in rtl.json as "
+           "`logic_depth_through_registers`), not the longest stage.", ""]
+          if (through := [r for r in rows if r.get("logic_depth_through_registers") is not None]) else []),
         "Generation time split (`gen_timing`, seconds: trace includes da4ml's constant-matrix solver):",
         "",
         *[f"* {r['model']}: {r.get('gen_timing')}" for r in rows],
