@@ -72,6 +72,11 @@ def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
             [PY, str(HERE / "bench_distill_oof.py"), "--from-demo", str(demo), "--data", str(j["demo2500"]),
              "--eval-data", str(j["indep1500"]), "--kinds", "distilled_chain", "--seeds", *SEEDS[:2 if quick else 5],
              "--name", "distill_chain", "--work", str(work / "distill_chain"), "--reuse"]],
+        "rtl_flow": [   # the demo's distilled student through the whole RTL flow, timed (Yosys: minutes)
+            [*FPGATAG, "demo", "--out", str(demo), "--data", str(j["demo2500"]), "--student-seeds", *SEEDS[:2 if quick else 5],
+             "--unless-exists", str(demo / "demo.json")],
+            [PY, str(HERE / "bench_rtl_flow.py"), "--model", str(demo / "distilled"), "--data", str(j["jets8k"]),
+             "--n", "1000" if quick else "10000"]],
         "fpga": [[PY, str(HERE / "bench_fpga.py"), *q]],
         "estimator": [[PY, str(HERE / "bench_estimator.py"), *q]],
     }
@@ -79,7 +84,8 @@ def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
 
 # which shared inputs each benchmark needs: jet files, and the dev teacher
 NEEDS = {"distill": ["dev", "teacher"], "l1_student": ["dev", "teacher"], "distill_oof": ["jets8k", "indep"],
-         "distill_trigger": ["demo2500", "indep1500"], "distill_chain": ["demo2500", "indep1500"]}
+         "distill_trigger": ["demo2500", "indep1500"], "distill_chain": ["demo2500", "indep1500"],
+         "rtl_flow": ["demo2500", "jets8k"]}
 
 
 def prepare(names: list[str], work: Path, quick: bool) -> None:
