@@ -36,6 +36,6 @@ figures are for that sample, not for the default one."
 # shellcheck disable=SC2086
 exec "$PYTHON" bench/bench_distill_oof.py --note "$NOTE" --data "$W/jets.h5" --eval-data "$W/eval.h5" \
     --scan-data "$W/jets-n32.h5" --scan-eval-data "$W/eval-n32.h5" --work "$W/runs" --reuse --out "${OUT:-bench/results}" \
-    --name "${NAME:-distill_large}" --kinds ${KINDS:-scratch distilled_trigger} --student "${STUDENT:-deepsets}" \
-    --teacher-epochs "${TEACHER_EPOCHS:-3}" --teacher-patience "${TEACHER_PATIENCE:-0}" --n-particles "${N_PARTICLES:-32}" \
-    --epochs "${STUDENT_EPOCHS:-20}" --patience "${PATIENCE:-5}" --seeds ${SEEDS:-1 2 3 4 5} --scan-seeds "${SCAN_SEEDS:-1}" --scan-epochs "${SCAN_EPOCHS:-10}"
+    --name "${NAME:-distill_large_converged}" --kinds ${KINDS:-scratch distilled_trigger} --student "${STUDENT:-deepsets}" \
+    --teacher-epochs "${TEACHER_EPOCHS:-15}" --teacher-patience "${TEACHER_PATIENCE:-0}" --n-particles "${N_PARTICLES:-32}" \
+    --epochs "${STUDENT_EPOCHS:-100}" --patience "${PATIENCE:-10}" --seeds ${SEEDS:-1 2 3 4 5} --scan-seeds "${SCAN_SEEDS:-1}" --scan-epochs "${SCAN_EPOCHS:-40}"
