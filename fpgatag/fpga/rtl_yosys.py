@@ -192,7 +192,7 @@ def _run_one(ys: dict[str, Any], work: Path, tag: str, text: str, rtl_dir: Path,
                            text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise FpgatagError(f"{what}: Yosys ran past {timeout_s:.0f} s; synth.json was not written") from None
-    out = work / ("stat_regs.json" if tag == "_regs" else f"stat{tag}.json")
+    out = work / f"stat{tag}.json"   # every script writes stat{tag}.json (the register pass: stat_regs.json)
     if r.returncode != 0 or not out.is_file():
         tail = (r.stderr or r.stdout or "").strip().splitlines()[-1:] or ["no output"]
         raise FpgatagError(f"{what}: Yosys failed ({tail[0][:200]})")
