@@ -6,15 +6,18 @@
 #
 #   bench/distill_full.sh [WORK_DIR]        # default runs/distill-full
 #
-# Environment (defaults: the committed bench/results/distill_large.md on a 2-core machine):
+# Environment (defaults: the committed bench/results/distill_large_converged.md on a 2-core machine):
 #   JETS_PER_CLASS (50000), EVAL_JETS_PER_CLASS (5000), PHYSICS (fast: no MPI, pTHat >= 0.7 pt_min;
 #   its bias against the default physics: bench/results/generate_ks_fast.md), WORKERS (all cores),
-#   TEACHER_EPOCHS (3), TEACHER_PATIENCE (0), N_PARTICLES (32), STUDENT (deepsets: 8 bits, 16 candidates),
-#   STUDENT_EPOCHS (20), PATIENCE (5), SEEDS ("1 2 3 4 5"), KINDS ("scratch distilled_trigger"),
-#   SCAN_SEEDS (1), SCAN_EPOCHS (10), NAME (distill_large), OUT (bench/results), FPGATAG / PYTHON (the venv's).
+#   TEACHER_EPOCHS (15), TEACHER_PATIENCE (0), N_PARTICLES (32), STUDENT (deepsets: 8 bits, 16 candidates),
+#   STUDENT_EPOCHS (100), PATIENCE (10), SEEDS ("1 2 3 4 5"), KINDS ("scratch distilled_trigger"),
+#   SCAN_SEEDS (1), SCAN_EPOCHS (40), NAME (distill_large_converged), OUT (bench/results), FPGATAG / PYTHON (the venv's).
+#   The short-training bench/results/distill_large.md: TEACHER_EPOCHS=3 STUDENT_EPOCHS=20 PATIENCE=5
+#   SCAN_EPOCHS=10 NAME=distill_large.
 # Cost on 2 shared cores: generation with the fast physics 54 min for 100k jets and 6 min for the 10k of
-# the independent file (the default physics is 6-8x slower); training about 30 min at these epochs (full-view
-# teacher ~50 s per epoch, trigger-view ~35 s, a student ~2.6 s); a GPU trains the teachers much faster.
+# the independent file (the default physics is 6-8x slower); training about 2.5 h at these epochs (full-view
+# teacher ~50 s per epoch, trigger-view ~23 s, a student 4-7 min to early stopping, the scan about 30 min);
+# a GPU trains the teachers much faster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-runs/distill-full}
