@@ -163,6 +163,50 @@ def test_yosys_counts_small_model(tmp_path):
     assert f"{on_disk['lut_pct']:.2f} %" in line and "RTL simulation (Verilator): not run" in line
 
 
+def _zeroed_student(d, columns=None):
+    """The small Deep Sets with its weights zeroed: all of them, or only the given output columns."""
+    from fpgatag.nn.inputs import InputSpec
+    from fpgatag.nn.io import save_model
+
+    m = deep_sets(8, 5, (8,), (8,), 2, bits=6, seed=4, sparsity=0.5)
+    last = [la for la in m.layers if la.get_weights()][-1]
+    for layer in m.layers:
+        w = layer.get_weights()
+        if columns is None:
+            layer.set_weights([np.zeros_like(a) for a in w])
+        elif layer is last:
+            for a in w:
+                a[..., columns] = 0
+            layer.set_weights(w)
+    spec = InputSpec(kind="trigger", features=["pt", "deta", "dphi", "pt_rel", "dr"], n_objects=8,
+                     input_bits=IN_PREC[0], input_integer_bits=IN_PREC[1])
+    save_model(m, d, spec)
+    return d
+
+
+def test_constant_zero_student_is_refused_but_one_constant_output_is_built(tmp_path, capsys):
+    """All weights zero: every output is the constant 0, a port of no bits; refused in one line naming the
+    last layer, nothing written. One output column zeroed: built, and bit-exact in Verilator."""
+    from fpgatag.fpga.rtl_flow import synth_rtl
+    from fpgatag.fpga.validate import validate_rtl
+
+    zero = _zeroed_student(tmp_path / "zero")
+    out = tmp_path / "zero_rtl"
+    assert _run(["synth", str(zero), "--flow", "rtl", "--no-yosys", "-o", str(out)]) != 0
+    err = _errors(capsys)
+    assert len(err) == 1 and "constant 0" in err[0] and "'logits' (QDense)" in err[0], err
+    assert not out.exists()
+
+    half = _zeroed_student(tmp_path / "half", columns=1)
+    out = tmp_path / "half_rtl"
+    man = synth_rtl(half, part="xcvu9p", output_dir=out, clock_period=5.0, yosys=False)["manifest"]
+    assert man["outputs"]["formats"].get("ap_ufixed<0,0>") == 1
+    x = quantize_fixed(np.random.default_rng(5).normal(0, 2, (1000, 8, 5)).astype(np.float32), *IN_PREC)
+    np.save(tmp_path / "x.npy", x)
+    res = validate_rtl(half, tmp_path / "x.npy", out, n=1000)
+    assert res["n_jets"] == 1000 and res["bit_exact_fraction"] == 1.0
+
+
 def test_unsupported_layer_is_refused_by_name(tmp_path, capsys):
     import tensorflow as tf
     from qkeras import QDense, quantized_bits

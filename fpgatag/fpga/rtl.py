@@ -401,6 +401,15 @@ def _formats(kifs: np.ndarray) -> dict[str, Any]:
             "each": per if len(counts) > 1 and len(per) <= 64 else None}
 
 
+def _check_not_constant(loaded, kout: np.ndarray) -> None:
+    """Refuse a circuit whose every output is the constant 0 (all its weights pruned or trained to zero):
+    its output port would have no bits, which no simulator or synthesis tool accepts."""
+    if int(np.sum(np.asarray(kout))) == 0:
+        last = next((la for la in reversed(loaded.model.layers) if la.get_weights()), loaded.model.layers[-1])
+        raise FpgatagError(f"{loaded.source}: every output is the constant 0 (no nonzero weight or bias reaches the outputs of layer "
+                           f"'{last.name}' ({type(last).__name__})): there is no circuit to write RTL for")
+
+
 def generate_rtl(loaded, out_dir: Path, part, clock_period: float = 5.0,
                  input_precision: tuple[int, int] | None = None) -> dict[str, Any]:
     """Trace, pipeline and write MODEL's Verilog into ``out_dir`` (an existing, empty directory);
@@ -420,12 +429,13 @@ def generate_rtl(loaded, out_dir: Path, part, clock_period: float = 5.0,
     t0 = time.perf_counter()
     pipe = pipeline(comb, latency_cutoff(clock_period))   # da4ml's to_pipeline, its retiming probes answered fast
     t_pipe = time.perf_counter() - t0
-    rtl = VerilogModel(fast_saving(pipe), TOP, out_dir, part_name=part.full, clock_period=clock_period)
-    rtl.write()
-    t_write = time.perf_counter() - t0
     from da4ml.codegen.rtl.rtl_model import get_io_kifs
 
     kin, kout = get_io_kifs(pipe)
+    _check_not_constant(loaded, kout)
+    rtl = VerilogModel(fast_saving(pipe), TOP, out_dir, part_name=part.full, clock_period=clock_period)
+    rtl.write()
+    t_write = time.perf_counter() - t0
     n_stages = len(pipe.solutions)
     manifest = {
         "flow": "rtl",
