@@ -73,7 +73,7 @@ MEASURED_ELSEWHERE = [
      "da4ml_lut": 63880.0, "da4ml_ff": 12769, "hls_est_lut": 41832, "hls_est_ff": 17652, "hls_est_dsp": 251,
      "latency_ns": 30.0, "from": "bench/results/rtl_trained.md"},
 ]
-COLUMNS = ["model", "n_params", "sparsity", "val_acc", "gen_s", "yosys_s", "yosys_lut", "yosys_ff", "yosys_carry",
+COLUMNS = ["model", "n_params", "sparsity", "val_acc", "n_val", "gen_s", "yosys_s", "yosys_lut", "yosys_ff", "yosys_carry",
            "da4ml_lut", "da4ml_ff", "hls_est_lut", "hls_est_ff", "hls_est_dsp", "latency_ns"]
 
 
@@ -253,6 +253,16 @@ def _drawn_rows(out: Path) -> list[dict]:
     return [r for r in read_json(p, "rtl results")["rows"] if isinstance(r.get("yosys_lut"), (int, float))] if p.is_file() else []
 
 
+def _versions_note(rows: list[dict]) -> str:
+    """A sentence when the points were trained on more than one version of the file (told apart by n_val)."""
+    sizes = sorted({r["n_val"] for r in rows if r.get("n_val")})
+    if len(sizes) < 2:
+        return ""
+    counts = ", ".join(f"{sum(r.get('n_val') == n for r in rows)} points with n_val = {n}" for n in sizes)
+    return (f" The points were trained on {len(sizes)} versions of the file, written by the same command and seed at "
+            f"different commits of fpgatag ({counts}): each point's counts are those of its own trained weights.")
+
+
 def _write(rows: list[dict], args, echo: bool = True) -> None:
     rows = [r for r in rows if not r.get("from")] + MEASURED_ELSEWHERE
     fit = fit_netlist(rows)
@@ -278,7 +288,7 @@ def _write(rows: list[dict], args, echo: bool = True) -> None:
         "counts). `val_acc` on `n_val` validation jets shows the weights are trained. `hls_est_*`: fpgatag's estimate "
         "of the hls4ml HLS firmware (latency strategy, reuse 1) of the same model. Machine: 2 cores shared with other "
         "jobs (wall times are upper bounds). Rows with `from` were measured with the same flow and Yosys elsewhere "
-        f"({', '.join(sorted({r['from'] for r in MEASURED_ELSEWHERE}))}).",
+        f"({', '.join(sorted({r['from'] for r in MEASURED_ELSEWHERE}))}).{_versions_note(rows)}",
         "",
         format_table(rows, COLUMNS + ["from"]),
         "",

@@ -2,6 +2,7 @@
 a recipe in bench/run_all.py (the RTL flow has its own target, `make bench-rtl`), whose scripts exist."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -61,3 +62,19 @@ def test_results_re_render_from_their_json(tmp_path, monkeypatch, capsys):
         assert module.main([*(a.format(out=out) for a in args), "--out", str(out)]) == 0, name
         assert (out / f"{name}.md").read_text() == (results / f"{name}.md").read_text(), name
     capsys.readouterr()
+
+
+def test_netlist_model_constants_are_the_committed_fit():
+    """fpgatag.fpga.rtl.NETLIST_FIT (the netlist model every RTL manifest carries) is the fit that
+    bench/results/rtl_fit.json holds: a refit that is not carried into the code fails here."""
+    from fpgatag.fpga.rtl import NETLIST_FIT
+
+    fit = json.loads((ROOT / "bench" / "results" / "rtl_fit.json").read_text())["fit"]
+    assert NETLIST_FIT["n"] == fit["n"] and NETLIST_FIT["lut_model"] == fit["lut_best"]
+    assert NETLIST_FIT["lut_factor"] == fit["lut_factor"]
+    assert (NETLIST_FIT["lut_a"], NETLIST_FIT["lut_b"]) == (fit["lut_power"]["a"], fit["lut_power"]["b"])
+    loo = fit["lut_loo"][fit["lut_best"]]
+    assert (NETLIST_FIT["lut_loo_median_abs_err"], NETLIST_FIT["lut_loo_max_abs_err"]) == (loo["median_abs_err"], loo["max_abs_err"])
+    ff = fit["ff_loo"][fit["ff_best"]]
+    assert NETLIST_FIT["ff_factor"] == (fit["ff_factor"] if fit["ff_best"] == "factor" else 1.0)
+    assert NETLIST_FIT["ff_median_abs_err"] == ff["median_abs_err"]
