@@ -158,6 +158,20 @@ def run_one(name: str, n_jets: int, yosys_max_lut: float, csim: bool, work: Path
     return row
 
 
+SAME_RTL = ("da4ml_lut", "da4ml_ff", "rtl_stages", "n_params")
+
+
+def carry_yosys(old: dict | None, new: dict) -> dict:
+    """NEW, with OLD's Yosys figures when NEW skipped Yosys (--no-yosys-for) and is the same RTL: the
+    weights are drawn from a fixed seed, so equal da4ml cost, register bits, stages and parameters
+    mean the same circuit. The row says where its Yosys figures come from."""
+    if (old is None or isinstance(new.get("yosys_lut"), (int, float)) or not isinstance(old.get("yosys_lut"), (int, float))
+            or any(old.get(k) != new.get(k) for k in SAME_RTL)):
+        return new
+    kept = {k: v for k, v in old.items() if k.startswith(("yosys_", "logic_depth"))}
+    return {**new, **kept, "yosys_from": "an earlier run of the same RTL (equal " + ", ".join(SAME_RTL) + ")"}
+
+
 def error_table(rows: list[dict]) -> tuple[list[dict], dict]:
     """Each estimate's relative LUT/FF error against the Yosys netlist, and a one-factor correction
     of da4ml's estimate (least squares in log space: the median ratio)."""
@@ -202,8 +216,8 @@ def main(argv=None) -> int:
     rows = {r["model"]: r for r in old}
     with tempfile.TemporaryDirectory(prefix="fpgatag-bench-rtl-") as tmp:
         for name in args.models:
-            rows[name] = run_one(name, args.n_jets, args.yosys_max_lut, not args.no_csim, Path(tmp),
-                                 yosys=name not in args.no_yosys_for, profile=args.profile, yosys_jobs=args.yosys_jobs)
+            rows[name] = carry_yosys(rows.get(name), run_one(name, args.n_jets, args.yosys_max_lut, not args.no_csim, Path(tmp),
+                                 yosys=name not in args.no_yosys_for, profile=args.profile, yosys_jobs=args.yosys_jobs))
             _write(list(rows.values()), args, echo=False)
     _write(list(rows.values()), args)
     return 0

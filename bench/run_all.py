@@ -77,6 +77,7 @@ def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
              "--unless-exists", str(demo / "demo.json")],
             [PY, str(HERE / "bench_rtl_flow.py"), "--model", str(demo / "distilled"), "--data", str(j["jets8k"]),
              "--n", "1000" if quick else "10000"]],
+        "rtl_fit": [[PY, str(HERE / "bench_rtl_fit.py"), "--data", str(j["demo2500"])]],   # 13 trained students through Yosys (1-3 min each)
         "fpga": [[PY, str(HERE / "bench_fpga.py"), *q]],
         "estimator": [[PY, str(HERE / "bench_estimator.py"), *q]],
     }
@@ -85,7 +86,7 @@ def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
 # which shared inputs each benchmark needs: jet files, and the dev teacher
 NEEDS = {"distill": ["dev", "teacher"], "l1_student": ["dev", "teacher"], "distill_oof": ["jets8k", "indep"],
          "distill_trigger": ["demo2500", "indep1500"], "distill_chain": ["demo2500", "indep1500"],
-         "rtl_flow": ["demo2500", "jets8k"]}
+         "rtl_flow": ["demo2500", "jets8k"], "rtl_fit": ["demo2500"]}
 
 
 def prepare(names: list[str], work: Path, quick: bool) -> None:

@@ -78,3 +78,23 @@ def test_netlist_model_constants_are_the_committed_fit():
     ff = fit["ff_loo"][fit["ff_best"]]
     assert NETLIST_FIT["ff_factor"] == (fit["ff_factor"] if fit["ff_best"] == "factor" else 1.0)
     assert NETLIST_FIT["ff_median_abs_err"] == ff["median_abs_err"]
+
+
+def test_rtl_bench_keeps_yosys_figures_only_for_the_same_rtl(monkeypatch):
+    """A row redone without Yosys keeps the earlier Yosys counts only when it is the same circuit."""
+    import sys
+
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_rtl_carry", ROOT / "bench" / "bench_rtl.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    same = {"da4ml_lut": 100.0, "da4ml_ff": 20, "rtl_stages": 3, "n_params": 50}
+    old = {**same, "yosys_lut": 90, "yosys_ff": 18, "logic_depth": 12, "csim_jets_per_s": None}
+    new = {**same, "yosys_s": "not run (--no-yosys-for)", "csim_jets_per_s": 4000}
+    got = module.carry_yosys(old, new)
+    assert got["yosys_lut"] == 90 and got["logic_depth"] == 12 and got["csim_jets_per_s"] == 4000 and "yosys_from" in got
+    other = {**new, "da4ml_lut": 101.0}
+    assert module.carry_yosys(old, other) == other                      # another circuit: nothing carried
+    fresh = {**same, "yosys_lut": 95}
+    assert module.carry_yosys(old, fresh) == fresh                      # Yosys was run: its own figures
