@@ -260,6 +260,9 @@ def _write(rows: list[dict], args, echo: bool = True) -> None:
            "bench/results/yosys_split.md measures how its counts differ from the whole design's):", ""]
           + [f"* {r['model']}: {r['yosys_mode']}, wall {r['yosys_s']} s, CPU {r.get('yosys_cpu_s')} s" for r in rows
              if r.get("yosys_mode")] + [""] if any(r.get("yosys_mode") for r in rows) else []),
+        *([f"Yosys counts of {', '.join(r['model'] for r in carried)}: from an earlier Yosys run of the same RTL (the row "
+           "was redone without Yosys, for the C simulation; equal da4ml cost, register bits, stages and parameters).", ""]
+          if (carried := [r for r in rows if r.get("yosys_from")]) else []),
         *([f"No `logic_depth` for {', '.join(r['model'] for r in through)}: synthesized when the depth was counted "
            "through the pipeline registers (the sum over the stages, kept in rtl.json as "
            "`logic_depth_through_registers`), not the longest stage.", ""]
