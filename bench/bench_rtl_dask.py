@@ -122,8 +122,9 @@ def main(argv=None) -> int:
         runs = [r for rep in range(args.repeats) for r in one_repeat(rep, student, rtl, jets, args.n, args.chunk_jets)]
     rows = summarize(runs)
     load = _ms([v for r in runs for v in r["load_1min"]])[0]
-    note = (f"Machine: {os.cpu_count()} cores shared with another long job (mean 1-minute load average {load:.1f} "
-            "during the runs), run under nice -n 5: absolute times are pessimistic and noisy. The two cluster workers "
+    note = (f"Machine: {os.cpu_count()} cores, shared with other long jobs (Yosys runs, trainings) that come and go; "
+            f"mean 1-minute load average {load:.1f} during the runs; run under nice -n 5: absolute times are "
+            "pessimistic and noisy. The two cluster workers "
             "build the same RTL at the same time on those 2 cores, so a cold cluster run costs about one build "
             "slowed by sharing plus the chunks; the simulation itself is a fraction of a second for this student. "
             "A cluster pays where the simulation, not the build, is the work: many jets, a large circuit, many "
