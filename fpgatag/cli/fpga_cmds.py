@@ -121,8 +121,9 @@ def register(subparsers, formatter_class) -> None:
     v.add_argument("--profile", action="store_true", help="per-layer value ranges vs each layer's type; names overflowing layers")
     v.add_argument("--workers", type=positive_int, default=2, help="parallel C-simulation workers (RTL simulation threads with --rtl)")
     v.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="C-simulate the jets in chunks on the Dask cluster at ADDRESS (tcp://host:8786; its workers "
-                        "must see MODEL); same figures (docs/distributed.md)")
+                   help="simulate the jets in chunks on the Dask cluster at ADDRESS (tcp://host:8786): C simulation "
+                        "(its workers must see MODEL), or with --rtl Verilator (the RTL sources are sent, MODEL stays "
+                        "here); same figures (docs/distributed.md)")
     v.add_argument("--rtl", default=None, metavar="DIR",
                    help="simulate the Verilog in DIR (fpgatag synth MODEL --flow rtl -o DIR) with Verilator instead of hls4ml's C simulation")
     add_json(v, "validate.json")
@@ -220,11 +221,10 @@ def cmd_validate(args) -> int:
     if args.rtl is not None:
         if args.profile:
             raise FpgatagError("--profile: per-layer profiles come from the C simulation, not with --rtl")
-        if args.scheduler is not None:
-            raise FpgatagError("--scheduler: the RTL simulation runs in this process (Verilator threads: --workers)")
         with contextlib.redirect_stdout(sys.stderr):
             res = validate_rtl(args.model, args.data, args.rtl, n=args.n, output=output, min_bit_exact=args.min_bit_exact,
-                               min_argmax=args.min_argmax, workers=args.workers, weights=args.weights)
+                               min_argmax=args.min_argmax, workers=args.workers, weights=args.weights,
+                               scheduler=args.scheduler)
         return _print_validate(args, res, summary_table)
     options = _options(args)
     with contextlib.redirect_stdout(sys.stderr):   # hls4ml prints notes on stdout; stdout is for results

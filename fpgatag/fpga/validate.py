@@ -2,11 +2,13 @@
 
 Both receive the same inputs, quantized to the firmware's input precision first (inputs not on the
 input grid cannot be bit-exact). The C simulation runs in batches over worker processes
-(:mod:`fpgatag.fpga.csim`).
+(:mod:`fpgatag.fpga.csim`); the RTL simulation (``--rtl``) in Verilator (:mod:`fpgatag.fpga.rtlsim`).
+Both can run in chunks of jets on a Dask cluster (``--scheduler``) with the same figures.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import shutil
@@ -318,12 +320,39 @@ def validate_distributed(model, data, n: int = 10000, output=None, min_bit_exact
 
 
 def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exact: float = 0.99,
-                 min_argmax: float = 0.999, workers: int = 2, weights=None) -> dict[str, Any]:
+                 min_argmax: float = 0.999, workers: int = 2, weights=None, scheduler: str | None = None,
+                 executor=None, chunk_jets: int = CHUNK_JETS) -> dict[str, Any]:
     """Verilator-simulate the RTL in ``rtl_dir`` (``fpgatag synth --flow rtl``) against MODEL in Keras.
 
     Inputs are quantized to the input precision the RTL was built for (its manifest); the result has
-    the same keys as the C simulation's, with ``simulator`` = "verilator" and the build time.
+    the same keys as the C simulation's, with ``simulator`` = "verilator" and the build time. In this
+    process, the simulation runs on ``workers`` Verilator threads. With ``scheduler`` (a Dask address)
+    or ``executor``, the jets go in chunks of ``chunk_jets`` to that engine's workers
+    (:func:`_rtl_chunks`): they get the RTL sources as one archive and build each once; MODEL stays
+    here (Keras runs in this process), and every figure equals the one-process result.
     """
+    import contextlib
+
+    from fpgatag.core.executor import open_engine
+
+    remote = scheduler is not None or executor is not None
+    # a scheduler that does not answer is reported before anything is read or built
+    with open_engine(workers, scheduler, executor) if remote else contextlib.nullcontext() as engine:
+        loaded, x, labels, manifest = _rtl_jets(model, weights, data, rtl_dir, n)
+        y_rtl, facts = _rtl_chunks(engine, rtl_dir, x, chunk_jets) if remote else _rtl_local(rtl_dir, x, workers)
+    y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
+    result = compare(y_keras, y_rtl, labels, loaded.outputs or "logits", **class_info(loaded))
+    result.update(n_jets=result["n"], simulator="verilator", rtl=str(rtl_dir), **facts,
+                  min_bit_exact=min_bit_exact, min_argmax=min_argmax, input_precision=list(loaded.input_precision),
+                  latency_cycles=manifest["latency_cycles"], model=str(loaded.source),
+                  data=str(data) if not isinstance(data, np.ndarray) else "<array>")
+    settings = {"n": n, "workers": facts["workers"], "rtl": str(rtl_dir), "min_bit_exact": min_bit_exact,
+                "min_argmax": min_argmax, **({"scheduler": scheduler, "chunk_jets": int(chunk_jets)} if remote else {})}
+    return _finish(result, output, settings)
+
+
+def _rtl_jets(model, weights, data, rtl_dir, n: int):
+    """(loaded model, jets on the RTL's input grid, labels, manifest), after the cheap checks."""
     from fpgatag.fpga import rtlsim
     from fpgatag.fpga.convert import load_model_like
     from fpgatag.fpga.rtl import read_manifest, require_da4ml
@@ -339,6 +368,13 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
     x, labels = load_data(data, loaded, int(n))
     if len(x) == 0:
         raise FpgatagError("data: no jets to validate on")
+    return loaded, x, labels, manifest
+
+
+def _rtl_local(rtl_dir, x: np.ndarray, workers: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The RTL's outputs for ``x`` simulated in this process on ``workers`` threads, and the run's facts."""
+    from fpgatag.fpga import rtlsim
+
     with tempfile.TemporaryDirectory(prefix="fpgatag-rtlsim-") as tmp:
         sim = rtlsim.RTLSimulator(rtl_dir, tmp, threads=workers)
         sim.build()
@@ -346,15 +382,49 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
         y_rtl = sim.predict(x)
         t_sim = time.perf_counter() - t0
         info = rtlsim.info(sim)
-    y_keras = loaded.model.predict(x, batch_size=2048, verbose=0).reshape(len(x), -1)
-    result = compare(y_keras, y_rtl, labels, loaded.outputs or "logits", **class_info(loaded))
-    result.update(n_jets=result["n"], simulator="verilator", rtl=str(rtl_dir), jets_per_s=len(x) / t_sim if t_sim > 0 else None,
-                  compile_s=info["build_s"], rtlsim_s=t_sim, workers=int(workers), verilator=info["verilator"],
-                  min_bit_exact=min_bit_exact, min_argmax=min_argmax, input_precision=list(loaded.input_precision),
-                  latency_cycles=manifest["latency_cycles"], model=str(loaded.source),
-                  data=str(data) if not isinstance(data, np.ndarray) else "<array>")
-    return _finish(result, output, {"n": n, "workers": workers, "rtl": str(rtl_dir), "min_bit_exact": min_bit_exact,
-                                    "min_argmax": min_argmax})
+    return y_rtl, {"jets_per_s": len(x) / t_sim if t_sim > 0 else None, "compile_s": info["build_s"],
+                   "rtlsim_s": t_sim, "workers": int(workers), "verilator": info["verilator"]}
+
+
+def rtl_chunk(spec: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
+    """Verilator-simulate one chunk of jets (runs in a worker; the RTL is unpacked and built once per
+    archive hash per worker process, see :func:`fpgatag.fpga.rtlsim.cached_simulator`)."""
+    import socket
+
+    from fpgatag.fpga import rtlsim
+
+    sim, lock, built = rtlsim.cached_simulator(spec["archive"], spec["sha256"], threads=1)
+    with lock:
+        y = sim.predict(x)
+    return {"y": y, "worker": f"{socket.gethostname()}:{os.getpid()}", "built": built,
+            "build_s": sim.build_s if built else 0.0, "verilator": sim.verilator["version"]}
+
+
+def _rtl_chunks(engine, rtl_dir, x: np.ndarray, chunk_jets: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The RTL's outputs for ``x`` in chunks of ``chunk_jets`` on the engine's workers, in jet order, and
+    the run's facts: the engine, its slots, the chunks, and each worker's build time."""
+    import functools
+
+    from fpgatag.core.executor import map_ordered
+    from fpgatag.fpga import rtlsim
+
+    if int(chunk_jets) < 1:
+        raise ArgumentError("chunk_jets", f" {chunk_jets}: must be >= 1")
+    archive, digest = rtlsim.pack_rtl(rtl_dir)   # workers need no file system shared with this process
+    chunks = [x[i:i + int(chunk_jets)] for i in range(0, len(x), int(chunk_jets))]
+    log.info("validate --rtl: %d jets in %d chunk(s) on %s (RTL archive %d bytes, sha256 %s)", len(x), len(chunks),
+             engine.description, len(archive), digest[:12])
+    t0 = time.perf_counter()
+    outs = list(map_ordered(engine, functools.partial(rtl_chunk, {"archive": archive, "sha256": digest}), chunks))
+    t_sim = time.perf_counter() - t0
+    builds = {o["worker"]: o["build_s"] for o in outs if o["built"]}
+    return np.concatenate([o["y"] for o in outs]), {
+        "jets_per_s": len(x) / t_sim if t_sim > 0 else None, "compile_s": max(builds.values(), default=0.0),
+        "rtlsim_s": t_sim, "workers": engine.slots, "engine": engine.description, "chunks": len(chunks),
+        "chunk_jets": int(chunk_jets), "build_s_per_worker": builds, "builds": len(builds),
+        "chunks_per_worker": dict(collections.Counter(o["worker"] for o in outs)),
+        "verilator": outs[0]["verilator"], "rtl_archive_bytes": len(archive), "rtl_archive_sha256": digest,
+        "timing": "rtlsim_s and jets_per_s: wall time of all chunks, the workers' first-use builds included"}
 
 
 def _finish(result: dict[str, Any], output, settings: dict[str, Any]) -> dict[str, Any]:
