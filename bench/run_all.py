@@ -78,6 +78,7 @@ def recipes(work: Path, quick: bool) -> dict[str, list[list[str]]]:
             [PY, str(HERE / "bench_rtl_flow.py"), "--model", str(demo / "distilled"), "--data", str(j["jets8k"]),
              "--n", "1000" if quick else "10000"]],
         "rtl_fit": [[PY, str(HERE / "bench_rtl_fit.py"), "--data", str(j["demo2500"])]],   # 13 trained students through Yosys (1-3 min each)
+        "rtl_dask": [[PY, str(HERE / "bench_rtl_dask.py"), *(["--n", "2000", "--repeats", "1"] if quick else [])]],
         "fpga": [[PY, str(HERE / "bench_fpga.py"), *q]],
         "estimator": [[PY, str(HERE / "bench_estimator.py"), *q]],
     }
