@@ -186,7 +186,8 @@ def _zeroed_student(d, columns=None):
 
 def test_constant_zero_student_is_refused_but_one_constant_output_is_built(tmp_path, capsys):
     """All weights zero: every output is the constant 0, a port of no bits; refused in one line naming the
-    last layer, nothing written. One output column zeroed: built, and bit-exact in Verilator."""
+    last layer, nothing written. One output column zeroed: built, and bit-exact in Verilator (built at
+    -O1); --sim-opt without --rtl and an unknown level are refused."""
     from fpgatag.fpga.rtl_flow import synth_rtl
     from fpgatag.fpga.validate import validate_rtl
 
@@ -203,8 +204,14 @@ def test_constant_zero_student_is_refused_but_one_constant_output_is_built(tmp_p
     assert man["outputs"]["formats"].get("ap_ufixed<0,0>") == 1
     x = quantize_fixed(np.random.default_rng(5).normal(0, 2, (1000, 8, 5)).astype(np.float32), *IN_PREC)
     np.save(tmp_path / "x.npy", x)
-    res = validate_rtl(half, tmp_path / "x.npy", out, n=1000)
-    assert res["n_jets"] == 1000 and res["bit_exact_fraction"] == 1.0
+    res = validate_rtl(half, tmp_path / "x.npy", out, n=1000, sim_opt="O1")   # the optimised build, too
+    assert res["n_jets"] == 1000 and res["bit_exact_fraction"] == 1.0 and res["sim_opt"] == "O1"
+    with pytest.raises(FpgatagError, match="sim_opt"):
+        validate_rtl(half, tmp_path / "x.npy", out, n=10, sim_opt="O3")
+    capsys.readouterr()
+    assert _run(["validate", str(half), "--data", str(tmp_path / "x.npy"), "--sim-opt", "O1"]) != 0
+    err = _errors(capsys)
+    assert len(err) == 1 and "--sim-opt" in err[0] and "--rtl" in err[0]
 
 
 def test_unsupported_layer_is_refused_by_name(tmp_path, capsys):
