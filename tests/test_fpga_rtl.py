@@ -66,6 +66,30 @@ def test_rounding_is_half_to_even_on_every_tie():
         np.testing.assert_array_equal(got, want, err_msg=act)
 
 
+def test_constant_units_are_rounded_half_to_even_too():
+    """A unit whose kernel is all zero is a constant (its bias): on a tie it must round to the even
+    neighbour like every other value (a shortcut that left constants to truncation broke bit-exactness)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+
+    from fpgatag.fpga.rtl import trace
+    from da4ml.trace import comb_trace
+
+    bias = np.array([3, 5, 7, -3, 6, 1], np.float32) / 64         # ties at 1/32 steps: 1.5, 2.5, 3.5, -1.5 t; 3 t; 0.5 t
+    for act in ("quantized_relu(8,3)", "quantized_bits(6,0,1,alpha=1)"):
+        inp = tf.keras.Input((3,), name="inputs")
+        dense = QDense(6, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(10, 2, alpha=1),
+                       name="fc")
+        model = tf.keras.Model(inp, QActivation(act, name="act")(dense(inp)))
+        dense.set_weights([np.zeros((3, 6), np.float32), bias])
+        x = np.random.default_rng(1).uniform(-2, 2, (50, 3)).round(3)
+        x_in, x_out, _ = trace(model, (10, 4), 5.0)
+        got = comb_trace(x_in, x_out).predict(x, n_threads=1)
+        want = model.predict(x.astype(np.float32), verbose=0)
+        np.testing.assert_array_equal(got, want, err_msg=act)
+        assert len(set(np.round(want[0] * 64).tolist()) & {2 * 2, 4 * 2}) > 0   # ties really went to even neighbours
+
+
 def test_student_rtl_is_bit_exact_in_verilator(ds_dir, tmp_path):
     from fpgatag.fpga.rtl_flow import synth_rtl
     from fpgatag.fpga.validate import validate_rtl

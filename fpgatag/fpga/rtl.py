@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -245,11 +245,16 @@ def _round_half_even(v, f: int):
     """``v`` rounded half to even to ``f`` fractional bits (as tf.round / AP_RND_CONV do).
 
     With q = floor(v / t) (t = 2**-f) and s the finer step of ``v``: adding t/2 - s, plus s when q
-    is odd, and truncating rounds ties to the even neighbour and everything else to nearest.
+    is odd, and truncating rounds ties to the even neighbour and everything else to nearest. A
+    constant is rounded as a number (the circuit then holds the rounded constant).
     """
     t = Decimal(2) ** -f
+    if v.low == v.high:                      # a constant (e.g. a unit whose weights are all zero): round it here
+        val = Decimal(v.low)
+        r = (val / t).to_integral_value(rounding=ROUND_HALF_EVEN) * t
+        return v if r == val else v + (r - val)
     s = Decimal(v.step)
-    if s >= t or v.low == v.high:
+    if s >= t:
         return v
     odd = v.quantize(0, 1 - f, f)            # (q mod 2) * t, one bit
     return v + (t / 2 - s) + odd * (s / t)
