@@ -18,7 +18,8 @@ def register(subparsers, formatter_class) -> None:
         description="For each N: Deep Sets students on the N hardest objects, from scratch and distilled from "
                     "a ParticleNet-Lite teacher on all constituents (several seeds), and the MLP on jet-level "
                     "features; the first seed of each through synth (hls4ml, and the da4ml RTL flow where it "
-                    "builds the model) and C-simulation validate. Writes DIR/bench.md and DIR/bench.json "
+                    "builds the model) and C-simulation validate; with --rtl also Yosys netlist counts and Verilator "
+                    "bit-exactness of the RTL. Writes DIR/bench.md and DIR/bench.json "
                     "(docs/l1_benchmark.md). Rows say whether they compare with the published ones: the "
                     "public hls4ml file is the same sample, generated jets are not.")
     p.add_argument("--data", required=True, type=Path, help="jet file (the public hls4ml file or a generated one)")

@@ -5,7 +5,10 @@ hardest trigger-view objects, from scratch and distilled from one teacher (Parti
 constituents), for several seeds; the MLP on jet-level features once; the first seed of every
 student goes through ``synth --part xcvu9p`` (hls4ml project, fpgatag's estimate), the RTL flow
 (da4ml Verilog; netlist LUTs predicted from da4ml's cost) where it accepts the model, and C-simulation
-``validate``. One table (Markdown and JSON) puts fpgatag's rows beside the published taggers:
+``validate``; with ``rtl_check`` also Yosys netlist counts and Verilator bit-exactness of the RTL
+(:mod:`fpgatag.report.l1bench_rtl`), with ``hls=False`` without the hls4ml project. N is checked
+against the objects the file stores before any work. One table (Markdown and JSON) puts fpgatag's
+rows beside the published taggers:
 
 * published rows are marked ``published, other sample``;
 * fpgatag's rows say ``same sample: comparable`` on the public hls4ml file (the reader's format
