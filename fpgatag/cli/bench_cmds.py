@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fpgatag.cli.common import add_command, add_json, add_output, data_inputs, nonnegative_int, positive_int, print_json
+from fpgatag.cli.common import (add_command, add_json, add_output, data_inputs, nonnegative_int, positive_float,
+                                positive_int, print_json)
 from fpgatag.core.errors import FpgatagError
 
 
@@ -17,7 +18,8 @@ def register(subparsers, formatter_class) -> None:
         description="For each N: Deep Sets students on the N hardest objects, from scratch and distilled from "
                     "a ParticleNet-Lite teacher on all constituents (several seeds), and the MLP on jet-level "
                     "features; the first seed of each through synth (hls4ml, and the da4ml RTL flow where it "
-                    "builds the model) and C-simulation validate. Writes DIR/bench.md and DIR/bench.json "
+                    "builds the model) and C-simulation validate; with --rtl also Yosys netlist counts and Verilator "
+                    "bit-exactness of the RTL. Writes DIR/bench.md and DIR/bench.json "
                     "(docs/l1_benchmark.md). Rows say whether they compare with the published ones: the "
                     "public hls4ml file is the same sample, generated jets are not.")
     p.add_argument("--data", required=True, type=Path, help="jet file (the public hls4ml file or a generated one)")
@@ -36,7 +38,20 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--epochs", type=positive_int, default=None, help="student and MLP epochs (default: the preset's)")
     p.add_argument("--part", default="xcvu9p", help="FPGA part of synth")
     p.add_argument("--no-rtl", action="store_true", help="skip the da4ml RTL flow")
-    p.add_argument("--validate-n", type=positive_int, default=1000, help="test jets of the C-simulation validation")
+    p.add_argument("--rtl", action="store_true",
+                   help="also synthesize each first-seed RTL with Yosys (netlist LUT/FF/DSP, logic synthesis before "
+                        "place and route; in the background while the benchmark goes on) and simulate it with "
+                        "Verilator on the --validate-n test jets (bit-exact fraction); a failure is a labelled row")
+    p.add_argument("--yosys-jobs", type=positive_int, default=None, metavar="N",
+                   help="--rtl: Yosys processes per design; N > 1 synthesizes the pipeline stages in parallel "
+                        "(default: 1, the whole design in one process)")
+    p.add_argument("--yosys-timeout", type=positive_float, default=None, metavar="S",
+                   help="--rtl: a Yosys run past S seconds counts as failed (its row: the netlist model)")
+    p.add_argument("--no-hls", action="store_true",
+                   help="--rtl: skip the hls4ml project and its C simulation (faster; built only where the RTL flow "
+                        "refuses a model)")
+    p.add_argument("--validate-n", type=positive_int, default=1000,
+                   help="test jets of the C-simulation validation (and of the RTL simulation with --rtl)")
     p.add_argument("--signal", default=None, metavar="NAME", help="class the rejections are of (default: the last)")
     p.add_argument("--reuse", action="store_true",
                    help="continue the benchmark in DIR: steps whose result is there (an interrupted run's, or runs "
@@ -57,6 +72,7 @@ def cmd_bench_l1(args: argparse.Namespace) -> int:
         load_preset(name, role="student")
     if len(set(args.n)) != len(args.n) or len(set(args.seeds)) != len(args.seeds):
         raise FpgatagError("--n and --seeds: give each value once")
+    _check_rtl_flags(args)
     out = Path(args.output)
     # --reuse continues DIR whatever made it (its steps' results are read, the rest is done)
     check_output(out, "bench-l1", inputs=data_inputs(args.data), directory=True, force=True if args.reuse else None)
@@ -65,7 +81,9 @@ def cmd_bench_l1(args: argparse.Namespace) -> int:
     cfg = L1BenchConfig(data=args.data, out=out, n_objects=tuple(args.n), seeds=tuple(args.seeds), teacher=args.teacher,
                         teacher_epochs=args.teacher_epochs, teacher_particles=args.teacher_particles,
                         student=args.student, student_epochs=args.epochs, mlp=None if args.no_mlp else args.mlp, part=args.part,
-                        rtl=not args.no_rtl, validate_n=args.validate_n, signal=args.signal, reuse=args.reuse)
+                        rtl=not args.no_rtl, rtl_check=args.rtl, yosys_jobs=args.yosys_jobs or 1,
+                        yosys_timeout_s=args.yosys_timeout, hls=not args.no_hls, validate_n=args.validate_n,
+                        signal=args.signal, reuse=args.reuse)
     result = run_bench(cfg)
     if args.json:
         print_json(result)
@@ -73,3 +91,18 @@ def cmd_bench_l1(args: argparse.Namespace) -> int:
         print(format_bench(result))
         print(f"written: {out / 'bench.md'}, {out / 'bench.json'}")
     return 0
+
+
+def _check_rtl_flags(args: argparse.Namespace) -> None:
+    """The RTL flags' combinations, refused in one line naming them."""
+    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.rtl_yosys import family_problem
+
+    if args.rtl and args.no_rtl:
+        raise FpgatagError("--rtl and --no-rtl: --rtl checks the da4ml RTL that --no-rtl skips; give one of them")
+    for flag, given in (("--yosys-jobs", args.yosys_jobs is not None), ("--yosys-timeout", args.yosys_timeout is not None),
+                        ("--no-hls", args.no_hls)):
+        if given and not args.rtl:
+            raise FpgatagError(f"{flag}: applies to --rtl (Yosys and Verilator on the RTL)")
+    if args.rtl and family_problem(resolve_part(args.part)) is not None:
+        raise FpgatagError(f"--part {args.part}: {family_problem(resolve_part(args.part))}; --rtl needs Yosys")

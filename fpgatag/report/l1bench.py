@@ -5,7 +5,10 @@ hardest trigger-view objects, from scratch and distilled from one teacher (Parti
 constituents), for several seeds; the MLP on jet-level features once; the first seed of every
 student goes through ``synth --part xcvu9p`` (hls4ml project, fpgatag's estimate), the RTL flow
 (da4ml Verilog; netlist LUTs predicted from da4ml's cost) where it accepts the model, and C-simulation
-``validate``. One table (Markdown and JSON) puts fpgatag's rows beside the published taggers:
+``validate``; with ``rtl_check`` also Yosys netlist counts and Verilator bit-exactness of the RTL
+(:mod:`fpgatag.report.l1bench_rtl`), with ``hls=False`` without the hls4ml project. N is checked
+against the objects the file stores before any work. One table (Markdown and JSON) puts fpgatag's
+rows beside the published taggers:
 
 * published rows are marked ``published, other sample``;
 * fpgatag's rows say ``same sample: comparable`` on the public hls4ml file (the reader's format
@@ -55,7 +58,7 @@ PUBLISHED = [
 ]
 RTL_REFUSED = "rtl_refused.json"
 KIND = "bench-l1"   # the output marker of a benchmark directory
-COLUMNS = ["tagger", "N", "inputs", "accuracy", "latency", "II", "LUT", "DSP", "firmware", "bit-exact", "sample"]
+COLUMNS = ["tagger", "N", "inputs", "accuracy", "latency", "II", "LUT", "FF", "DSP", "firmware", "bit-exact", "sample"]
 # default preset -> its version on the hls4ml LHC jet dataset's own inputs (files that hold them)
 HLS4ML_PRESETS = {"deepsets-l1": "deepsets-hls4ml", "mlp": "mlp-hls4ml"}
 
@@ -74,6 +77,10 @@ class L1BenchConfig:
     mlp: str | None = "mlp"             # None: no MLP baseline
     part: str = "xcvu9p"
     rtl: bool = True
+    rtl_check: bool = False             # Yosys netlist and Verilator bit-exactness of the RTL (l1bench_rtl)
+    yosys_jobs: int = 1                 # Yosys processes per design (> 1: per pipeline stage)
+    yosys_timeout_s: float | None = None
+    hls: bool = True                    # False (with rtl_check): no hls4ml project and C simulation
     validate_n: int = 1000
     signal: str | None = None
     reuse: bool = False
@@ -85,14 +92,22 @@ class Step:
     name: str
     done: Path                       # the file a finished step leaves
     run: Callable[[], Any]
-    done_else: Path | None = None    # or this one (a step that may end in a recorded refusal)
+    done_else: Path | None = None    # or this one (a step that may end in a recorded refusal or failure)
+    needed: Callable[[], bool] | None = None   # asked when the step comes: False skips it (not run, not reused)
 
     def finished(self) -> bool:
-        return self.done.is_file() or (self.done_else is not None and self.done_else.is_file())
+        from fpgatag.report.l1bench_rtl import RETRY
+
+        if self.done.is_file():
+            return True
+        if self.done_else is None or not self.done_else.is_file():
+            return False
+        return not bool(read_json(self.done_else, "step record").get(RETRY))   # a missing tool: retried
 
 
-def plan(cfg: L1BenchConfig) -> list[Step]:
-    """Every step of the benchmark, in order (teacher, its logits, students, firmware, validation)."""
+def plan(cfg: L1BenchConfig, yosys=None) -> list[Step]:
+    """Every step of the benchmark, in order (teacher, its logits, students, firmware, validation);
+    ``yosys``: the :class:`~fpgatag.report.l1bench_rtl.YosysQueue` of ``rtl_check``."""
     from fpgatag.train.distill import train_student
     from fpgatag.train.soft_targets import teacher_predict
     from fpgatag.train.teacher import train_teacher
@@ -112,35 +127,48 @@ def plan(cfg: L1BenchConfig) -> list[Step]:
                     train_student, data, student=cfg.student, n_objects=n, out_dir=run, teacher_dir=tdir,
                     logits_file=logits if tdir else None, epochs=cfg.student_epochs, seed=seed, signal=cfg.signal)))
             if seed == cfg.seeds[0]:
-                steps += firmware_steps(cfg, [student_dir(out, n, k, seed) for k in ("scratch", "distilled")])
+                steps += firmware_steps(cfg, [student_dir(out, n, k, seed) for k in ("scratch", "distilled")], yosys)
     if cfg.mlp is None:
         return steps
     mlp = out / "mlp"
     steps.append(Step("MLP", mlp / "metrics.json", partial(
         train_student, data, student=cfg.mlp, n_objects=None, out_dir=mlp, teacher_dir=None,
         epochs=cfg.student_epochs, seed=cfg.seeds[0], signal=cfg.signal)))
-    return steps + firmware_steps(cfg, [mlp])
+    return steps + firmware_steps(cfg, [mlp], yosys)
 
 
 def student_dir(out: Path, n: int, kind: str, seed: int) -> Path:
     return Path(out) / f"n{n}" / f"{kind}-s{seed}"
 
 
-def firmware_steps(cfg: L1BenchConfig, runs: list[Path]) -> list[Step]:
-    """synth (hls4ml, estimate), the RTL flow (da4ml, no Yosys) and C-simulation validate of each run."""
+def firmware_steps(cfg: L1BenchConfig, runs: list[Path], yosys=None) -> list[Step]:
+    """synth (hls4ml, estimate), the RTL flow (da4ml), C-simulation validate of each run; with
+    ``rtl_check`` Yosys (queued on ``yosys``) and Verilator on the RTL; without ``hls`` the hls4ml
+    project only where the RTL flow refused the model (its row's figures)."""
     from fpgatag.fpga.synth import synth
     from fpgatag.fpga.validate import validate
+    from fpgatag.report.l1bench_rtl import RTLSIM_FAILED, YOSYS_FAILED, rtl_sim
 
     steps = []
     for run in runs:
         label = f"{run.parent.name}/{run.name}" if run.parent != Path(cfg.out) else run.name
-        steps.append(Step(f"{label} synth", run / "hls" / "estimate.json",
-                          partial(synth, run, part=cfg.part, output_dir=run / "hls")))
+        has_rtl, refused = (run / "rtl" / "manifest.json").is_file, (run / RTL_REFUSED).is_file
+        hls = Step(f"{label} synth", run / "hls" / "estimate.json", partial(synth, run, part=cfg.part, output_dir=run / "hls"))
+        if cfg.hls:
+            steps.append(hls)
         if cfg.rtl:
             steps.append(Step(f"{label} rtl", run / "rtl" / "manifest.json", partial(_rtl, cfg, run),
                               run / RTL_REFUSED))
-        steps.append(Step(f"{label} validate", run / "validate.json", partial(
-            validate, run, cfg.data, n=cfg.validate_n, output=run / "validate.json", part=cfg.part)))
+        if not cfg.hls:   # the fallback of a model the RTL flow does not build
+            steps.append(dataclasses.replace(hls, name=f"{label} synth (RTL refused)", needed=refused))
+        if cfg.hls:
+            steps.append(Step(f"{label} validate", run / "validate.json", partial(
+                validate, run, cfg.data, n=cfg.validate_n, output=run / "validate.json", part=cfg.part)))
+        if cfg.rtl_check:
+            steps.append(Step(f"{label} yosys (background)", run / "rtl" / "synth.json", partial(yosys.submit, run),
+                              run / "rtl" / YOSYS_FAILED, needed=has_rtl))
+            steps.append(Step(f"{label} rtl sim (Verilator)", run / "rtl" / "validate.json",
+                              partial(rtl_sim, run, cfg.data, cfg.validate_n), run / "rtl" / RTLSIM_FAILED, needed=has_rtl))
     return steps
 
 
@@ -183,36 +211,25 @@ def resolve_presets(cfg: L1BenchConfig, has_inputs: bool) -> L1BenchConfig:
 
 def run_bench(cfg: L1BenchConfig) -> dict[str, Any]:
     """Run (or, with ``reuse``, continue) the benchmark; write ``bench.md`` and ``bench.json``; return the JSON."""
-    from fpgatag.core.logs import progress
+    from fpgatag.core.metrics import signal_index
     from fpgatag.data.io import open_jets
 
-    with open_jets(cfg.data) as src:     # cheap checks first: the file, its classes, the signal name
+    check_config(cfg)
+    with open_jets(cfg.data) as src:     # cheap checks first: the file, its classes, the signal name, N
         classes, fmt, attrs = list(src.classes), getattr(src, "format", "?"), dict(src.attrs or {})
         labels = np.asarray(src.labels()).astype(int)
         has_inputs = has_hls4ml_inputs(src)
-    from fpgatag.core.metrics import signal_index
-
-    signal_index(classes, cfg.signal, where=str(cfg.data))
-    cfg = resolve_presets(cfg, has_inputs)
+        signal_index(classes, cfg.signal, where=str(cfg.data))
+        cfg = resolve_presets(cfg, has_inputs)
+        warnings = check_objects(cfg, src)
     from fpgatag.core.io import write_marker
 
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     write_marker(cfg.out, KIND)
-    steps = plan(cfg)
     t0 = time.perf_counter()
-    bar = progress(total=len(steps), desc="bench-l1", unit="step")
-    ran = []
-    for step in steps:
-        bar.set_postfix_str(step.name)
-        if cfg.reuse and step.finished():
-            log.info("bench-l1: %s: reused (%s)", step.name, step.done)
-        else:
-            step.run()
-            ran.append(step.name)
-        bar.update(1)
-    bar.close()
+    ran, reused = _run_steps(cfg)
     result = collect_results(cfg, classes, fmt, attrs, labels, has_inputs)
-    result["steps_run"], result["steps_reused"] = ran, [s.name for s in steps if s.name not in ran]
+    result["steps_run"], result["steps_reused"], result["warnings"] = ran, reused, warnings
     result["wall_s"] = round(time.perf_counter() - t0, 1)   # of this invocation (reused steps cost nothing)
     out = Path(cfg.out)
     with atomic_path(out / "bench.json") as tmp:
@@ -220,6 +237,92 @@ def run_bench(cfg: L1BenchConfig) -> dict[str, Any]:
     with atomic_path(out / "bench.md") as tmp:
         tmp.write_text(format_bench(result))
     return result
+
+
+def _run_steps(cfg: L1BenchConfig) -> tuple[list[str], list[str]]:
+    """Run the plan's steps (skipping finished ones with ``reuse``); wait for the background Yosys
+    runs; return the names of the steps run and reused."""
+    from fpgatag.core.logs import progress
+    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.report.l1bench_rtl import YosysQueue
+
+    yosys = YosysQueue(resolve_part(cfg.part), cfg.yosys_jobs, cfg.yosys_timeout_s) if cfg.rtl_check else None
+    steps = plan(cfg, yosys)
+    bar = progress(total=len(steps), desc="bench-l1", unit="step")
+    ran, reused = [], []
+    try:
+        for step in steps:
+            bar.set_postfix_str(step.name)
+            if step.needed is not None and not step.needed():
+                log.info("bench-l1: %s: not needed", step.name)
+            elif cfg.reuse and step.finished():
+                log.info("bench-l1: %s: reused (%s)", step.name, step.done)
+                reused.append(step.name)
+            else:
+                step.run()
+                ran.append(step.name)
+            bar.update(1)
+        if yosys is not None:
+            bar.set_postfix_str("waiting for Yosys")
+            yosys.join()
+    except BaseException:   # interrupted or failed: the queued Yosys runs are dropped (--reuse does them)
+        if yosys is not None:
+            yosys.cancel()
+        raise
+    finally:
+        bar.close()
+    return ran, reused
+
+
+def check_config(cfg: L1BenchConfig) -> None:
+    """Refuse settings that contradict each other, before any work."""
+    from fpgatag.fpga.parts import resolve_part
+    from fpgatag.fpga.rtl_yosys import check_jobs, family_problem
+
+    if cfg.rtl_check and not cfg.rtl:
+        raise FpgatagError("bench-l1: rtl_check (Yosys and Verilator on the RTL) needs rtl (the da4ml RTL flow)")
+    if not cfg.hls and not cfg.rtl_check:
+        raise FpgatagError("bench-l1: hls=False (no hls4ml project) needs rtl_check: the rows would have no firmware")
+    check_jobs(cfg.yosys_jobs, "yosys_jobs")
+    if cfg.yosys_timeout_s is not None and not cfg.yosys_timeout_s > 0:
+        raise FpgatagError(f"bench-l1: yosys_timeout_s must be > 0 s, got {cfg.yosys_timeout_s}")
+    problem = family_problem(resolve_part(cfg.part)) if cfg.rtl_check else None
+    if problem is not None:
+        raise FpgatagError(f"part {cfg.part}: {problem}")
+
+
+def check_objects(cfg: L1BenchConfig, src) -> list[str]:
+    """The students' N against the objects ``src`` stores per jet: refused in one line where the hls4ml
+    inputs hold fewer constituents than N (nothing to pad them with: the dataset stores the hardest);
+    a warning (returned and logged) where a trigger view or the particles hold fewer (the rest zero)."""
+    from fpgatag.core.schema import BATCH_KEYS
+    from fpgatag.data.hls4ml import HLS4ML_KEYS
+    from fpgatag.nn.inputs import HLS4ML_KINDS, InputSpec
+    from fpgatag.nn.presets import load_preset
+
+    n = max(cfg.n_objects)
+    spec = InputSpec.from_dict({**load_preset(cfg.student, role="student")["inputs"], "n_objects": n},
+                               where=f"preset {cfg.student}")
+    if spec.kind in HLS4ML_KINDS:
+        key = spec.source_keys()[0]
+    elif spec.kind in ("trigger", "flat_trigger"):
+        key = spec.view
+    elif spec.kind in ("particles", "flat_particles"):
+        key = "particles"
+    else:
+        return []
+    stored = int(np.asarray(src.read(0, 1, keys=[key])[key]).shape[1])
+    where = f"/{HLS4ML_KEYS.get(key) or BATCH_KEYS.get(key, key)}"
+    above = [k for k in cfg.n_objects if k > stored]
+    if not above:
+        return []
+    if spec.kind in HLS4ML_KINDS:
+        raise FpgatagError(f"{cfg.data}: N={n} (n_objects) asks for {n} constituents, dataset {where} stores {stored} "
+                           f"per jet; `fpgatag views FILE -o OUT --hls4ml-inputs --hls4ml-constituents {n}` stores more")
+    warning = (f"N={', '.join(map(str, above))}: {stored} stored per jet in {where}, objects {stored + 1}-{n} are zero for every jet"
+               + (f" (`fpgatag views FILE -o OUT --n-{key} {n}` stores more)" if key in ("candidates", "towers") else ""))
+    log.warning("%s", warning)
+    return [warning]
 
 
 def comparability(fmt: str) -> str:
@@ -240,7 +343,9 @@ def _accuracy(metrics: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _firmware(run: Path) -> dict[str, Any]:
-    """hls4ml estimate, RTL (da4ml) prediction and validation of a run's first-seed firmware."""
+    """hls4ml estimate, RTL (da4ml) netlist model, Yosys counts, C and RTL simulation of a run's first-seed firmware."""
+    from fpgatag.report.l1bench_rtl import rtl_records
+
     fw: dict[str, Any] = {}
     est = run / "hls" / "estimate.json"
     if est.is_file():
@@ -251,7 +356,11 @@ def _firmware(run: Path) -> dict[str, Any]:
         m = read_json(man, "RTL manifest")
         pred = (m.get("da4ml_estimate") or {}).get("netlist_predicted") or {}
         fw["rtl"] = {"latency_cycles": m["latency_cycles"], "latency_ns": m["latency_ns"], "ii": m["ii"],
-                     "lut": pred.get("lut"), "dsp": 0, "da4ml_lut": m["da4ml_estimate"]["lut"]}
+                     "lut": pred.get("lut"), "ff": pred.get("ff"), "dsp": 0, "lut_source": "netlist model",
+                     "da4ml_lut": m["da4ml_estimate"]["lut"], "da4ml_ff": m["da4ml_estimate"].get("ff")}
+        fw.update(rtl_records(run))
+        if "yosys" in fw:
+            fw["rtl"]["lut_source"] = "Yosys netlist"
     elif (run / RTL_REFUSED).is_file():
         fw["rtl"] = {"reason": read_json(run / RTL_REFUSED, "RTL refusal").get("reason")}
     val = run / "validate.json"
@@ -340,7 +449,7 @@ def _pct(value: float | None, rel: float) -> str:
 
 def _fw_cells(fw: dict[str, Any], source: str) -> dict[str, str]:
     """latency, II, LUT, DSP cells of one firmware source (``hls`` or ``rtl``), each with its error."""
-    from fpgatag.fpga.rtl import NETLIST_FIT
+    from fpgatag.report.l1bench_rtl import rtl_cells
     from fpgatag.report.plots import ESTIMATE_REL_ERROR
 
     f = fw.get(source) or {}
@@ -348,11 +457,9 @@ def _fw_cells(fw: dict[str, Any], source: str) -> dict[str, str]:
         return {}
     if source == "hls":
         return {"latency": f"{_pct(f['latency_ns'], ESTIMATE_REL_ERROR['latency_ns'])} ns", "II": str(f.get("ii")),
-                "LUT": _pct(f.get("lut"), ESTIMATE_REL_ERROR["lut%"]), "DSP": str(f.get("dsp")),
-                "firmware": "hls4ml, fpgatag estimate"}
-    return {"latency": f"{f['latency_ns']:.0f} ns", "II": str(f.get("ii")),
-            "LUT": _pct(f.get("lut"), NETLIST_FIT["lut_loo_median_abs_err"]), "DSP": "0",
-            "firmware": "da4ml RTL, netlist LUTs predicted"}
+                "LUT": _pct(f.get("lut"), ESTIMATE_REL_ERROR["lut%"]), "FF": "" if f.get("ff") is None else f"{f['ff']:.0f}",
+                "DSP": str(f.get("dsp")), "firmware": "hls4ml; LUT/FF/DSP: fpgatag estimate"}
+    return {"latency": f"{f['latency_ns']:.0f} ns", "II": str(f.get("ii")), **rtl_cells(fw)}
 
 
 def _acc_cell(r: dict[str, Any]) -> str:
@@ -377,8 +484,8 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, str]]:
             rows.append({**base, "firmware": "not built (teacher)" if r["kind"] == "teacher" else ""})
         for s in sources:
             row = {**base, **_fw_cells(fw, s)}
-            if s == "rtl":
-                row["bit-exact"] = ""
+            if s == "hls" and (fw.get("rtl") or {}).get("reason"):
+                row["firmware"] += " (the RTL flow refused the model, rtl_refused.json)"
             rows.append(row)
     return rows
 
@@ -400,7 +507,6 @@ def format_bench(result: dict[str, Any]) -> str:
     from fpgatag.core.metrics import format_table
 
     per_class = ", ".join(f"{c} {n}" for c, n in zip(result["classes"], result["jets_per_class"]))
-    cfg = result["config"]
     n_test = result["fpgatag"][0]["n_test"] if result["fpgatag"] else 0
     return "\n".join([
         "# Level-1 jet-tagging benchmark (hls4ml LHC jet protocol)", "",
@@ -410,11 +516,30 @@ def format_bench(result: dict[str, Any]) -> str:
         "One-vs-rest AUC of each class (first seed; +- DeLong sd; test jets per class as in the split):", "",
         format_table(*auc_rows(result)), "",
         "accuracy: five-class argmax accuracy on the test split, the mean over training seeds +- the binomial sd "
-        "on the N test jets (and the sd over seeds); the teacher and the MLP are one seed. Firmware: the first "
-        f"seed of each student, `synth --part {cfg['part']}` (clock 5 ns): hls4ml project with fpgatag's estimator "
-        "(+- its out-of-sample median error against Vitis HLS) and, where the RTL flow builds the model, da4ml RTL "
-        "(II = 1, 0 DSP; LUTs: the Yosys netlist predicted from da4ml's cost, +- the fit's leave-one-out median "
-        "error). bit-exact: C simulation of the hls4ml firmware against QKeras on the test jets. Published rows "
-        "are quoted, not measured here.", "",
-        f"Inputs: {result.get('inputs_note') or result.get('jet_features_note', '')}.", "",
+        "on the N test jets (and the sd over seeds); the teacher and the MLP are one seed. " + firmware_note(result),
+        "", f"Inputs: {result.get('inputs_note') or result.get('jet_features_note', '')}.", "",
+        *[f"Warning: {w}." for w in result.get("warnings") or []],
     ])
+
+
+def firmware_note(result: dict[str, Any]) -> str:
+    """Where each firmware figure of the table comes from, and its uncertainty."""
+    from fpgatag.fpga.rtl import NETLIST_FIT
+    from fpgatag.report.l1bench_rtl import MODEL_LABEL, YOSYS_LABEL
+
+    cfg = result["config"]
+    text = (f"Firmware: the first seed of each student (and the MLP), part {cfg['part']}, clock 5 ns. "
+            "hls4ml rows: the hls4ml project with fpgatag's estimator (LUT and latency +- its out-of-sample median "
+            "error against Vitis HLS; FF without a measured error). da4ml RTL rows (II = 1, 0 DSP; latency exact, "
+            "the pipeline's stages x 5 ns): LUT/FF from the source the firmware column names, ")
+    if cfg.get("rtl_check"):
+        text += (f"the {YOSYS_LABEL}, Yosys synth_xilinx counts, not Vivado and not post-route (the JEDI-linear row "
+                 f"is post-route), or, where Yosys failed or is absent, the {MODEL_LABEL}")
+    else:
+        text += f"the {MODEL_LABEL}"
+    text += (f" (+- the fit's median error, LUT {100 * NETLIST_FIT['lut_loo_median_abs_err']:.0f} % leave-one-out, "
+             f"FF {100 * NETLIST_FIT['ff_median_abs_err']:.0f} %). bit-exact: the fraction of test jets (of n) whose "
+             "outputs equal QKeras' bit for bit, from the C simulation of the hls4ml firmware (C sim)")
+    if cfg.get("rtl_check"):
+        text += " or the cycle-accurate Verilator simulation of the da4ml RTL (RTL sim)"
+    return text + ". Published rows are quoted, not measured here."
