@@ -78,7 +78,10 @@ def test_rtl_row_names_the_source_of_each_figure():
     assert yosys == {"LUT": "8123", "FF": "2900", "DSP": "0", "firmware": f"da4ml RTL; LUT/FF/DSP: {YOSYS_LABEL}",
                      "bit-exact": "100.0 % of 250 jets (RTL sim, Verilator)"}
     failed = rtl_cells({"rtl": rtl, "yosys_failed": "Yosys failed (x)", "rtl_validate_failed": "could not build"})
-    assert failed["LUT"] == "10000 +- 820" and failed["FF"] == "3000 +- 351"
+    from fpgatag.fpga.rtl import NETLIST_FIT
+
+    lut_err, ff_err = NETLIST_FIT["lut_loo_median_abs_err"], NETLIST_FIT["ff_median_abs_err"]   # the fit's errors
+    assert failed["LUT"] == f"10000 +- {10000 * lut_err:.0f}" and failed["FF"] == f"3000 +- {3000 * ff_err:.0f}"
     assert failed["firmware"] == f"da4ml RTL; LUT/FF: {MODEL_LABEL} (Yosys failed, yosys_failed.json)"
     assert failed["bit-exact"] == "RTL sim failed (rtlsim_failed.json)"
     assert rtl_cells({"rtl": rtl})["firmware"].endswith("(Yosys not run)")
@@ -91,8 +94,8 @@ def _rows(bench: Path) -> dict[str, dict]:
 @pytest.mark.slow
 def test_bench_l1_rtl_rows_from_yosys_and_verilator(capsys, five_class_file, tmp_path):  # noqa: F811
     """--rtl --no-hls: Yosys counts and Verilator bit-exactness in every student row; --reuse redoes
-    nothing; a student whose weights are all zero (a 0-bit output port Verilator refuses) is a labelled
-    failed row, and a Yosys run past its timeout falls back to the netlist model, labelled."""
+    nothing; a Yosys run past its timeout falls back to the netlist model, labelled; a student whose
+    weights are all zero (its outputs constant) is refused by the RTL flow and keeps its hls4ml figures."""
     b = tmp_path / "bench"
     out = _run(capsys, "bench-l1", "--data", five_class_file, "-o", b, *TINY, "--rtl", "--no-hls")
     result = json.loads((b / "bench.json").read_text())
@@ -114,21 +117,30 @@ def test_bench_l1_rtl_rows_from_yosys_and_verilator(capsys, five_class_file, tmp
                             "--reuse", "--json"))
     assert again["steps_run"] == [] and again["fpgatag"] == result["fpgatag"]
 
-    run = b / "n8" / "distilled-s1"          # all-zero weights; its RTL made again
+    run = b / "n8" / "distilled-s1"          # its RTL made again, with a Yosys timeout it cannot meet
     from fpgatag.nn.io import load_model, save_model
 
-    model = load_model(run)
-    for layer in model.layers:
-        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
-    save_model(model, run)
     shutil.rmtree(run / "rtl")
     third = json.loads(_run(capsys, "bench-l1", "--data", five_class_file, "-o", b, *TINY, "--rtl", "--no-hls",
                             "--reuse", "--yosys-timeout", "0.01", "--json"))
     assert third["steps_run"] == ["n8/distilled-s1 rtl", "n8/distilled-s1 yosys (background)",
                                   "n8/distilled-s1 rtl sim (Verilator)"]
     fw = _rows(b)["distilled"]["firmware"]
-    assert "Bit width must be between 1 and 32" in fw["rtl_validate_failed"] and "rtl_validate" not in fw
     assert "past 0 s" in fw["yosys_failed"] and "yosys" not in fw and fw["rtl"]["lut_source"] == "netlist model"
+    assert fw["rtl_validate"]["bit_exact_fraction"] == 1.0
     row = [r for r in table_rows(third) if "distilled" in r["tagger"]][0]
-    assert row["bit-exact"] == "RTL sim failed (rtlsim_failed.json)" and MODEL_LABEL in row["firmware"]
+    assert MODEL_LABEL in row["firmware"] and row["bit-exact"] == "100.0 % of 33 jets (RTL sim, Verilator)"
     assert json.loads((run / "rtl" / "yosys_failed.json").read_text())["retry_on_reuse"] is False
+
+    model = load_model(run)                  # all weights zero: every output the constant 0, refused by the RTL flow
+    for layer in model.layers:
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    save_model(model, run)
+    shutil.rmtree(run / "rtl")
+    fourth = json.loads(_run(capsys, "bench-l1", "--data", five_class_file, "-o", b, *TINY, "--rtl", "--no-hls",
+                             "--reuse", "--json"))
+    assert fourth["steps_run"] == ["n8/distilled-s1 rtl", "n8/distilled-s1 synth (RTL refused)"]
+    fw = _rows(b)["distilled"]["firmware"]
+    assert "constant 0" in fw["rtl"]["reason"] and "yosys" not in fw and "rtl_validate" not in fw
+    row = [r for r in table_rows(fourth) if "distilled" in r["tagger"]][0]
+    assert "the RTL flow refused the model" in row["firmware"]
