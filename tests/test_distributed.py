@@ -65,32 +65,41 @@ def test_cluster_output_identical_to_local(cluster, local_file, tmp_path):
         assert src.n_jets == 16 and len(np.unique(src.uids())) == 16
 
 
-def test_killed_worker_chunk_is_redone(cluster, local_file, tmp_path):
-    cl, client = cluster
+def run_killing_a_busy_worker(client, fn, wait_s: float = 60, join_s: float = 120, before_kill=None):
+    """(fn(), {worker address: pid} before the kill): fn runs in a thread while the first worker seen
+    busy is killed (SIGKILL, mid-task); ``before_kill()`` runs just before the kill."""
     pids = client.run(os.getpid)                  # worker address -> pid of its process
     box: dict = {}
 
     def run():
         try:
-            box["out"] = generate(tmp_path / "killed.h5", executor=client.get_executor(pure=False), **TINY)
+            box["out"] = fn()
         except BaseException as exc:  # noqa: BLE001 - reported below
             box["error"] = exc
 
     t = threading.Thread(target=run)
     t.start()
     victim = None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait_s
     while victim is None and time.monotonic() < deadline and t.is_alive():
         busy = [w for w, keys in client.processing().items() if keys and w in pids]
-        if busy:
-            victim = busy[0]
+        victim = busy[0] if busy else None
         time.sleep(0.05)
     assert victim is not None, "no task ever ran"
-    os.kill(pids[victim], signal.SIGKILL)         # mid-chunk: its task is lost with it
-    t.join(120)
+    if before_kill is not None:
+        before_kill()
+    os.kill(pids[victim], signal.SIGKILL)         # its task is lost with it
+    t.join(join_s)
     assert not t.is_alive()
     assert "error" not in box, box.get("error")
-    assert_same_datasets(local_file, box["out"])   # every jet once, in order
+    return box["out"], pids
+
+
+def test_killed_worker_chunk_is_redone(cluster, local_file, tmp_path):
+    cl, client = cluster
+    out, _ = run_killing_a_busy_worker(client, lambda: generate(tmp_path / "killed.h5",
+                                                                executor=client.get_executor(pure=False), **TINY))
+    assert_same_datasets(local_file, out)   # every jet once, in order
 
 
 def test_unreachable_scheduler_one_line_no_output(tmp_path):

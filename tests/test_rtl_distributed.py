@@ -11,17 +11,19 @@ import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import distributed   # a declared dependency: missing, the tests fail
 import numpy as np
 import pytest
+
+from test_distributed import run_killing_a_busy_worker
+import test_fpga_rtl
+from test_fpga_rtl import IN_PREC, _run
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.fpga.examples import deep_sets, inputs_for
@@ -30,31 +32,12 @@ from fpgatag.nn.inputs import quantize_fixed
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-IN_PREC = (10, 4)
+ds_dir = test_fpga_rtl.ds_dir   # the small saved Deep Sets student (a fixture)
 N_JETS = 2400
 CHUNK = 200    # 12 chunks over 2 workers
 FIGURES = ("n", "n_jets", "bit_exact_fraction", "bit_exact_outputs_fraction", "max_abs_diff", "argmax_agreement",
            "auc_keras", "auc_hls", "accuracy_keras", "accuracy_hls", "metrics_keras", "metrics_hls",
            "input_precision", "latency_cycles", "passed", "failures")
-
-
-def _run(argv):
-    from fpgatag.cli.main import main
-
-    return main(argv)
-
-
-@pytest.fixture(scope="module")
-def ds_dir(tmp_path_factory):
-    """A small saved Deep Sets student (8 objects, 5 features), as the student stage writes it."""
-    from fpgatag.nn.inputs import InputSpec
-    from fpgatag.nn.io import save_model
-
-    d = tmp_path_factory.mktemp("ds_run")
-    spec = InputSpec(kind="trigger", features=["pt", "deta", "dphi", "pt_rel", "dr"], n_objects=8,
-                     input_bits=IN_PREC[0], input_integer_bits=IN_PREC[1])
-    save_model(deep_sets(8, 5, (8,), (8,), 2, bits=6, seed=4, sparsity=0.5), d, spec)
-    return d
 
 
 @pytest.fixture(scope="module")
@@ -170,32 +153,12 @@ def test_killed_worker_chunk_is_redone_from_the_archive_alone(cluster, local, ds
     shutil.copytree(rtl_dir, copy)   # a new hash, so the workers build again (and are busy long enough)
     (copy / "src" / "model.v").write_text((copy / "src" / "model.v").read_text() + "\n// a copy\n")
     archive, digest = rtlsim.pack_rtl(copy)
-    pids = client.run(os.getpid)
-    box: dict = {}
-
-    def run():
-        try:
-            box["out"] = validate_rtl(ds_dir, jets, copy, n=N_JETS, min_bit_exact=0.0, min_argmax=0.0, chunk_jets=CHUNK,
-                                      executor=client.get_executor(pure=False))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            box["error"] = exc
-
-    t = threading.Thread(target=run)
-    t.start()
-    victim = None
-    deadline = time.monotonic() + 120
-    while victim is None and time.monotonic() < deadline and t.is_alive():
-        busy = [w for w, keys in client.processing().items() if keys and w in pids]
-        victim = busy[0] if busy else None
-        time.sleep(0.05)
-    assert victim is not None, "no task ever ran"
-    shutil.rmtree(copy)
-    os.kill(pids[victim], signal.SIGKILL)   # mid-build: its chunk is lost with it
-    t.join(300)
-    assert not t.is_alive()
-    assert "error" not in box, box.get("error")
-    assert_same_figures(box["out"], local)
-    assert sum(box["out"]["chunks_per_worker"].values()) == N_JETS // CHUNK
+    out, pids = run_killing_a_busy_worker(
+        client, lambda: validate_rtl(ds_dir, jets, copy, n=N_JETS, min_bit_exact=0.0, min_argmax=0.0, chunk_jets=CHUNK,
+                                     executor=client.get_executor(pure=False)),
+        wait_s=120, join_s=300, before_kill=lambda: shutil.rmtree(copy))   # mid-build: its chunk is lost with it
+    assert_same_figures(out, local)
+    assert sum(out["chunks_per_worker"].values()) == N_JETS // CHUNK
     # the worker started in the victim's place simulates from the archive alone (the directory is gone)
     client.wait_for_workers(2, timeout=120)
     new = [w for w in client.nthreads() if w not in pids]
