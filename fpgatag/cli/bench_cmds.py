@@ -94,15 +94,11 @@ def cmd_bench_l1(args: argparse.Namespace) -> int:
 
 
 def _check_rtl_flags(args: argparse.Namespace) -> None:
-    """The RTL flags' combinations, refused in one line naming them."""
-    from fpgatag.fpga.parts import resolve_part
-    from fpgatag.fpga.rtl_yosys import family_problem
-
+    """The RTL flags' combinations, refused in one line naming them (the part's Yosys family is checked
+    by the benchmark's own :func:`fpgatag.report.l1bench.check_config`, before any work)."""
     if args.rtl and args.no_rtl:
         raise FpgatagError("--rtl and --no-rtl: --rtl checks the da4ml RTL that --no-rtl skips; give one of them")
     for flag, given in (("--yosys-jobs", args.yosys_jobs is not None), ("--yosys-timeout", args.yosys_timeout is not None),
                         ("--no-hls", args.no_hls)):
         if given and not args.rtl:
             raise FpgatagError(f"{flag}: applies to --rtl (Yosys and Verilator on the RTL)")
-    if args.rtl and family_problem(resolve_part(args.part)) is not None:
-        raise FpgatagError(f"--part {args.part}: {family_problem(resolve_part(args.part))}; --rtl needs Yosys")

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from fpgatag.core.errors import FpgatagError, ToolNotFoundError
+from fpgatag.core.errors import ArgumentError, FpgatagError, ToolNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,16 @@ PCH_FLAGS = "-MAKEFLAGS CFG_CXXFLAGS_PCH_I=-include"
 # 74 s / 5.9k jets/s against 246 s / 30.9k jets/s), so it pays from about a million jets.
 OPT_LEVELS = ("O0", "O1", "O2")
 DEFAULT_OPT = "O0"
+SOURCES = ("model/pipeline.json", "src", "sim")           # what build() reads from an RTL directory
+BUILD_PRODUCTS = ("obj_dir", "*.so", "*.o", "*.a", "*.d")  # left out of a copy or an archive
 
 
 def opt_flags(opt: str = DEFAULT_OPT) -> tuple[str, str]:
     """(Verilator make flags, g++ flags of the binder) for the optimisation level ``opt`` (O0, O1, O2)."""
     if opt not in OPT_LEVELS:
-        raise ValueError(f"sim_opt: {opt!r} is not one of {', '.join(OPT_LEVELS)}")
+        raise ArgumentError("sim_opt", f" {opt!r}: one of {', '.join(OPT_LEVELS)}")
     return (f"-MAKEFLAGS OPT_FAST=-{opt} -MAKEFLAGS OPT_SLOW=-{opt} -MAKEFLAGS OPT_GLOBAL=-{opt}",
             f"-std=c++17 -fPIC -{opt}")
-SOURCES = ("model/pipeline.json", "src", "sim")           # what build() reads from an RTL directory
-BUILD_PRODUCTS = ("obj_dir", "*.so", "*.o", "*.a", "*.d")  # left out of a copy or an archive
 
 
 def find_verilator() -> dict[str, str] | None:

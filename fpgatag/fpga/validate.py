@@ -337,9 +337,10 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
 
     from fpgatag.core.executor import open_engine
 
+    from fpgatag.fpga.rtlsim import opt_flags
+
     remote = scheduler is not None or executor is not None
-    if sim_opt not in rtlsim_levels():
-        raise ArgumentError("sim_opt", f" {sim_opt!r}: one of {', '.join(rtlsim_levels())}")
+    opt_flags(sim_opt)   # an unknown level is refused before anything is read or built
     # a scheduler that does not answer is reported before anything is read or built
     with open_engine(workers, scheduler, executor) if remote else contextlib.nullcontext() as engine:
         loaded, x, labels, manifest = _rtl_jets(model, weights, data, rtl_dir, n)
@@ -354,12 +355,6 @@ def validate_rtl(model, data, rtl_dir, n: int = 10000, output=None, min_bit_exac
     settings = {"n": n, "workers": facts["workers"], "rtl": str(rtl_dir), "sim_opt": sim_opt, "min_bit_exact": min_bit_exact,
                 "min_argmax": min_argmax, **({"scheduler": scheduler, "chunk_jets": int(chunk_jets)} if remote else {})}
     return _finish(result, output, settings)
-
-
-def rtlsim_levels() -> tuple[str, ...]:
-    from fpgatag.fpga.rtlsim import OPT_LEVELS
-
-    return OPT_LEVELS
 
 
 def _rtl_jets(model, weights, data, rtl_dir, n: int):
@@ -404,7 +399,7 @@ def rtl_chunk(spec: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
 
     from fpgatag.fpga import rtlsim
 
-    sim, lock, built = rtlsim.cached_simulator(spec["archive"], spec["sha256"], threads=1, opt=spec.get("sim_opt", "O0"))
+    sim, lock, built = rtlsim.cached_simulator(spec["archive"], spec["sha256"], threads=1, opt=spec.get("sim_opt", rtlsim.DEFAULT_OPT))
     with lock:
         y = sim.predict(x)
     return {"y": y, "worker": f"{socket.gethostname()}:{os.getpid()}", "built": built,

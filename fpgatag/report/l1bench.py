@@ -40,6 +40,7 @@ import numpy as np
 
 from fpgatag.core.errors import FpgatagError
 from fpgatag.core.io import atomic_path, read_json, to_json
+from fpgatag.report.l1bench_rtl import pm_cell
 
 log = logging.getLogger(__name__)
 
@@ -443,10 +444,6 @@ def _inputs_note(cfg: L1BenchConfig, has_inputs: bool) -> str:
             f"{', '.join(HLS4ML_PRESETS.values())}")
 
 
-def _pct(value: float | None, rel: float) -> str:
-    return "" if value is None else f"{value:.0f} +- {rel * value:.0f}"
-
-
 def _fw_cells(fw: dict[str, Any], source: str) -> dict[str, str]:
     """latency, II, LUT, DSP cells of one firmware source (``hls`` or ``rtl``), each with its error."""
     from fpgatag.report.l1bench_rtl import rtl_cells
@@ -456,8 +453,8 @@ def _fw_cells(fw: dict[str, Any], source: str) -> dict[str, str]:
     if f.get("latency_ns") is None:
         return {}
     if source == "hls":
-        return {"latency": f"{_pct(f['latency_ns'], ESTIMATE_REL_ERROR['latency_ns'])} ns", "II": str(f.get("ii")),
-                "LUT": _pct(f.get("lut"), ESTIMATE_REL_ERROR["lut%"]), "FF": "" if f.get("ff") is None else f"{f['ff']:.0f}",
+        return {"latency": f"{pm_cell(f['latency_ns'], ESTIMATE_REL_ERROR['latency_ns'])} ns", "II": str(f.get("ii")),
+                "LUT": pm_cell(f.get("lut"), ESTIMATE_REL_ERROR["lut%"]), "FF": "" if f.get("ff") is None else f"{f['ff']:.0f}",
                 "DSP": str(f.get("dsp")), "firmware": "hls4ml; LUT/FF/DSP: fpgatag estimate"}
     return {"latency": f"{f['latency_ns']:.0f} ns", "II": str(f.get("ii")), **rtl_cells(fw)}
 

@@ -106,7 +106,7 @@ def rtl_sim(run: Path, data: Path, n: int, workers: int = 2) -> None:
     except ToolNotFoundError as exc:
         record_failure(rtl / RTLSIM_FAILED, f"{exc}", retry=True)
         return
-    except FpgatagError as exc:   # e.g. a port of 0 bits that Verilator refuses ("Bit width must be ...")
+    except FpgatagError as exc:   # e.g. an RTL that Verilator cannot build
         record_failure(rtl / RTLSIM_FAILED, f"{exc}")
         return
     log.info("bench-l1: Verilator on %s: bit-exact on %.4f of %d jets", rtl, res["bit_exact_fraction"], res["n_jets"])
@@ -141,8 +141,8 @@ def rtl_cells(fw: dict[str, Any]) -> dict[str, str]:
                  "firmware": f"da4ml RTL; LUT/FF/DSP: {YOSYS_LABEL}"}
     else:
         why = "Yosys failed, yosys_failed.json" if fw.get("yosys_failed") else "Yosys not run"
-        cells = {"LUT": _pm(f.get("lut"), NETLIST_FIT["lut_loo_median_abs_err"]),
-                 "FF": _pm(f.get("ff"), NETLIST_FIT["ff_median_abs_err"]), "DSP": "0",
+        cells = {"LUT": pm_cell(f.get("lut"), NETLIST_FIT["lut_loo_median_abs_err"]),
+                 "FF": pm_cell(f.get("ff"), NETLIST_FIT["ff_median_abs_err"]), "DSP": "0",
                  "firmware": f"da4ml RTL; LUT/FF: {MODEL_LABEL} ({why})"}
     v = fw.get("rtl_validate")
     if v:
@@ -154,5 +154,6 @@ def rtl_cells(fw: dict[str, Any]) -> dict[str, str]:
     return cells
 
 
-def _pm(value: float | None, rel: float) -> str:
+def pm_cell(value: float | None, rel: float) -> str:
+    """``value +- rel x value`` as a table cell (empty for no value)."""
     return "" if value is None else f"{value:.0f} +- {rel * value:.0f}"
