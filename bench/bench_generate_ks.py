@@ -44,9 +44,9 @@ from fpgatag.data.io import open_jets  # noqa: E402
 log = logging.getLogger("bench_generate_ks")
 
 # generator settings that do not enter the comparison of a group's files: the job's size and shard, and
-# the speed settings that by construction select the same jets (chunking, batching, the parton veto)
+# the speed settings that by construction select the same jets (chunking, batching, the vetoes)
 NEUTRAL = ("shard", "jets_per_class", "chunk_jets", "events_per_batch", "max_events_without_jet", "parton_veto",
-           "missing_shards")
+           "shower_veto", "missing_shards")
 OBSERVABLES = ("pt", "eta", "mass", "n_particles", "tau21", "tau32", "l1_mass", "l1_pt", "l1_tau21", "l1_tau32",
                "tower_mass", "n_towers")  # (the L1 candidate multiplicity is 16 for nearly every jet: not tested)
 READ_BLOCK = 5000

@@ -205,17 +205,20 @@ def test_parton_veto_only_stops_events_without_a_window_jet():
     gen0 = GeneratorSettings()
     hook = parton_veto_hook(gen0, apply=False)
     pythia, gen, batch = _batch("top", n_events=150, seed=5, hooks=hook)
-    assert len(hook.decisions) == len(batch)
+    assert len(hook.decisions) == len(hook.leading_shower) == len(batch)
     would_veto = np.asarray(hook.decisions)
-    assert 0.2 < would_veto.mean() < 0.95
+    threshold = gen0.parton_veto * gen0.pt_min
+    in_shower = np.asarray(hook.leading_shower) < threshold
+    assert 0.2 < would_veto.mean() < 0.95 and 0.1 < in_shower.mean() <= would_veto.mean()
+    assert np.isfinite(hook.leading_shower).all()  # the in-shower check ran for every event
     out = process_events(batch, get_proc("top"), gen, _Charges(pythia))
     assert out["jet"].shape[0] > 0 and not would_veto[out["_event"]].any()
-    # applied, the veto stops events before hadronization, and the file counts them as generated
+    # applied, the veto stops events in the shower or before hadronization; the file counts them as generated
     from fpgatag.data.generate import ChunkTask, run_chunk
 
     res = run_chunk(ChunkTask("top", 1, 0, 10, 9, {**gen0.to_dict(), "chunk_jets": 10}, ViewSettings().to_dict()))
-    events, vetoed = (int(v) for v in res["_events"])
-    assert 0 < vetoed < events
+    events, vetoed, in_shower = (int(v) for v in res["_events"])
+    assert 0 < in_shower <= vetoed < events
 
 
 def test_fast_preset_is_opt_in_recorded_and_refuses_contradictions(tmp_path):

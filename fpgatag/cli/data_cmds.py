@@ -27,6 +27,8 @@ _GEN_FLAGS = {
     "chunk_jets": (positive_int, "jets per chunk (one Pythia seed each; part of the job's identity)"),
     "parton_veto": (nonnegative_float, "stop events before hadronization when no parton-level jet reaches this "
                                        "x --pt-min (0: off)"),
+    "shower_veto": (nonnegative_float, "check the veto first inside the shower, at this x --pt-min GeV "
+                                       "(0: only after it)"),
 }
 _VIEW_FLAGS = {
     "n_towers": (positive_int, "trigger towers kept (most energetic)"),

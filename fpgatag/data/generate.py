@@ -10,9 +10,11 @@ exactly the jets of the unsharded job.
 Speed: events come from ``Pythia.nextBatch`` as awkward arrays (no per-particle Python), are
 clustered all at once by FastJet's multi-event interface, and selection, padding and views are
 numpy. Truth matching walks only the few resonances of events that have a candidate jet. Every jet
-of an event that passes the selection is kept. An event whose parton-level jets (after showers and
-MPI, before hadronization) are all far below the pT window is stopped there (``parton_veto``): it
-skips hadronization, decays, the record's conversion and the clustering (bench/results/generate.md
+of an event that passes the selection is kept. An event whose jets are all far below the pT window is
+stopped early (``parton_veto``): first inside the shower, when the interleaved MPI + ISR + FSR
+evolution reaches ``shower_veto x pt_min`` (wide partonic jets, R = 1.5 x jet_r), which skips the
+rest of the shower (most of its CPU time), then once more after the parton level, which skips
+hadronization, decays, the record's conversion and the clustering (bench/results/generate.md
 audits that no accepted jet comes from such an event; generate_ks_default.md compares the jets).
 ``physics="fast"`` is an opt-in preset that trades a measured bias for speed (docs/data.md).
 """
@@ -75,6 +77,13 @@ def preset_processes(physics: str) -> tuple[str, ...]:
 # (|eta| < eta_max + 2 R) reaches PARTON_VETO x pt_min. Hadronization moves an R = 0.8 jet's pT by a few
 # GeV; 0.75 x 550 GeV leaves a margin of 137 GeV (audited in bench/results/generate.md).
 PARTON_VETO = 0.75
+# The same veto inside the shower: when the interleaved MPI + ISR + FSR evolution reaches the scale
+# SHOWER_VETO x pt_min (49.5 GeV for the default window) every emission above it has happened, and the
+# event stops if no anti-kt jet of its partons so far, with the wider radius SHOWER_VETO_R x jet_r (so
+# that partons just outside a cone, which the rest of the evolution can pull in, count), reaches
+# PARTON_VETO x pt_min. Nearly all of an event's CPU time is spent below that scale.
+SHOWER_VETO = 0.09
+SHOWER_VETO_R = 1.5
 
 
 @dataclass
@@ -96,11 +105,14 @@ class GeneratorSettings:
     max_events_without_jet: int = 5000  # give up (error) if this many events give no jet at all
     physics: str = "default"      # preset: "default", the opt-in "fast" or "hls4ml-lhc" (PHYSICS)
     parton_veto: float = PARTON_VETO  # stop events with no parton-level jet above this x pt_min; 0 = off
+    shower_veto: float = SHOWER_VETO  # ... checked first inside the shower at this x pt_min (GeV); 0 = only after it
 
     def __post_init__(self) -> None:
         self._apply_preset()
         if not 0 <= self.parton_veto < 1:
             raise ValueError(f"parton_veto must be in [0, 1), got {self.parton_veto}")
+        if not 0 <= self.shower_veto < 1:
+            raise ValueError(f"shower_veto must be in [0, 1), got {self.shower_veto}")
         if not self.pt_max > self.pt_min:
             raise ValueError(f"empty pT window [{self.pt_min}, {self.pt_max}] GeV (need pt_min < pt_max)")
         if self.pt_min < 0:
@@ -221,38 +233,74 @@ def make_pythia(settings: Iterable[str], hooks=None):
 
 
 def parton_veto_hook(gen: GeneratorSettings, apply: bool = True):
-    """Pythia UserHooks that stop an event after the parton level (showers, MPI, beam remnants) and
-    before hadronization when no anti-kt jet of its visible final partons within |eta| < eta_max + 2R
-    reaches ``gen.parton_veto * gen.pt_min`` (Pythia's SlowJet, in C++). Pythia then starts a new event,
-    so the events that reach ``nextBatch`` are the unvetoed ones. ``apply=False`` only records, per
-    event, the decision (``decisions``, True = would veto) and the leading parton-level jet pT
-    (``leading``, 0 below 0.3 x pt_min), for the benchmark's audit."""
+    """Pythia UserHooks that stop an event whose jets are all far below the pT window: no anti-kt jet of
+    its visible final partons within |eta| < eta_max + 2R reaches ``gen.parton_veto * gen.pt_min``
+    (Pythia's SlowJet, in C++). Checked twice: inside the shower, when the interleaved evolution reaches
+    ``gen.shower_veto * gen.pt_min`` (jets of radius SHOWER_VETO_R x jet_r; skipped if shower_veto is 0),
+    and after the parton level (showers, MPI, beam remnants), before hadronization (radius jet_r).
+    Pythia then starts a new event, so the events that reach ``nextBatch`` are the unvetoed ones;
+    ``vetoed`` counts all stopped events, ``vetoed_shower`` those stopped inside the shower.
+    ``apply=False`` only records, per event that completes its parton level, the decision
+    (``decisions``, True = either check would veto) and the leading jet pT of each check
+    (``leading``, ``leading_shower``; 0 below 0.3 x pt_min, inf if the jet finder failed), for the
+    benchmark's audit."""
     import pythia8mc
 
     threshold = gen.parton_veto * gen.pt_min
+    scale = gen.shower_veto * gen.pt_min
+    eta = gen.eta_max + 2 * gen.jet_r
 
     class PartonVeto(pythia8mc.UserHooks):
         def __init__(self):
             pythia8mc.UserHooks.__init__(self)
             # power -1 = anti-kt; select 2 = visible final-state particles; massSet 1 = keep masses
-            self.jets = pythia8mc.SlowJet(-1, gen.jet_r, threshold if apply else 0.3 * gen.pt_min,
-                                          gen.eta_max + 2 * gen.jet_r, 2, 1)
+            cut = threshold if apply else 0.3 * gen.pt_min
+            self.jets = pythia8mc.SlowJet(-1, gen.jet_r, cut, eta, 2, 1)
+            self.wide = pythia8mc.SlowJet(-1, SHOWER_VETO_R * gen.jet_r, cut, eta, 2, 1)
             self.vetoed = 0
+            self.vetoed_shower = 0
             self.decisions: list[bool] = []
             self.leading: list[float] = []
+            self.leading_shower: list[float] = []
+            self._pending = math.inf  # this event's in-shower leading jet pT (audit)
+
+        @staticmethod
+        def _lead(finder, event) -> float:
+            if not finder.analyze(event):  # the jet finder failed: never veto
+                return math.inf
+            return finder.pT(0) if finder.sizeJet() else 0.0
+
+        def canVetoPT(self):
+            return scale > 0
+
+        def scaleVetoPT(self):
+            return scale
+
+        def doVetoPT(self, iPos, event):
+            if iPos == 5:  # a resonance decay's own shower (after the main evolution): not checked
+                return False
+            lead = self._lead(self.wide, event)
+            if not apply:
+                self._pending = lead
+                return False
+            veto = lead < threshold
+            self.vetoed += veto
+            self.vetoed_shower += veto
+            return veto
 
         def canVetoPartonLevel(self):
             return True
 
         def doVetoPartonLevel(self, event):
-            ok = self.jets.analyze(event)  # False if the jet finder failed: then never veto
+            lead = self._lead(self.jets, event)
             if apply:
-                veto = ok and self.jets.sizeJet() == 0
+                veto = lead < threshold
                 self.vetoed += veto
                 return veto
-            lead = (self.jets.pT(0) if self.jets.sizeJet() else 0.0) if ok else math.inf
+            shower, self._pending = (self._pending if scale > 0 else math.inf), math.inf
             self.leading.append(lead)
-            self.decisions.append(lead < threshold)
+            self.leading_shower.append(shower)
+            self.decisions.append(lead < threshold or shower < threshold)
             return False
 
     return PartonVeto()
@@ -572,8 +620,8 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         from fpgatag.data.lund import LundSettings, lund_trees
 
         res.update(lund_trees(res["particles"], res["n_particles"], LundSettings(**task.lund)))
-    vetoed = hooks.vetoed if hooks is not None else 0
-    res["_events"] = np.asarray([events + vetoed, vetoed], dtype=np.int64)  # all generated, vetoed
+    vetoed, in_shower = (hooks.vetoed, hooks.vetoed_shower) if hooks is not None else (0, 0)
+    res["_events"] = np.asarray([events + vetoed, vetoed, in_shower], dtype=np.int64)  # generated, vetoed (in shower)
     res["_pythia_cpu"] = np.asarray([init_cpu, pythia_cpu])  # CPU seconds in Pythia's init, events (benchmark)
     return res
 
