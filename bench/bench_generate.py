@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from fpgatag.core.io import write_json, write_text  # noqa: E402
 from fpgatag.core.metrics import format_table  # noqa: E402
 from fpgatag.core.provenance import provenance  # noqa: E402
-from fpgatag.data.generate import (SHOWER_VETO_R, ChunkTask, GeneratorSettings, _Charges, chunk_seed,  # noqa: E402
+from fpgatag.data.generate import (VETO_R, ChunkTask, GeneratorSettings, _Charges, chunk_seed,  # noqa: E402
                                    make_pythia, parton_veto_hook, process_events, pythia_settings, run_chunk)
 from fpgatag.data.io import write_jets  # noqa: E402
 from fpgatag.data.processes import get_process  # noqa: E402
@@ -202,8 +202,8 @@ def render(result: dict) -> str:
             f"and new, whose jets per generated event are the same if the veto is neutral.\n\n{_table(rows)}\n\n"
             f"100k jets per class of qcd + top on two free cores: old {hours['old']:.1f} h, new {hours['new']:.1f} h, "
             f"fast {hours['fast']:.2f} h.\n\n"
-            f"Audit of the veto: default-physics events, the veto recorded but not applied; in the shower the jets "
-            f"have R = {SHOWER_VETO_R} x jet_r, after the parton level R = jet_r.\n\n{_audit_table(audits)}\n\n"
+            f"Audit of the veto: default-physics events, the veto recorded but not applied; both checks on anti-kt "
+            f"jets of R = {VETO_R} x jet_r.\n\n{_audit_table(audits)}\n\n"
             f"CPU times of this process; the machine's 2 cores are shared with other jobs, which adds noise of several % "
             f"to each rate. Where the time goes: bench/results/generate_profile.md.\n")
 

@@ -12,8 +12,8 @@ clustered all at once by FastJet's multi-event interface, and selection, padding
 numpy. Truth matching walks only the few resonances of events that have a candidate jet. Every jet
 of an event that passes the selection is kept. An event whose jets are all far below the pT window is
 stopped early (``parton_veto``): first inside the shower, when the interleaved MPI + ISR + FSR
-evolution reaches ``shower_veto x pt_min`` (wide partonic jets, R = 1.5 x jet_r), which skips the
-rest of the shower (most of its CPU time), then once more after the parton level, which skips
+evolution reaches ``shower_veto x pt_min``, which skips the rest of the shower (most of its CPU
+time), then once more after the parton level (both on wide partonic jets, R = 1.5 x jet_r), which skips
 hadronization, decays, the record's conversion and the clustering (bench/results/generate.md
 audits that no accepted jet comes from such an event; generate_ks_default.md compares the jets).
 ``physics="fast"`` is an opt-in preset that trades a measured bias for speed (docs/data.md).
@@ -73,17 +73,16 @@ def preset_processes(physics: str) -> tuple[str, ...]:
     """The processes (label order) a physics preset generates when none are given."""
     return tuple(PHYSICS.get(physics, {}).get("processes", DEFAULT_PROCESSES))
 
-# Parton-level veto: an event is stopped before hadronization when no anti-kt jet of its final partons
-# (|eta| < eta_max + 2 R) reaches PARTON_VETO x pt_min. Hadronization moves an R = 0.8 jet's pT by a few
-# GeV; 0.75 x 550 GeV leaves a margin of 137 GeV (audited in bench/results/generate.md).
+# The veto: an event stops when no anti-kt jet of its visible final partons (|eta| < eta_max + 2 jet_r),
+# of the wide radius VETO_R x jet_r, reaches PARTON_VETO x pt_min (0.75 x 550 = 412.5 GeV). The wide radius
+# counts partons just outside a cone, which the rest of the evolution and hadronization can pull in (with
+# R = jet_r, a few events in 1000 with an accepted jet would be stopped). Checked twice: inside the
+# shower, when the interleaved MPI + ISR + FSR evolution reaches SHOWER_VETO x pt_min (49.5 GeV for the
+# default window: every emission above it has happened, and nearly all of an event's CPU time is spent
+# below it), and after the parton level, before hadronization. Margins audited in bench/results/generate.md.
 PARTON_VETO = 0.75
-# The same veto inside the shower: when the interleaved MPI + ISR + FSR evolution reaches the scale
-# SHOWER_VETO x pt_min (49.5 GeV for the default window) every emission above it has happened, and the
-# event stops if no anti-kt jet of its partons so far, with the wider radius SHOWER_VETO_R x jet_r (so
-# that partons just outside a cone, which the rest of the evolution can pull in, count), reaches
-# PARTON_VETO x pt_min. Nearly all of an event's CPU time is spent below that scale.
 SHOWER_VETO = 0.09
-SHOWER_VETO_R = 1.5
+VETO_R = 1.5
 
 
 @dataclass
@@ -235,9 +234,9 @@ def make_pythia(settings: Iterable[str], hooks=None):
 def parton_veto_hook(gen: GeneratorSettings, apply: bool = True):
     """Pythia UserHooks that stop an event whose jets are all far below the pT window: no anti-kt jet of
     its visible final partons within |eta| < eta_max + 2R reaches ``gen.parton_veto * gen.pt_min``
-    (Pythia's SlowJet, in C++). Checked twice: inside the shower, when the interleaved evolution reaches
-    ``gen.shower_veto * gen.pt_min`` (jets of radius SHOWER_VETO_R x jet_r; skipped if shower_veto is 0),
-    and after the parton level (showers, MPI, beam remnants), before hadronization (radius jet_r).
+    (Pythia's SlowJet, in C++, radius VETO_R x jet_r). Checked twice: inside the shower, when the
+    interleaved evolution reaches ``gen.shower_veto * gen.pt_min`` (skipped if shower_veto is 0), and
+    after the parton level (showers, MPI, beam remnants), before hadronization.
     Pythia then starts a new event, so the events that reach ``nextBatch`` are the unvetoed ones;
     ``vetoed`` counts all stopped events, ``vetoed_shower`` those stopped inside the shower.
     ``apply=False`` only records, per event that completes its parton level, the decision
@@ -255,8 +254,7 @@ def parton_veto_hook(gen: GeneratorSettings, apply: bool = True):
             pythia8mc.UserHooks.__init__(self)
             # power -1 = anti-kt; select 2 = visible final-state particles; massSet 1 = keep masses
             cut = threshold if apply else 0.3 * gen.pt_min
-            self.jets = pythia8mc.SlowJet(-1, gen.jet_r, cut, eta, 2, 1)
-            self.wide = pythia8mc.SlowJet(-1, SHOWER_VETO_R * gen.jet_r, cut, eta, 2, 1)
+            self.jets = pythia8mc.SlowJet(-1, VETO_R * gen.jet_r, cut, eta, 2, 1)
             self.vetoed = 0
             self.vetoed_shower = 0
             self.decisions: list[bool] = []
@@ -279,7 +277,7 @@ def parton_veto_hook(gen: GeneratorSettings, apply: bool = True):
         def doVetoPT(self, iPos, event):
             if iPos == 5:  # a resonance decay's own shower (after the main evolution): not checked
                 return False
-            lead = self._lead(self.wide, event)
+            lead = self._lead(self.jets, event)
             if not apply:
                 self._pending = lead
                 return False
