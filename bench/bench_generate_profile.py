@@ -4,13 +4,13 @@ Samples a run of the generator's chunk worker (``run_chunk`` for qcd and for top
 to HDF5) with py-spy, native frames included (Pythia and FastJet are C++), and assigns every sample
 to one stage by the frames on its stack:
 
-    Pythia init, parton-level veto, hadronization and decays, MPI, ISR shower, FSR shower, parton
+    Pythia init, the veto, hadronization and decays, MPI, ISR shower, FSR shower, parton
     level (other), hard process, Pythia (other: event checks), event record -> awkward (nextBatch), FastJet clustering,
     extraction/selection/matching/padding (numpy), trigger views, HDF5 I/O, Python (imports, other)
 
 Pythia evolves MPI, ISR and FSR interleaved: the showers of the MPI scatterings count as ISR and FSR,
 so a second table times the same events with one stage switched off (``PartonLevel:MPI = off`` etc.),
-in ms of CPU per event. Both profiles, the previous default (``parton_veto=0``) and today's, run in
+in ms of CPU per event. Both profiles, the previous default (``parton_veto=0``: no veto) and today's, run in
 the same invocation.
 
     pip install -e '.[bench]'          # py-spy
@@ -38,7 +38,7 @@ log = logging.getLogger("fpgatag.bench.generate_profile")
 # (stage, markers): a sample belongs to the first stage one of whose markers is in one of its frames
 STAGES = (
     ("Pythia init", ("Pythia8::Pythia::init", "make_pythia")),
-    ("parton-level veto (SlowJet)", ("Pythia8::SlowJet", "doVetoPartonLevel")),
+    ("veto, in the shower and after it (SlowJet)", ("Pythia8::SlowJet", "doVetoPartonLevel", "doVetoPT")),
     ("hadronization and decays", ("Pythia8::HadronLevel",)),
     ("MPI", ("Pythia8::MultipartonInteractions",)),
     ("ISR shower", ("Pythia8::SimpleSpaceShower",)),
