@@ -105,12 +105,11 @@ def derive(row: dict) -> dict:
                          "vetoed_in_shower_fraction": sum(r.get("vetoed_in_shower", 0) for r in rs) / events})
     if "bare_cpu_s" in row:
         row["bare_jets_per_s_cpu"] = row["bare_events"] / row["bare_cpu_s"] * row["old"]["jets_per_event"]
-    row["speedup_new"] = row["new"]["jets_per_s_cpu"] / row["old"]["jets_per_s_cpu"]
-    row["speedup_new_err"] = row["speedup_new"] * np.hypot(*(row[k]["jets_per_s_cpu_err"] / row[k]["jets_per_s_cpu"]
-                                                           for k in ("old", "new")))
-    row["speedup_fast"] = row["fast"]["jets_per_s_cpu"] / row["old"]["jets_per_s_cpu"]
-    if "parton" in row:
-        row["speedup_parton"] = row["parton"]["jets_per_s_cpu"] / row["old"]["jets_per_s_cpu"]
+    for key in (k for k in ("new", "parton", "fast") if k in row):
+        ratio = row[key]["jets_per_s_cpu"] / row["old"]["jets_per_s_cpu"]
+        row[f"speedup_{key}"] = ratio
+        row[f"speedup_{key}_err"] = ratio * np.hypot(*(row[k]["jets_per_s_cpu_err"] / row[k]["jets_per_s_cpu"]
+                                                       for k in ("old", key)))
     row["cpu_per_event_old_over_new"] = row["old"]["ms_cpu_per_event"] / row["new"]["ms_cpu_per_event"]
     return row
 
@@ -160,14 +159,10 @@ def _table(rows: list[dict]) -> str:
     def pm(v, e):
         return f"{v:.3g} ± {e:.2g}"
 
-    def parton(r):
-        return pm(r["speedup_parton"], r["speedup_parton"] * np.hypot(
-            *(r[k]["jets_per_s_cpu_err"] / r[k]["jets_per_s_cpu"] for k in ("old", "parton")))) if "parton" in r else "-"
-
     return format_table([dict(zip(cols, [
         r["process"], r["jets"], pm(r["old"]["jets_per_s_cpu"], r["old"]["jets_per_s_cpu_err"]),
         pm(r["new"]["jets_per_s_cpu"], r["new"]["jets_per_s_cpu_err"]), pm(r["speedup_new"], r["speedup_new_err"]),
-        parton(r), pm(r["fast"]["jets_per_s_cpu"], r["fast"]["jets_per_s_cpu_err"]), r["speedup_fast"],
+        pm(r["speedup_parton"], r["speedup_parton_err"]) if "parton" in r else "-", pm(r["fast"]["jets_per_s_cpu"], r["fast"]["jets_per_s_cpu_err"]), r["speedup_fast"],
         r["bare_jets_per_s_cpu"], r["old"]["ms_cpu_per_event"], r["new"]["ms_cpu_per_event"],
         r["cpu_per_event_old_over_new"], r["new"]["vetoed_fraction"], r["new"].get("vetoed_in_shower_fraction", "-"),
         r["old"]["jets_per_event"], r["new"]["jets_per_event"], r["fast"]["jets_per_event"]])) for r in rows],

@@ -295,7 +295,7 @@ def parton_veto_hook(gen: GeneratorSettings, apply: bool = True):
                 veto = lead < threshold
                 self.vetoed += veto
                 return veto
-            shower, self._pending = (self._pending if scale > 0 else math.inf), math.inf
+            shower, self._pending = self._pending, math.inf  # inf when the shower check is off
             self.leading.append(lead)
             self.leading_shower.append(shower)
             self.decisions.append(lead < threshold or shower < threshold)
