@@ -154,6 +154,34 @@ def test_paired_gain_bootstrap_by_hand(scored):
     assert "auc_gain_err_seeds" not in g  # one seed each: no seed spread to quote
 
 
+def test_paired_accuracy_gain_five_classes():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 5, size=800)
+    wrong = lambda p: np.where(rng.random(y.size) < p, (y + rng.integers(1, 5, size=y.size)) % 5, y)  # noqa: E731
+    d, sc = [wrong(0.35) for _ in range(3)], [wrong(0.45) for _ in range(3)]
+    g = metrics.paired_accuracy_gain(y, d, sc, n_boot=300, seed=7)
+    acc = lambda p: np.mean(p == y)  # noqa: E731
+    assert g["gain"] == pytest.approx(np.mean([acc(p) for p in d]) - np.mean([acc(p) for p in sc]))
+    assert g["gain_per_seed"] == pytest.approx([acc(a) - acc(b) for a, b in zip(d, sc)])
+    idx = metrics.class_bootstrap_indices(y, 300, seed=7)
+    assert all(np.array_equal(np.bincount(y[i], minlength=5), np.bincount(y, minlength=5)) for i in idx)
+    diff = np.mean([p == y for p in d], axis=0) - np.mean([p == y for p in sc], axis=0)
+    assert g["gain_err_jets"] == pytest.approx(np.std(diff[idx].mean(axis=1), ddof=1))
+    # the bootstrap estimates the paired standard error sd(diff) / sqrt(n)
+    assert g["gain_err_jets"] == pytest.approx(np.std(diff, ddof=1) / np.sqrt(y.size), rel=0.2)
+    se = np.hypot(np.std([acc(p) for p in d], ddof=1), np.std([acc(p) for p in sc], ddof=1)) / np.sqrt(3)
+    assert g["gain_err_seeds"] == pytest.approx(se) and g["gain_err"] == pytest.approx(np.hypot(se, g["gain_err_jets"]))
+    assert g["gain"] > 0.05 and g["significant"]
+    # probabilities give the same figures as their argmax
+    probs = [np.eye(5)[p] * 0.6 + 0.08 for p in d]
+    assert metrics.paired_accuracy_gain(y, probs, sc, n_boot=300, seed=7) == g
+    # the same predictions on both sides: no gain, no error, not significant
+    same = metrics.paired_accuracy_gain(y, d[:1], d[:1], n_boot=50, seed=7)
+    assert same["gain"] == 0 and same["gain_err"] == 0 and not same["significant"]
+    with pytest.raises(ValueError, match="predictions for 800 jets"):
+        metrics.paired_accuracy_gain(y, [d[0][:10]], sc)
+
+
 def test_paired_gain_seed_spread(scored):
     y, s = scored[0][:1500], scored[1][:1500]
     rng = np.random.default_rng(1)

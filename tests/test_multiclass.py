@@ -160,6 +160,11 @@ def test_five_classes_end_to_end(capsys, five_class_file, tmp_path):
     assert set(kinds) == {"teacher", "scratch", "distilled"}
     assert kinds["distilled"]["accuracy"] == pytest.approx(json.loads((distilled / "metrics.json").read_text())["accuracy"])
     assert kinds["scratch"]["firmware"]["validate"]["bit_exact_fraction"] == 1.0
+    gain, = result["distillation_gain"]   # paired on the same test jets: the difference of the two accuracies
+    assert gain["n_objects"] == 8 and gain["n_test"] == kinds["scratch"]["n_test"]
+    assert gain["gain"] == pytest.approx(kinds["distilled"]["accuracy"] - kinds["scratch"]["accuracy"])
+    assert "gain_err_seeds" not in gain and gain["gain_err"] == gain["gain_err_jets"]   # one seed each
+    assert "Distilled minus scratch accuracy" in (b / "bench.md").read_text()
     assert "JEDI-linear" in out and "generated sample: not comparable" in out and (b / "bench.md").is_file()
 
 

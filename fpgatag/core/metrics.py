@@ -22,7 +22,8 @@ true class, columns: the argmax). With C > 2 the binary keys (``auc``, ``rejecti
 the signal class against all others, and ``per_background`` {class: {rejection_at_30, ...}} gives
 the rejection of each background class alone at the same signal efficiencies (score p_signal).
 * :func:`paired_gain`: distilled-vs-scratch differences with a paired bootstrap over the same test
-  jets (stratified by class, fixed seed) and the spread over training seeds.
+  jets (stratified by class, fixed seed) and the spread over training seeds;
+  :func:`paired_accuracy_gain` the same for the accuracy of any number of classes.
 """
 
 from __future__ import annotations
@@ -398,6 +399,56 @@ def paired_gain(labels: np.ndarray, distilled: Sequence[np.ndarray], scratch: Se
         out["gap_closed_undefined"] = "the teacher's rejection is not above the scratch students'"
     for name in ("auc_gain", "rejection_gain"):
         out[f"{name}_significant"] = bool(out[name] > 0 and out[name] > out[f"{name}_err"])
+    return out
+
+
+def class_bootstrap_indices(labels: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) resampled indices, stratified by every class present (any number of classes)."""
+    labels = np.asarray(labels).ravel()
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    return np.concatenate([g[rng.integers(0, g.size, size=(n_boot, g.size))] for g in groups], axis=1)
+
+
+def paired_accuracy_gain(labels: np.ndarray, distilled: Sequence[np.ndarray], scratch: Sequence[np.ndarray],
+                         n_boot: int = 1000, seed: int = 12345) -> dict[str, Any]:
+    """Accuracy of distilled minus scratch students (any number of classes) on the same test jets.
+
+    ``distilled`` and ``scratch`` are lists (one per training seed) of predicted classes, or of
+    (n, C) probabilities, on the jets of ``labels`` (same order). The gain is the difference of the
+    seed-mean accuracies. ``gain_err_jets`` is the std of a paired bootstrap (the same resampled jets
+    for every model, stratified by class, fixed ``seed``): jets both kinds get right or wrong cancel,
+    so it is far smaller than either accuracy's binomial error. With >= 2 seeds of both kinds,
+    ``gain_err_seeds`` is the standard error of the two seed means in quadrature, and ``gain_err``
+    both in quadrature (else the jets' alone). ``significant``: the gain is above ``gain_err``.
+    """
+    labels = np.asarray(labels).ravel()
+
+    def correct(pred: np.ndarray) -> np.ndarray:
+        pred = np.asarray(pred)
+        pred = pred.argmax(axis=1) if pred.ndim == 2 else pred
+        if pred.shape != labels.shape:
+            raise ValueError(f"paired_accuracy_gain: {pred.shape[0]} predictions for {labels.size} jets")
+        return (pred == labels).astype(np.float64)
+
+    if not distilled or not scratch:
+        raise ValueError("paired_accuracy_gain needs at least one distilled and one scratch model")
+    cd, cs = np.array([correct(p) for p in distilled]), np.array([correct(p) for p in scratch])
+    diff = cd.mean(axis=0) - cs.mean(axis=0)   # per jet: the seed-mean difference of being right
+    boot = diff[class_bootstrap_indices(labels, n_boot, seed)].mean(axis=1)
+    acc_d, acc_s = cd.mean(axis=1), cs.mean(axis=1)
+    out: dict[str, Any] = {"n_test": int(labels.size), "n_seeds_distilled": len(distilled),
+                           "n_seeds_scratch": len(scratch), "n_boot": n_boot, "bootstrap_seed": seed,
+                           "accuracy_distilled": float(acc_d.mean()), "accuracy_scratch": float(acc_s.mean()),
+                           "gain": float(diff.mean()), "gain_err_jets": float(np.std(boot, ddof=1))}
+    out["gain_err"] = out["gain_err_jets"]
+    if len(distilled) >= 2 and len(scratch) >= 2:
+        se = lambda v: float(np.std(v, ddof=1) / np.sqrt(v.size))  # noqa: E731
+        out["gain_err_seeds"] = float(np.hypot(se(acc_d), se(acc_s)))
+        out["gain_err"] = float(np.hypot(out["gain_err_jets"], out["gain_err_seeds"]))
+    if len(distilled) == len(scratch):
+        out["gain_per_seed"] = [float(a - b) for a, b in zip(acc_d, acc_s)]
+    out["significant"] = bool(out["gain"] > 0 and out["gain"] > out["gain_err"])
     return out
 
 

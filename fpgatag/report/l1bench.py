@@ -428,7 +428,71 @@ def collect_results(cfg: L1BenchConfig, classes: list[str], fmt: str, attrs: dic
             "generator": attrs.get("generator") if isinstance(attrs.get("generator"), dict) else None,
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()},
             "published": [dict(p, sample=PUBLISHED_NOTE) for p in PUBLISHED], "fpgatag": rows,
+            "distillation_gain": distillation_gains(cfg),
             "hls4ml_inputs": has_inputs, "inputs_note": _inputs_note(cfg, has_inputs)}
+
+
+def _test_predictions(runs: list[Path]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Labels and every run's predicted class on the test jets all runs share (matched by uid)."""
+    from fpgatag.train.distill import PREDICTIONS
+
+    loaded = []
+    for run in runs:
+        path = Path(run) / PREDICTIONS
+        if not path.is_file():
+            raise FpgatagError(f"{path}: no stored test predictions")
+        with np.load(path) as f:
+            loaded.append((np.asarray(f["uid"], np.int64), np.asarray(f["label"]), np.asarray(f["probs"]).argmax(axis=1)))
+    common = loaded[0][0]
+    for uid, _, _ in loaded[1:]:
+        common = np.intersect1d(common, uid)
+    if common.size == 0:
+        raise FpgatagError(f"{runs[0]}: no test jets in common with the other students")
+    out_labels, out_pred = [], []
+    for uid, lab, pred in loaded:
+        order = np.argsort(uid)
+        idx = order[np.searchsorted(uid, common, sorter=order)]
+        out_labels.append(lab[idx])
+        out_pred.append(pred[idx])
+    for run, lab in zip(runs[1:], out_labels[1:]):
+        if not np.array_equal(lab, out_labels[0]):
+            raise FpgatagError(f"{run}: its test jets carry other labels than {runs[0]}'s: not the same jets")
+    return out_labels[0], out_pred
+
+
+def distillation_gains(cfg: L1BenchConfig) -> list[dict[str, Any]]:
+    """Per N: accuracy of the distilled minus the scratch students on the same test jets, with its error."""
+    from fpgatag.core.metrics import paired_accuracy_gain
+
+    out = []
+    for n in cfg.n_objects:
+        distilled = [student_dir(Path(cfg.out), n, "distilled", s) for s in cfg.seeds]
+        scratch = [student_dir(Path(cfg.out), n, "scratch", s) for s in cfg.seeds]
+        labels, pred = _test_predictions(distilled + scratch)
+        k = len(distilled)
+        out.append({"n_objects": n, **paired_accuracy_gain(labels, pred[:k], pred[k:])})
+    return out
+
+
+def gain_rows(gains: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The printed distillation-gain table (accuracy points, one sd)."""
+    rows = []
+    for g in gains:
+        sig = g["gain"] / g["gain_err"] if g["gain_err"] > 0 else float("inf")
+        per_seed = g.get("gain_per_seed")
+        rows.append({"N": str(g["n_objects"]), "seeds (d + s)": f"{g['n_seeds_distilled']} + {g['n_seeds_scratch']}",
+                     "N test": str(g["n_test"]), "scratch": f"{100 * g['accuracy_scratch']:.1f} %",
+                     "distilled": f"{100 * g['accuracy_distilled']:.1f} %",
+                     "distilled - scratch": f"{100 * g['gain']:+.1f} +- {100 * g['gain_err']:.1f} points",
+                     "sd jets": f"{100 * g['gain_err_jets']:.1f}",
+                     "sd seeds": "" if g.get("gain_err_seeds") is None else f"{100 * g['gain_err_seeds']:.1f}",
+                     "per seed": "" if not per_seed else " / ".join(f"{100 * v:+.1f}" for v in per_seed),
+                     "significant": f"{'yes' if g['significant'] else 'no'} ({sig:+.1f} sd)"})
+    return rows
+
+
+GAIN_COLUMNS = ["N", "seeds (d + s)", "N test", "scratch", "distilled", "distilled - scratch", "sd jets", "sd seeds",
+                "per seed", "significant"]
 
 
 def _inputs_note(cfg: L1BenchConfig, has_inputs: bool) -> str:
@@ -512,11 +576,27 @@ def format_bench(result: dict[str, Any]) -> str:
         format_table(table_rows(result), COLUMNS), "",
         "One-vs-rest AUC of each class (first seed; +- DeLong sd; test jets per class as in the split):", "",
         format_table(*auc_rows(result)), "",
+        *_gain_block(result.get("distillation_gain")),
         "accuracy: five-class argmax accuracy on the test split, the mean over training seeds +- the binomial sd "
         "on the N test jets (and the sd over seeds); the teacher and the MLP are one seed. " + firmware_note(result),
         "", f"Inputs: {result.get('inputs_note') or result.get('jet_features_note', '')}.", "",
         *[f"Warning: {w}." for w in result.get("warnings") or []],
     ])
+
+
+def _gain_block(gains: list[dict[str, Any]] | None) -> list[str]:
+    """The distillation-gain table with a line saying how its uncertainties were made."""
+    from fpgatag.core.metrics import format_table
+
+    if not gains:
+        return []
+    g = gains[0]
+    return ["Distilled minus scratch accuracy on the same test jets (seed means):", "",
+            format_table(gain_rows(gains), GAIN_COLUMNS), "",
+            f"+- is one sd: a paired bootstrap over the test jets ({g['n_boot']} resamples, stratified by class, "
+            f"seed {g['bootstrap_seed']}; column sd jets) and the standard error of the seed means (column sd seeds), "
+            "in quadrature; per seed: distilled minus scratch of the same training seed; significant: the gain "
+            "is above its 1-sd uncertainty.", ""]
 
 
 def firmware_note(result: dict[str, Any]) -> str:
