@@ -241,14 +241,23 @@ def test_bench_l1_picks_the_hls4ml_presets():
 
     cfg = L1BenchConfig(data=Path("f.h5"))
     on = resolve_presets(cfg, has_inputs=True)
-    assert (on.student, on.mlp) == ("deepsets-hls4ml", "mlp-hls4ml")
+    assert (on.student, on.mlp, on.teacher) == ("deepsets-hls4ml", "mlp-hls4ml", "particlenet-lite-hls4ml")
     assert resolve_presets(cfg, has_inputs=False) == cfg
-    named = L1BenchConfig(data=Path("f.h5"), student="deepsets", mlp=None)
+    named = L1BenchConfig(data=Path("f.h5"), student="deepsets", mlp=None, teacher="particlenet")
     assert resolve_presets(named, has_inputs=True) == named           # a named preset is used as given
     kept = L1BenchConfig(data=Path("f.h5"), inputs="as-given")
     assert resolve_presets(kept, has_inputs=True) == kept
     with pytest.raises(FpgatagError, match=r"mlp-hls4ml .*/hls4ml.*views f.h5 -o OUT --hls4ml-inputs"):
         resolve_presets(L1BenchConfig(data=Path("f.h5"), mlp="mlp-hls4ml"), has_inputs=False)
+    with pytest.raises(FpgatagError, match=r"particlenet-lite-hls4ml .*/hls4ml"):
+        resolve_presets(L1BenchConfig(data=Path("f.h5"), teacher="particlenet-lite-hls4ml"), has_inputs=False)
+
+
+def test_bench_l1_teacher_asking_for_more_constituents_than_stored_is_one_line(capsys, five_class_hls4ml_file, tmp_path):
+    code, out, err = _cli(capsys, "bench-l1", "--data", five_class_hls4ml_file, "-o", tmp_path / "b",
+                          "--teacher-particles", "151")
+    assert code != 0 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "151 constituents" in err and "/hls4ml/constituents_16 stores 150" in err and not (tmp_path / "b").exists()
 
 
 @pytest.mark.slow
@@ -258,8 +267,12 @@ def test_students_on_the_hls4ml_inputs(capsys, five_class_hls4ml_file, tmp_path)
     from fpgatag.report.l1bench import L1BenchConfig, collect_results, format_bench, resolve_presets
 
     data, b = five_class_hls4ml_file, tmp_path / "bench"
-    _run(capsys, "train-teacher", "--data", data, "--model", "dense-teacher", "--epochs", 1, "--seed", 1,
+    # the benchmark's teacher on these files: ParticleNet-Lite on the dataset's own constituent kinematics
+    _run(capsys, "train-teacher", "--data", data, "--model", "particlenet-lite-hls4ml", "--epochs", 1, "--seed", 1,
          "-o", b / "teacher")
+    teacher_spec = json.loads((b / "teacher" / "inputs.json").read_text())
+    assert teacher_spec["kind"] == "hls4ml_constituents" and teacher_spec["n_objects"] == 100
+    assert teacher_spec["features"][:2] == ["j1_etarel", "j1_phirel"]   # the coordinates of the k-NN graph
     _run(capsys, "teacher-predict", "--teacher", b / "teacher", "--data", data, "-o", b / "teacher_logits.h5")
     common = ["--data", data, "--student", "deepsets-hls4ml", "--n-objects", 8, "--epochs", 2, "--seed", 1]
     _run(capsys, "train-student", *common, "-o", b / "n8" / "scratch-s1")
@@ -278,11 +291,13 @@ def test_students_on_the_hls4ml_inputs(capsys, five_class_hls4ml_file, tmp_path)
     val = json.loads((run / "validate.json").read_text())
     assert val["n"] == json.loads((run / "metrics.json").read_text())["n_test"] and val["bit_exact_fraction"] == 1.0 and val["max_abs_diff"] == 0.0
 
-    cfg = resolve_presets(L1BenchConfig(data=data, out=b, n_objects=(8,), seeds=(1,), teacher="dense-teacher"), True)
+    cfg = resolve_presets(L1BenchConfig(data=data, out=b, n_objects=(8,), seeds=(1,)), True)
     labels = np.repeat(np.arange(5), 60)
     result = collect_results(cfg, CLASSES, "native", {}, labels, has_inputs=True)
     rows = {r["kind"]: r for r in result["fpgatag"]}
     assert rows["scratch"]["inputs"]["source"] == "constituents_3" and rows["mlp"]["inputs"]["source"] == "jet_features"
+    assert rows["teacher"]["inputs"]["source"] == "constituents_16" and rows["teacher"]["n_objects"] == 100
+    assert rows["teacher"]["tagger"].startswith("teacher: particlenet-lite-hls4ml")
     assert rows["distilled"]["tagger"] == "Deep Sets (deepsets-hls4ml), distilled"
     md = format_bench(result)
     assert "constituents_3, first 8: j1_pt, j1_etarel, j1_phirel" in md

@@ -61,7 +61,8 @@ RTL_REFUSED = "rtl_refused.json"
 KIND = "bench-l1"   # the output marker of a benchmark directory
 COLUMNS = ["tagger", "N", "inputs", "accuracy", "latency", "II", "LUT", "FF", "DSP", "firmware", "bit-exact", "sample"]
 # default preset -> its version on the hls4ml LHC jet dataset's own inputs (files that hold them)
-HLS4ML_PRESETS = {"deepsets-l1": "deepsets-hls4ml", "mlp": "mlp-hls4ml"}
+# (the teacher too: the public file holds the constituents' kinematics only, no particle identification)
+HLS4ML_PRESETS = {"deepsets-l1": "deepsets-hls4ml", "mlp": "mlp-hls4ml", "particlenet-lite": "particlenet-lite-hls4ml"}
 
 
 @dataclasses.dataclass
@@ -202,9 +203,10 @@ def resolve_presets(cfg: L1BenchConfig, has_inputs: bool) -> L1BenchConfig:
         raise FpgatagError(f"bench-l1: inputs must be 'auto' or 'as-given', got {cfg.inputs!r}")
     if cfg.inputs == "auto" and has_inputs:
         cfg = dataclasses.replace(cfg, student=HLS4ML_PRESETS.get(cfg.student, cfg.student),
-                                  mlp=None if cfg.mlp is None else HLS4ML_PRESETS.get(cfg.mlp, cfg.mlp))
-    for name in (cfg.student, cfg.mlp):
-        if name is not None and not has_inputs and load_preset(name, role="student")["inputs"].get("kind") in HLS4ML_KINDS:
+                                  mlp=None if cfg.mlp is None else HLS4ML_PRESETS.get(cfg.mlp, cfg.mlp),
+                                  teacher=HLS4ML_PRESETS.get(cfg.teacher, cfg.teacher))
+    for name, role in ((cfg.student, "student"), (cfg.mlp, "student"), (cfg.teacher, "teacher")):
+        if name is not None and not has_inputs and load_preset(name, role=role)["inputs"].get("kind") in HLS4ML_KINDS:
             raise FpgatagError(f"{cfg.data}: preset {name} reads the hls4ml inputs, the file has none (group "
                                f"/{HLS4ML_GROUP} is missing); add them with `{HOW_TO_ADD.replace('FILE', str(cfg.data))}`")
     return cfg
@@ -301,6 +303,7 @@ def check_objects(cfg: L1BenchConfig, src) -> list[str]:
     from fpgatag.nn.inputs import HLS4ML_KINDS, InputSpec
     from fpgatag.nn.presets import load_preset
 
+    _check_teacher_objects(cfg, src)
     n = max(cfg.n_objects)
     spec = InputSpec.from_dict({**load_preset(cfg.student, role="student")["inputs"], "n_objects": n},
                                where=f"preset {cfg.student}")
@@ -324,6 +327,24 @@ def check_objects(cfg: L1BenchConfig, src) -> list[str]:
                + (f" (`fpgatag views FILE -o OUT --n-{key} {n}` stores more)" if key in ("candidates", "towers") else ""))
     log.warning("%s", warning)
     return [warning]
+
+
+def _check_teacher_objects(cfg: L1BenchConfig, src) -> None:
+    """A teacher on the hls4ml inputs asking for more constituents than the file stores: refused in one line."""
+    from fpgatag.data.hls4ml import HLS4ML_KEYS
+    from fpgatag.nn.inputs import HLS4ML_KINDS, InputSpec
+    from fpgatag.nn.presets import load_preset
+
+    inputs = load_preset(cfg.teacher, role="teacher")["inputs"]
+    spec = InputSpec.from_dict({**inputs, "n_objects": cfg.teacher_particles or inputs.get("n_objects", 16)},
+                               where=f"preset {cfg.teacher}")
+    if spec.kind not in HLS4ML_KINDS:
+        return
+    key = spec.source_keys()[0]
+    stored = int(np.asarray(src.read(0, 1, keys=[key])[key]).shape[1])
+    if spec.n_objects > stored:
+        raise FpgatagError(f"{cfg.data}: teacher {cfg.teacher} reads {spec.n_objects} constituents, dataset "
+                           f"/{HLS4ML_KEYS[key]} stores {stored} per jet; give --teacher-particles {stored} or fewer")
 
 
 def comparability(fmt: str) -> str:
