@@ -97,8 +97,12 @@ def test_bench_l1_rtl_rows_from_yosys_and_verilator(capsys, five_class_file, tmp
     nothing; a Yosys run past its timeout falls back to the netlist model, labelled; a student whose
     weights are all zero (its outputs constant) is refused by the RTL flow and keeps its hls4ml figures."""
     b = tmp_path / "bench"
-    out = _run(capsys, "bench-l1", "--data", five_class_file, "-o", b, *TINY, "--rtl", "--no-hls")
+    out = _run(capsys, "bench-l1", "--data", five_class_file, "-o", b, *TINY, "--rtl", "--no-hls", "--alpha", 0.5, "-T", 3)
     result = json.loads((b / "bench.json").read_text())
+    distilled = json.loads((b / "n8" / "distilled-s1" / "metrics.json").read_text())
+    assert (distilled["alpha"], distilled["temperature"]) == (0.5, 3.0) and result["config"]["alpha"] == 0.5
+    assert json.loads((b / "n8" / "scratch-s1" / "metrics.json").read_text())["alpha"] == 1.0   # labels alone
+    assert "alpha 0.5 (the weight of the label term), temperature 3.0" in out
     assert not any(s.endswith((" synth", " validate")) for s in result["steps_run"])   # --no-hls
     for kind in ("scratch", "distilled"):
         fw, n_test = _rows(b)[kind]["firmware"], _rows(b)[kind]["n_test"]

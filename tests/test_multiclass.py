@@ -182,6 +182,8 @@ def test_rejection_with_no_background_jet_in_rounding_prints():
     (["--n", "8", "8"], "--n and --seeds"),
     (["--student", "no-such-preset"], "no-such-preset"),
     (["--part", "xc0nothing"], "xc0nothing"),
+    (["--alpha", "1.5"], "alpha=1.5"),
+    (["-T", "0"], "-T"),
     (["--student", "deepsets-hls4ml"], "--hls4ml-inputs"),   # the file has no /hls4ml group
 ])
 def test_bench_l1_bad_input_is_one_line(capsys, five_class_file, tmp_path, argv, fragment):
@@ -239,7 +241,10 @@ def test_hls4ml_student_on_a_file_without_the_inputs_is_one_line(capsys, five_cl
 def test_bench_l1_picks_the_hls4ml_presets():
     from fpgatag.report.l1bench import L1BenchConfig, resolve_presets
 
+    from fpgatag.train.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+
     cfg = L1BenchConfig(data=Path("f.h5"))
+    assert (cfg.alpha, cfg.temperature) == (DEFAULT_ALPHA, DEFAULT_TEMPERATURE)   # distill's defaults
     on = resolve_presets(cfg, has_inputs=True)
     assert (on.student, on.mlp, on.teacher) == ("deepsets-hls4ml", "mlp-hls4ml", "particlenet-lite-hls4ml")
     assert resolve_presets(cfg, has_inputs=False) == cfg

@@ -36,6 +36,10 @@ def register(subparsers, formatter_class) -> None:
     p.add_argument("--mlp", default="mlp", help="MLP preset on jet-level features")
     p.add_argument("--no-mlp", action="store_true", help="leave the MLP baseline out")
     p.add_argument("--epochs", type=positive_int, default=None, help="student and MLP epochs (default: the preset's)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="distilled students: weight of the label term (default: distill's, 0.1)")
+    p.add_argument("--temperature", "-T", type=positive_float, default=None,
+                   help="distilled students: distillation temperature (default: distill's, 2)")
     p.add_argument("--part", default="xcvu9p", help="FPGA part of synth")
     p.add_argument("--no-rtl", action="store_true", help="skip the da4ml RTL flow")
     p.add_argument("--rtl", action="store_true",
@@ -73,6 +77,12 @@ def cmd_bench_l1(args: argparse.Namespace) -> int:
     if len(set(args.n)) != len(args.n) or len(set(args.seeds)) != len(args.seeds):
         raise FpgatagError("--n and --seeds: give each value once")
     _check_rtl_flags(args)
+    from fpgatag.train.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+    from fpgatag.train.losses import check_alpha_temperature
+
+    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+    temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+    check_alpha_temperature(alpha, temperature)
     out = Path(args.output)
     # --reuse continues DIR whatever made it (its steps' results are read, the rest is done)
     check_output(out, "bench-l1", inputs=data_inputs(args.data), directory=True, force=True if args.reuse else None)
@@ -83,7 +93,7 @@ def cmd_bench_l1(args: argparse.Namespace) -> int:
                         student=args.student, student_epochs=args.epochs, mlp=None if args.no_mlp else args.mlp, part=args.part,
                         rtl=not args.no_rtl, rtl_check=args.rtl, yosys_jobs=args.yosys_jobs or 1,
                         yosys_timeout_s=args.yosys_timeout, hls=not args.no_hls, validate_n=args.validate_n,
-                        signal=args.signal, reuse=args.reuse)
+                        signal=args.signal, reuse=args.reuse, alpha=alpha, temperature=temperature)
     result = run_bench(cfg)
     if args.json:
         print_json(result)

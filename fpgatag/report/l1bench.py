@@ -76,6 +76,8 @@ class L1BenchConfig:
     teacher_particles: int | None = None
     student: str = "deepsets-l1"
     student_epochs: int | None = None
+    alpha: float = 0.1                  # distilled students: weight of the label term (train.distill's default)
+    temperature: float = 2.0            # distilled students: temperature (train.distill's default)
     mlp: str | None = "mlp"             # None: no MLP baseline
     part: str = "xcvu9p"
     rtl: bool = True
@@ -127,7 +129,8 @@ def plan(cfg: L1BenchConfig, yosys=None) -> list[Step]:
                 tdir = teacher if kind == "distilled" else None
                 steps.append(Step(f"N={n} {kind} seed {seed}", run / "metrics.json", partial(
                     train_student, data, student=cfg.student, n_objects=n, out_dir=run, teacher_dir=tdir,
-                    logits_file=logits if tdir else None, epochs=cfg.student_epochs, seed=seed, signal=cfg.signal)))
+                    logits_file=logits if tdir else None, epochs=cfg.student_epochs, seed=seed, signal=cfg.signal,
+                    **({"alpha": cfg.alpha, "temperature": cfg.temperature} if tdir else {}))))
             if seed == cfg.seeds[0]:
                 steps += firmware_steps(cfg, [student_dir(out, n, k, seed) for k in ("scratch", "distilled")], yosys)
     if cfg.mlp is None:
@@ -286,6 +289,8 @@ def check_config(cfg: L1BenchConfig) -> None:
         raise FpgatagError("bench-l1: rtl_check (Yosys and Verilator on the RTL) needs rtl (the da4ml RTL flow)")
     if not cfg.hls and not cfg.rtl_check:
         raise FpgatagError("bench-l1: hls=False (no hls4ml project) needs rtl_check: the rows would have no firmware")
+    if not (0.0 <= cfg.alpha <= 1.0 and cfg.temperature > 0):
+        raise FpgatagError(f"bench-l1: alpha must be in [0, 1] and temperature > 0, got {cfg.alpha} and {cfg.temperature}")
     check_jobs(cfg.yosys_jobs, "yosys_jobs")
     if cfg.yosys_timeout_s is not None and not cfg.yosys_timeout_s > 0:
         raise FpgatagError(f"bench-l1: yosys_timeout_s must be > 0 s, got {cfg.yosys_timeout_s}")
@@ -594,6 +599,8 @@ def format_bench(result: dict[str, Any]) -> str:
         "# Level-1 jet-tagging benchmark (hls4ml LHC jet protocol)", "",
         f"Data: `{result['data']}` (format {result['format']}): {result['n_jets']} jets ({per_class}); "
         f"{n_test} test jets (uid-keyed split). fpgatag rows: {result['sample']}.", "",
+        f"Distilled students: alpha {result['config'].get('alpha', 0.1)} (the weight of the label term), temperature "
+        f"{result['config'].get('temperature', 2.0)}, from the teacher of the first row.", "",
         format_table(table_rows(result), COLUMNS), "",
         "One-vs-rest AUC of each class (first seed; +- DeLong sd; test jets per class as in the split):", "",
         format_table(*auc_rows(result)), "",
