@@ -486,18 +486,20 @@ def _test_predictions(runs: list[Path]) -> tuple[np.ndarray, list[np.ndarray]]:
     return out_labels[0], out_pred
 
 
-def distillation_gains(cfg: L1BenchConfig) -> list[dict[str, Any]]:
-    """Per N: accuracy of the distilled minus the scratch students on the same test jets, with its error."""
+def accuracy_gain(distilled: list[Path], scratch: list[Path]) -> dict[str, Any]:
+    """Accuracy of the ``distilled`` minus the ``scratch`` runs (one per seed) on their common test jets,
+    with its paired uncertainty (:func:`fpgatag.core.metrics.paired_accuracy_gain`)."""
     from fpgatag.core.metrics import paired_accuracy_gain
 
-    out = []
-    for n in cfg.n_objects:
-        distilled = [student_dir(Path(cfg.out), n, "distilled", s) for s in cfg.seeds]
-        scratch = [student_dir(Path(cfg.out), n, "scratch", s) for s in cfg.seeds]
-        labels, pred = _test_predictions(distilled + scratch)
-        k = len(distilled)
-        out.append({"n_objects": n, **paired_accuracy_gain(labels, pred[:k], pred[k:])})
-    return out
+    labels, pred = _test_predictions([Path(r) for r in [*distilled, *scratch]])
+    return paired_accuracy_gain(labels, pred[:len(distilled)], pred[len(distilled):])
+
+
+def distillation_gains(cfg: L1BenchConfig) -> list[dict[str, Any]]:
+    """Per N: accuracy of the distilled minus the scratch students on the same test jets, with its error."""
+    return [{"n_objects": n, **accuracy_gain([student_dir(Path(cfg.out), n, "distilled", s) for s in cfg.seeds],
+                                             [student_dir(Path(cfg.out), n, "scratch", s) for s in cfg.seeds])}
+            for n in cfg.n_objects]
 
 
 def gain_rows(gains: list[dict[str, Any]]) -> list[dict[str, str]]:
